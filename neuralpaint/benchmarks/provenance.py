@@ -1,0 +1,75 @@
+"""Where a result came from: command, commit, machine and library versions.
+
+Every results file starts with this header so that a number can always be traced
+to the command and machine that produced it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
+
+
+def git_commit() -> str:
+    """The checkout's commit, with ``+dirty`` when it has uncommitted changes."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (sha or "unknown") + ("+dirty" if dirty else "")
+
+
+def gpu_name() -> str:
+    """The first CUDA device's name, or ``none``; never imports torch just for this."""
+    if "torch" not in sys.modules:
+        return "not checked"
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    out["python"] = platform.python_version()
+    return out
+
+
+def header(command: str | None = None) -> dict[str, str]:
+    """The provenance fields, as ordered key-value pairs."""
+    return {
+        "command": command or " ".join(["neuralpaint", *sys.argv[1:]]),
+        "commit": git_commit(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
+        "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
+    }
+
+
+def markdown_header(command: str | None = None) -> str:
+    """The header as Markdown lines, for the top of a results table."""
+    return "\n".join(f"- **{k}**: `{v}`" for k, v in header(command).items()) + "\n"
+
+
+def csv_header(command: str | None = None) -> str:
+    """The header as ``#`` comment lines, for the top of a CSV file
+    (read it back with ``pandas.read_csv(path, comment='#')``)."""
+    return "\n".join(f"# {k}: {v}" for k, v in header(command).items()) + "\n"

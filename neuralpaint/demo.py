@@ -1,0 +1,61 @@
+"""The demo: strokes painted by the real MyPaint brush engine, as a PNG grid.
+
+Left block: single strokes, each on its own canvas, in black (the alpha masks the
+neural painters learn). Right block: colour paintings that accumulate strokes on one
+canvas with the brush's own blending, as an episode does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from neuralpaint import actions as A
+from neuralpaint.io import atomic_path
+from neuralpaint.painters.mypaint import MyPaintCanvas, MyPaintRenderer
+
+
+def tile(images: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
+    """Lay ``(H, W, 3)`` float images out in a grid with a grey border."""
+    h, w = images[0].shape[:2]
+    rows = -(-len(images) // columns)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 0.6, np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y : y + h, x : x + w] = img
+    return grid
+
+
+def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
+    """Save a float RGB image in [0, 1] as a PNG, enlarged ``scale`` times, atomically."""
+    pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if scale > 1:
+        pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+    with atomic_path(path) as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+    return Path(path)
+
+
+def run(out_dir: str | Path = "results/demo", seed: int = 0, size: int = 64) -> Path:
+    """Paint the demo grid and return the PNG's path."""
+    rng = np.random.default_rng(seed)
+    strokes = rng.random((16, A.ACTION_DIM))
+    masks = MyPaintRenderer(size).render_masks(strokes, seed=seed)
+    singles = [np.repeat(1.0 - m[..., None], 3, axis=-1) for m in masks]
+
+    paintings = []
+    for k in range(4):
+        canvas = MyPaintCanvas(size, seed=(seed, k))
+        episode = rng.random((12, A.ACTION_DIM))
+        episode[:, A.SIZE_INDEX] = 0.4 + 0.6 * episode[:, A.SIZE_INDEX]
+        canvas.paint_many(episode)
+        paintings.append(canvas.image())
+
+    left = tile(singles, columns=4)
+    right = tile(paintings, columns=2)
+    right = np.pad(right, ((0, left.shape[0] - right.shape[0]), (0, 0), (0, 0)), constant_values=1)
+    grid = np.concatenate([left, np.ones((left.shape[0], 8, 3), np.float32), right], axis=1)
+    return save_png(grid, Path(out_dir) / "mypaint_strokes.png", scale=3)

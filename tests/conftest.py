@@ -1,0 +1,21 @@
+"""Shared fixtures. Tests run against the real libmypaint; no mocks."""
+
+import numpy as np
+import pytest
+
+from neuralpaint.painters.mypaint import MyPaintRenderer
+
+
+@pytest.fixture(scope="session")
+def renderer() -> MyPaintRenderer:
+    return MyPaintRenderer(64)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def straight(x0, y0, x1, y1, size=0.5, pressure=0.8, rgb=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """A straight stroke (control point at the midpoint)."""
+    return np.array([x0, y0, (x0 + x1) / 2, (y0 + y1) / 2, x1, y1, pressure, pressure, size, *rgb])

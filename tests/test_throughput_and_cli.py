@@ -1,0 +1,24 @@
+import pandas as pd
+from PIL import Image
+
+from neuralpaint.benchmarks import throughput
+from neuralpaint.cli import main
+
+
+def test_throughput_tiny_writes_tables_and_c_loop_does_the_same_work(tmp_path):
+    table = throughput.run("tiny", out_dir=tmp_path)
+    raw = pd.read_csv(tmp_path / "throughput.csv", comment="#")
+    assert set(raw["renderer"]) >= {"python render_masks", "python MyPaintCanvas paint+image"}
+    assert (raw["strokes_per_s"] > 0).all()
+    if "C loop (limit)" in set(raw["renderer"]):  # a C compiler is present here
+        c_rows = raw[raw["renderer"] == "C loop (limit)"]
+        assert (c_rows["max_abs_diff_to_python"] == 0).all()
+        assert "ratio to C loop (median of rounds)" in table.columns
+    md = (tmp_path / "throughput.md").read_text()
+    assert "commit" in md and "| renderer" in md
+
+
+def test_cli_demo_writes_png(tmp_path):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    image = Image.open(tmp_path / "mypaint_strokes.png")
+    assert image.size[0] > 600 and image.mode == "RGB"
