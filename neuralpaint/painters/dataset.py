@@ -1,0 +1,183 @@
+"""Stroke datasets: random actions rendered by MyPaint, stored in shards.
+
+A dataset is a folder of shards ``shard-00000.npz`` (``actions`` float32, ``masks``
+uint8) plus ``meta.json``. Shard ``i`` is a pure function of ``(seed, i)``: its actions
+come from ``default_rng((seed, i))`` and MyPaint renders them with texture seed
+``(seed, i)``. So generation resumes after an interruption by skipping finished shards,
+each written atomically, and any shard can be regenerated on its own.
+
+Loading streams shard by shard through a shuffle buffer of a few shards, so millions of
+strokes fit on disk without fitting in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from neuralpaint import actions as A
+from neuralpaint.io import atomic_path, write_text
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
+
+FORMAT_VERSION = 1
+LIFT_PROBABILITY = 0.3
+"""Share of lifted (blank) strokes in the discrete variant's data."""
+
+
+def default_data_root() -> Path:
+    """``$NEURALPAINT_DATA``, else ``~/.cache/neuralpaint``."""
+    return Path(os.environ.get("NEURALPAINT_DATA", Path.home() / ".cache" / "neuralpaint"))
+
+
+@dataclass(frozen=True)
+class StrokeDatasetSpec:
+    """What a stroke dataset holds; stored as ``meta.json`` beside the shards."""
+
+    strokes: int = 100_000
+    shard_size: int = 10_000
+    size: int = 64
+    brush: str = DEFAULT_BRUSH
+    discrete: bool = False
+    seed: int = 0
+    version: int = FORMAT_VERSION
+
+    @property
+    def shards(self) -> int:
+        return -(-self.strokes // self.shard_size)
+
+    @property
+    def name(self) -> str:
+        variant = "discrete" if self.discrete else "continuous"
+        return f"strokes-{variant}-{self.size}px-{Path(self.brush).stem}-seed{self.seed}"
+
+    def shard_actions(self, index: int) -> np.ndarray:
+        """The random actions of shard ``index`` (uniform; quantized when discrete)."""
+        n = min(self.shard_size, self.strokes - index * self.shard_size)
+        rng = np.random.default_rng((self.seed, index))
+        if not self.discrete:
+            return rng.random((n, A.ACTION_DIM)).astype(np.float32)
+        raw = rng.random((n, A.DISCRETE_ACTION_DIM))
+        raw[:, A.LIFT_INDEX] = rng.random(n) < LIFT_PROBABILITY
+        return A.quantize_discrete(raw).astype(np.float32)
+
+
+def shard_path(folder: Path, index: int) -> Path:
+    return folder / f"shard-{index:05d}.npz"
+
+
+def generate(
+    spec: StrokeDatasetSpec,
+    folder: str | Path | None = None,
+    workers: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Render the dataset into ``folder`` (default: under :func:`default_data_root`).
+
+    Finished shards are skipped, so an interrupted run resumes where it stopped.
+
+    Raises:
+        ValueError: when ``folder`` holds a dataset with a different spec.
+    """
+    folder = Path(folder) if folder else default_data_root() / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = folder / "meta.json"
+    if meta.exists():
+        existing = json.loads(meta.read_text())
+        if existing != asdict(spec):
+            raise ValueError(
+                f"{folder} holds a different stroke dataset ({existing}); choose another "
+                "--out folder or delete it"
+            )
+    write_text(meta, json.dumps(asdict(spec), indent=2))
+    renderer = MyPaintRenderer(spec.size, spec.brush)
+    todo = [i for i in range(spec.shards) if not shard_path(folder, i).exists()]
+    bar = tqdm(total=spec.strokes, desc=f"strokes -> {folder.name}", unit="stroke", disable=not progress)
+    bar.update(spec.strokes - sum(len(spec.shard_actions(i)) for i in todo))
+    for i in todo:
+        actions = spec.shard_actions(i)
+        masks = renderer.render_masks(actions, seed=spec.seed * 100_003 + i, workers=workers)
+        with atomic_path(shard_path(folder, i)) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, actions=actions, masks=np.round(masks * 255).astype(np.uint8))
+        bar.update(len(actions))
+    bar.close()
+    return folder
+
+
+class StrokeShards:
+    """Read access to a stroke dataset folder.
+
+    Args:
+        folder: a folder written by :func:`generate`.
+
+    Raises:
+        FileNotFoundError: when the folder has no ``meta.json`` or no shards, saying how
+            to make them.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        meta = self.folder / "meta.json"
+        if not meta.exists():
+            raise FileNotFoundError(
+                f"no stroke dataset in {self.folder}: make one with "
+                f"`neuralpaint painter dataset --out {self.folder}`"
+            )
+        self.spec = StrokeDatasetSpec(**json.loads(meta.read_text()))
+        self.paths = sorted(self.folder.glob("shard-*.npz"))
+        if not self.paths:
+            raise FileNotFoundError(
+                f"{self.folder} has no shards yet: run `neuralpaint painter dataset --out "
+                f"{self.folder}` (it resumes)"
+            )
+
+    def __len__(self) -> int:
+        return sum(self._count(p) for p in self.paths)
+
+    @staticmethod
+    def _count(path: Path) -> int:
+        with np.load(path) as data:
+            return len(data["actions"])
+
+    @staticmethod
+    def load_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        """``(actions float32, masks float32 in [0, 1])`` of one shard."""
+        with np.load(path) as data:
+            return data["actions"], data["masks"].astype(np.float32) / 255.0
+
+    def arrays(self, limit: int | None = None, skip_last: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Load shards into memory, up to ``limit`` strokes, leaving out the last
+        ``skip_last`` shards (held out for evaluation)."""
+        paths = self.paths[: len(self.paths) - skip_last] if skip_last else self.paths
+        acts, masks, total = [], [], 0
+        for path in paths:
+            a, m = self.load_shard(path)
+            acts.append(a)
+            masks.append(m)
+            total += len(a)
+            if limit is not None and total >= limit:
+                break
+        return np.concatenate(acts)[:limit], np.concatenate(masks)[:limit]
+
+    def stream(
+        self, batch_size: int, seed: int = 0, buffer_shards: int = 2, skip_last: int = 0
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Endless shuffled batches, holding at most ``buffer_shards`` shards in memory."""
+        rng = np.random.default_rng(seed)
+        paths = self.paths[: len(self.paths) - skip_last] if skip_last else self.paths
+        while True:
+            order = rng.permutation(len(paths))
+            for start in range(0, len(order), buffer_shards):
+                parts = [self.load_shard(paths[i]) for i in order[start : start + buffer_shards]]
+                acts = np.concatenate([p[0] for p in parts])
+                masks = np.concatenate([p[1] for p in parts])
+                perm = rng.permutation(len(acts))
+                for b in range(0, len(perm) - batch_size + 1, batch_size):
+                    idx = perm[b : b + batch_size]
+                    yield acts[idx], masks[idx]
