@@ -97,14 +97,15 @@ def generate(
     write_text(meta, json.dumps(asdict(spec), indent=2))
     renderer = MyPaintRenderer(spec.size, spec.brush)
     todo = [i for i in range(spec.shards) if not shard_path(folder, i).exists()]
-    bar = tqdm(total=spec.strokes, desc=f"strokes -> {folder.name}", unit="stroke", disable=not progress)
+    bar = tqdm(
+        total=spec.strokes, desc=f"strokes -> {folder.name}", unit="stroke", disable=not progress
+    )
     bar.update(spec.strokes - sum(len(spec.shard_actions(i)) for i in todo))
     for i in todo:
         actions = spec.shard_actions(i)
         masks = renderer.render_masks(actions, seed=spec.seed * 100_003 + i, workers=workers)
-        with atomic_path(shard_path(folder, i)) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, actions=actions, masks=np.round(masks * 255).astype(np.uint8))
+        with atomic_path(shard_path(folder, i)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, actions=actions, masks=np.round(masks * 255).astype(np.uint8))
         bar.update(len(actions))
     bar.close()
     return folder

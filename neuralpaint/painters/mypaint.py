@@ -335,11 +335,14 @@ class MyPaintRenderer:
         ((8, 64, 64), dtype('float32'))
     """
 
+    differentiable = False
+
     def __init__(self, size: int = 64, brush: str | os.PathLike = DEFAULT_BRUSH):
         if int(size) < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
         self.size = int(size)
         self.brush = brush
+        self.name = "mypaint"
         self.brush_path = resolve_brush(brush)
         self._brush_source = self.brush_path.read_bytes()
 
