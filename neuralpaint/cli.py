@@ -48,6 +48,33 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_painter_train(args: argparse.Namespace) -> int:
+    import json
+
+    from neuralpaint.painters.training import PainterTrainConfig, train
+
+    config = PainterTrainConfig(
+        kind=args.kind,
+        out=args.out or f"runs/painter-{args.kind}{'-discrete' if args.discrete else ''}",
+        data=args.data,
+        discrete=args.discrete,
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        lr=args.lr if args.lr is not None else (1e-4 if args.kind == "gan" else 1e-3),
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        arch=json.loads(args.arch),
+        init_from=args.init_from,
+        resume=args.resume,
+        tensorboard=args.tensorboard,
+    )
+    folder = train(config)
+    print(f"painter written to {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuralpaint",
@@ -78,6 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     data.add_argument("--out", default=None, help="folder (default: $NEURALPAINT_DATA/...)")
     data.set_defaults(func=cmd_painter_dataset)
+
+    tr = painter_sub.add_parser("train", help="train a neural painter on a stroke dataset")
+    tr.add_argument("--kind", choices=["regression", "vae", "gan"], default="regression")
+    tr.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget")
+    tr.add_argument("--max-steps", type=int, default=None, help="optional cap on steps")
+    tr.add_argument("--discrete", action="store_true", help="discrete-variant painter (lift)")
+    tr.add_argument("--data", default=None, help="stroke dataset folder (default: standard)")
+    tr.add_argument("--out", default=None, help="run folder (default: runs/painter-KIND)")
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    tr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    tr.add_argument("--arch", default="{}", help="architecture JSON, e.g. '{\"width\": 32}'")
+    tr.add_argument(
+        "--init-from", default="regression", help="GAN: regression painter to start from"
+    )
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")
+    tr.set_defaults(func=cmd_painter_train)
     return parser
 
 

@@ -19,7 +19,7 @@ from neuralpaint import actions as A
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.compositing import composite
-from neuralpaint.painters.gan import gan_generator
+from neuralpaint.painters.gan import GAN_NOISE_CHANNELS
 from neuralpaint.painters.vae import VAEPainter
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -40,7 +40,7 @@ def build_painter(config: dict) -> torch.nn.Module:
     if kind == "regression":
         return BroadcastPainter(**common, **arch)
     if kind == "gan":
-        return gan_generator(**common, **arch)
+        return BroadcastPainter(**{"noise": GAN_NOISE_CHANNELS, **common, **arch})
     if kind == "vae":
         return VAEPainter(**common, **arch)
     raise ckpt.CheckpointError(f"unknown painter kind {kind!r}; expected one of {KINDS}")

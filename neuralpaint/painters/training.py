@@ -1,0 +1,388 @@
+"""Training neural painters on MyPaint stroke datasets.
+
+One loop per kind, readable top to bottom in the manner of CleanRL, with the
+hyperparameters in :class:`PainterTrainConfig`:
+
+* ``regression``: MSE from action to mask. Linear warm-up, then exponential decay
+  over the time budget (DESIGN.md: this recipe avoids the collapse to blank masks).
+* ``vae``: the paper's two stages. A VAE over masks with free-bits KL and ink
+  up-weighting early on, then an MLP from action to the VAE's latent mean.
+* ``gan``: a conditional WGAN-GP fine-tune of a noisy generator that starts from a
+  regression painter, with a reconstruction term that decays over the run.
+
+Every run writes ``log.csv`` (units in the column names), an atomic checkpoint with
+its training state every ``checkpoint_seconds`` (``--resume`` continues from it), and
+the shippable painter (weights only) in ``OUT/painter``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters import metrics
+from neuralpaint.painters.dataset import StrokeShards, StrokeDatasetSpec, default_data_root
+from neuralpaint.painters.gan import Critic, gan_generator, gradient_penalty, init_from_regression
+from neuralpaint.painters.neural import KINDS, build_painter, load_painter, resolve_device
+
+EVAL_STROKES = 1000
+
+
+@dataclass
+class PainterTrainConfig:
+    """Hyperparameters of a painter training run (the CLI flags mirror these)."""
+
+    kind: str = "regression"
+    """``regression``, ``vae`` or ``gan``."""
+    out: str = "runs/painter"
+    """Folder for the log, the resumable checkpoint and the final painter."""
+    data: str | None = None
+    """Stroke dataset folder; default: the standard one under $NEURALPAINT_DATA."""
+    discrete: bool = False
+    """Train on the discrete variant (lift flag; 13-field actions)."""
+    minutes: float = 10.0
+    """Wall-clock budget; the learning-rate schedule spans it."""
+    max_steps: int | None = None
+    """Optional cap on optimizer steps (tests use a handful)."""
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_final: float = 3e-5
+    warmup_steps: int = 300
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default."""
+    eval_seconds: float = 60.0
+    checkpoint_seconds: float = 60.0
+    arch: dict = field(default_factory=dict)
+    """Architecture arguments for the painter class (e.g. ``{"width": 32}``)."""
+    init_from: str = "regression"
+    """GAN only: the regression painter (shipped name or folder) to start from."""
+    vae_stage1_fraction: float = 0.6
+    """VAE only: share of the budget spent on the VAE before the action-to-latent net."""
+    gan_critic_steps: int = 2
+    gan_recon_start: float = 100.0
+    gan_recon_end: float = 10.0
+    resume: bool = False
+    tensorboard: bool = False
+
+
+def lr_at(config: PainterTrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up, then exponential decay from ``lr`` to ``lr_final`` by the end."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    return config.lr * (config.lr_final / config.lr) ** min(progress, 1.0)
+
+
+def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Adam's moments and step counts as flat tensors, for safetensors."""
+    out = {}
+    for i, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"{prefix}/{i}/{key}"] = torch.as_tensor(value).clone()
+    return out
+
+
+def load_optimizer_tensors(prefix: str, opt: torch.optim.Optimizer, tensors: dict) -> None:
+    state = opt.state_dict()
+    for name, value in ckpt.split(tensors, prefix).items():
+        i, key = name.split("/", 1)
+        state["state"].setdefault(int(i), {})[key] = value
+    opt.load_state_dict(state)
+
+
+class Run:
+    """Book-keeping shared by the loops: time budget, log, checkpoints, evaluation."""
+
+    def __init__(self, config: PainterTrainConfig):
+        if config.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
+        self.config = config
+        self.device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        folder = (
+            config.data or default_data_root() / StrokeDatasetSpec(discrete=config.discrete).name
+        )
+        self.shards = StrokeShards(folder)
+        if self.shards.spec.discrete != config.discrete:
+            raise ValueError(
+                f"dataset {folder} is {'discrete' if self.shards.spec.discrete else 'continuous'}"
+                f" but --discrete is {config.discrete}"
+            )
+        self.size = self.shards.spec.size
+        held_out = 1 if len(self.shards.paths) > 1 else 0
+        acts, masks = self.shards.load_shard(self.shards.paths[-1])
+        self.eval_actions = torch.as_tensor(acts[:EVAL_STROKES], device=self.device)
+        self.eval_masks = torch.as_tensor(masks[:EVAL_STROKES, None], device=self.device)
+        self.batches = self.shards.stream(config.batch_size, seed=config.seed, skip_last=held_out)
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.step, self.elapsed = 0, 0.0
+        self.budget = config.minutes * 60.0
+        self.log_path = self.out / "log.csv"
+        self.writer = None
+        if config.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / "tb"))
+
+    def painter_config(self, module: torch.nn.Module) -> dict:
+        return {
+            "kind": self.config.kind,
+            "size": self.size,
+            "discrete": self.config.discrete,
+            "arch": {k: v for k, v in module.config().items() if k not in ("size", "discrete")},
+        }
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        acts, masks = next(self.batches)
+        return (
+            torch.as_tensor(acts, device=self.device),
+            torch.as_tensor(masks[:, None], device=self.device),
+        )
+
+    @property
+    def progress(self) -> float:
+        by_time = self.elapsed / self.budget if self.budget > 0 else 0.0
+        by_steps = self.step / self.config.max_steps if self.config.max_steps else 0.0
+        return max(by_time, by_steps)
+
+    def done(self) -> bool:
+        return self.progress >= 1.0
+
+    @torch.no_grad()
+    def evaluate(self, painter: torch.nn.Module) -> dict[str, float]:
+        painter.eval()
+        preds = torch.cat([painter(a) for a in self.eval_actions.split(250)])
+        painter.train()
+        return metrics.all_metrics(preds, self.eval_masks)
+
+    def log(self, row: dict) -> None:
+        row = {"step": self.step, "seconds": round(self.elapsed, 1), **row}
+        new = not self.log_path.exists()
+        with open(self.log_path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.writer:
+            for k, v in row.items():
+                if k != "step":
+                    self.writer.add_scalar(k, v, self.step)
+
+    def save(self, painter: torch.nn.Module, train_state: dict[str, torch.Tensor]) -> None:
+        """The resumable checkpoint (weights + training state) in ``OUT/checkpoint``."""
+        config = {
+            **self.painter_config(painter),
+            "train": {"step": self.step, "elapsed": self.elapsed, **asdict(self.config)},
+        }
+        tensors = {**ckpt.join("painter", painter.state_dict()), **train_state}
+        ckpt.save(self.out / "checkpoint", tensors, config)
+
+    def export(self, painter: torch.nn.Module, final_metrics: dict) -> Path:
+        """The shippable painter: weights only, plus how it was trained."""
+        config = {
+            **self.painter_config(painter),
+            "trained": {
+                "steps": self.step,
+                "seconds": round(self.elapsed, 1),
+                "dataset": str(self.shards.folder.name),
+                "held_out_metrics": final_metrics,
+                "config": asdict(self.config),
+            },
+        }
+        return ckpt.save(self.out / "painter", ckpt.join("painter", painter.state_dict()), config)
+
+    def resume_tensors(self) -> dict[str, torch.Tensor] | None:
+        """Training state to continue from, when ``--resume`` and a checkpoint exist."""
+        folder = self.out / "checkpoint"
+        if not (self.config.resume and (folder / ckpt.CONFIG).exists()):
+            return None
+        config = ckpt.read_config(folder)
+        if config["kind"] != self.config.kind or config["discrete"] != self.config.discrete:
+            raise ckpt.CheckpointError(
+                f"{folder} is a {config['kind']} painter (discrete={config['discrete']}); it "
+                f"cannot resume a {self.config.kind} run (discrete={self.config.discrete})"
+            )
+        self.step, self.elapsed = config["train"]["step"], config["train"]["elapsed"]
+        return ckpt.load_tensors(folder)
+
+
+def train(config: PainterTrainConfig) -> Path:
+    """Train one painter; returns the folder of the exported painter."""
+    run = Run(config)
+    loop = {"regression": _train_regression, "vae": _train_vae, "gan": _train_gan}[config.kind]
+    return loop(run)
+
+
+def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
+    """Drive ``step_fn`` until the budget is spent; evaluate, log and checkpoint."""
+    bar = tqdm(total=100, desc=f"{run.config.kind} painter", unit="%")
+    last_eval = last_ckpt = time.monotonic()
+    t0 = time.monotonic() - run.elapsed
+    losses: list[float] = []
+    while not run.done():
+        losses.append(step_fn())
+        run.step += 1
+        run.elapsed = time.monotonic() - t0
+        bar.n = min(100, int(100 * run.progress))
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4g}", step=run.step)
+        now = time.monotonic()
+        if now - last_eval >= run.config.eval_seconds:
+            run.log({"train_loss": float(np.mean(losses[-50:])), **run.evaluate(painter)})
+            last_eval = now
+        if now - last_ckpt >= run.config.checkpoint_seconds:
+            run.save(painter, state_fn())
+            last_ckpt = now
+    bar.close()
+    final = run.evaluate(painter)
+    run.log({"train_loss": float(np.mean(losses[-50:])) if losses else math.nan, **final})
+    run.save(painter, state_fn())
+    return final
+
+
+def _train_regression(run: Run) -> Path:
+    cfg = run.config
+    painter = build_painter(
+        {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
+    )
+    painter = painter.to(run.device).train()
+    opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr)
+    if (tensors := run.resume_tensors()) is not None:
+        ckpt.load_state(painter, ckpt.split(tensors, "painter"), "resume")
+        load_optimizer_tensors("train/opt", opt, tensors)
+
+    def step() -> float:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, run.step, run.progress)
+        actions, masks = run.batch()
+        loss = torch.nn.functional.mse_loss(painter(actions), masks)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    final = _timed_loop(run, step, painter, lambda: optimizer_tensors("train/opt", opt))
+    return run.export(painter.eval(), final)
+
+
+def _train_vae(run: Run) -> Path:
+    cfg = run.config
+    painter = build_painter(
+        {"kind": "vae", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
+    )
+    painter = painter.to(run.device).train()
+    vae_params = [p for n, p in painter.named_parameters() if not n.startswith("to_latent")]
+    opt_vae = torch.optim.Adam(vae_params, lr=cfg.lr)
+    opt_map = torch.optim.Adam(painter.to_latent.parameters(), lr=cfg.lr)
+    if (tensors := run.resume_tensors()) is not None:
+        ckpt.load_state(painter, ckpt.split(tensors, "painter"), "resume")
+        load_optimizer_tensors("train/opt_vae", opt_vae, tensors)
+        load_optimizer_tensors("train/opt_map", opt_map, tensors)
+    free_bits = 0.5 * painter.latent
+    stage1 = cfg.vae_stage1_fraction
+
+    def step() -> float:
+        actions, masks = run.batch()
+        if run.progress < stage1:  # stage one: the VAE over masks
+            local = run.progress / stage1
+            for group in opt_vae.param_groups:
+                group["lr"] = lr_at(cfg, run.step, local)
+            mu, logvar = painter.encode(masks)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            recon = painter.decode(z)
+            ink_weight = 1.0 + 9.0 * max(0.0, 1.0 - local / 0.3)  # x10 on ink, early only
+            weight = torch.where(masks > 0.05, ink_weight, 1.0)
+            rec = (weight * (recon - masks) ** 2).sum(dim=(1, 2, 3)).mean()
+            kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean()
+            loss = rec + torch.clamp(kl, min=free_bits)
+            opt_vae.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_vae.step()
+            return float(rec) / masks[0].numel()
+        local = (run.progress - stage1) / (1 - stage1)  # stage two: action to latent
+        for group in opt_map.param_groups:
+            group["lr"] = lr_at(cfg, 10**9, local)
+        with torch.no_grad():
+            target, _ = painter.encode(masks)
+        loss = torch.nn.functional.mse_loss(painter.to_latent(_shape(painter, actions)), target)
+        opt_map.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_map.step()
+        return float(loss)
+
+    def state() -> dict:
+        return {
+            **optimizer_tensors("train/opt_vae", opt_vae),
+            **optimizer_tensors("train/opt_map", opt_map),
+        }
+
+    final = _timed_loop(run, step, painter, state)
+    return run.export(painter.eval(), final)
+
+
+def _shape(painter: torch.nn.Module, actions: torch.Tensor) -> torch.Tensor:
+    from neuralpaint.painters.broadcast import shape_inputs
+
+    return shape_inputs(actions, painter.discrete)
+
+
+def _train_gan(run: Run) -> Path:
+    cfg = run.config
+    generator = gan_generator(run.size, cfg.discrete, **cfg.arch).to(run.device).train()
+    critic = Critic(run.size, cfg.discrete).to(run.device).train()
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    if (tensors := run.resume_tensors()) is not None:
+        ckpt.load_state(generator, ckpt.split(tensors, "painter"), "resume")
+        ckpt.load_state(critic, ckpt.split(tensors, "train/critic"), "resume critic")
+        load_optimizer_tensors("train/opt_g", opt_g, tensors)
+        load_optimizer_tensors("train/opt_c", opt_c, tensors)
+    else:
+        regression = load_painter(cfg.init_from, run.device, expect_discrete=cfg.discrete)
+        init_from_regression(generator, regression)
+
+    def step() -> float:
+        lr = lr_at(cfg, run.step, run.progress)
+        for group in [*opt_g.param_groups, *opt_c.param_groups]:
+            group["lr"] = lr
+        for _ in range(cfg.gan_critic_steps):
+            actions, real = run.batch()
+            with torch.no_grad():
+                fake = generator(actions)
+            loss_c = critic(actions, fake).mean() - critic(actions, real).mean()
+            loss_c = loss_c + 10.0 * gradient_penalty(critic, actions, real, fake)
+            opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            opt_c.step()
+        actions, real = run.batch()
+        fake = generator(actions)
+        recon_weight = (
+            cfg.gan_recon_start * (cfg.gan_recon_end / cfg.gan_recon_start) ** run.progress
+        )
+        recon = torch.nn.functional.mse_loss(fake, real)
+        loss_g = -critic(actions, fake).mean() + recon_weight * recon
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return float(recon)
+
+    def state() -> dict:
+        return {
+            **ckpt.join("train/critic", critic.state_dict()),
+            **optimizer_tensors("train/opt_g", opt_g),
+            **optimizer_tensors("train/opt_c", opt_c),
+        }
+
+    final = _timed_loop(run, step, generator, state)
+    return run.export(generator.eval(), final)
