@@ -29,6 +29,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(table.to_markdown(index=False, floatfmt=".3g"))
         print(f"wrote {args.results}/throughput/throughput.csv and throughput.md")
         return 0
+    if args.suite == "transfer":
+        from neuralpaint.benchmarks import transfer
+
+        painters = args.painters.split(",") if args.painters else None
+        table = transfer.run(args.preset, f"{args.results}/transfer", painters, args.device)
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+        print(f"wrote {args.results}/transfer/painter_fidelity.csv, .md and painter_strokes.png")
+        return 0
     raise SystemExit(f"unknown benchmark suite {args.suite!r}")
 
 
@@ -88,9 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="run a benchmark suite and write results/SUITE/")
-    bench.add_argument("suite", choices=["throughput"], help="which suite")
+    bench.add_argument("suite", choices=["throughput", "transfer"], help="which suite")
     bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
     bench.add_argument("--results", default="results", help="results root folder")
+    bench.add_argument(
+        "--painters", default=None, help="comma-separated painters (default: shipped)"
+    )
+    bench.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     bench.set_defaults(func=cmd_bench)
 
     painter = sub.add_parser("painter", help="neural painters: datasets, training")

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
-from neuralpaint.painters.dataset import StrokeShards, StrokeDatasetSpec, default_data_root
+from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.gan import Critic, gan_generator, gradient_penalty, init_from_regression
 from neuralpaint.painters.neural import KINDS, build_painter, load_painter, resolve_device
 
@@ -231,6 +231,8 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
     last_eval = last_ckpt = time.monotonic()
     t0 = time.monotonic() - run.elapsed
     losses: list[float] = []
+    if run.step == 0:  # the starting point, so every log shows what training changed
+        run.log({"train_loss": math.nan, **run.evaluate(painter)})
     while not run.done():
         losses.append(step_fn())
         run.step += 1
@@ -270,7 +272,7 @@ def _train_regression(run: Run) -> Path:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
 
     final = _timed_loop(run, step, painter, lambda: optimizer_tensors("train/opt", opt))
     return run.export(painter.eval(), final)
@@ -309,7 +311,7 @@ def _train_vae(run: Run) -> Path:
             opt_vae.zero_grad(set_to_none=True)
             loss.backward()
             opt_vae.step()
-            return float(rec) / masks[0].numel()
+            return rec.item() / masks[0].numel()
         local = (run.progress - stage1) / (1 - stage1)  # stage two: action to latent
         for group in opt_map.param_groups:
             group["lr"] = lr_at(cfg, 10**9, local)
@@ -319,7 +321,7 @@ def _train_vae(run: Run) -> Path:
         opt_map.zero_grad(set_to_none=True)
         loss.backward()
         opt_map.step()
-        return float(loss)
+        return loss.item()
 
     def state() -> dict:
         return {
@@ -375,7 +377,7 @@ def _train_gan(run: Run) -> Path:
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        return float(recon)
+        return recon.item()
 
     def state() -> dict:
         return {

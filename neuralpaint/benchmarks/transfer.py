@@ -1,0 +1,156 @@
+"""Painter fidelity: how closely each neural painter imitates MyPaint.
+
+Held-out random actions (a seed no training run used) are rendered by MyPaint and
+by every shipped painter.
+
+* Per stroke: MSE, SSIM, ink IoU, R² and the texture ratio (total variation per ink,
+  relative to MyPaint's; 1 means the same texture, below 1 means smudged).
+* A reference row re-renders the same actions with MyPaint under another texture seed.
+  It is the noise ceiling: a painter that sampled MyPaint's own texture would score
+  like it, and a deterministic painter cannot match it on texture.
+* Canvas level: ten random colour strokes are composited by the painter and painted by
+  MyPaint on one canvas. The table reports the L2 gap between the two.
+
+Outputs go to ``results/transfer/``: ``painter_fidelity.csv`` (one row per painter and
+stroke batch), ``painter_fidelity.md`` and ``painter_strokes.png`` (real strokes against
+each painter's, the paper's Figures 3 and 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from neuralpaint import actions as A
+from neuralpaint.benchmarks import provenance
+from neuralpaint.demo import save_png, tile
+from neuralpaint.io import write_text
+from neuralpaint.painters import metrics
+from neuralpaint.painters.compositing import composite_np
+from neuralpaint.painters.mypaint import MyPaintCanvas, MyPaintRenderer
+from neuralpaint.painters.neural import NeuralRenderer, load_painter, shipped_painters
+
+HELD_OUT_SEED = 987_654
+"""Seed of the evaluation actions; training datasets use small seeds."""
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    strokes: int = 1000
+    canvases: int = 40
+    strokes_per_canvas: int = 10
+    grid_strokes: int = 8
+
+
+PRESETS = {
+    "tiny": FidelityConfig(strokes=40, canvases=2, strokes_per_canvas=3, grid_strokes=4),
+    "quick": FidelityConfig(),
+    "full": FidelityConfig(strokes=5000, canvases=200),
+}
+
+
+def held_out_actions(n: int, discrete: bool, seed: int = HELD_OUT_SEED) -> np.ndarray:
+    """Uniform random actions (quantized, with 30% lifted strokes, when discrete)."""
+    rng = np.random.default_rng(seed)
+    if not discrete:
+        return rng.random((n, A.ACTION_DIM))
+    raw = rng.random((n, A.DISCRETE_ACTION_DIM))
+    raw[:, A.LIFT_INDEX] = rng.random(n) < 0.3
+    return A.quantize_discrete(raw)
+
+
+def stroke_rows(name: str, pred: np.ndarray, real: np.ndarray) -> dict:
+    p = torch.as_tensor(pred[:, None])
+    r = torch.as_tensor(real[:, None])
+    return {"painter": name, **metrics.all_metrics(p, r)}
+
+
+def canvas_gap(painter: NeuralRenderer | None, config: FidelityConfig, size: int) -> float:
+    """Mean squared pixel gap between a composited canvas and MyPaint's painting of the
+    same strokes; ``painter=None`` compares MyPaint with itself under another seed."""
+    rng = np.random.default_rng(HELD_OUT_SEED + 1)
+    gaps = []
+    for k in range(config.canvases):
+        strokes = rng.random((config.strokes_per_canvas, A.ACTION_DIM))
+        real = MyPaintCanvas(size, seed=(HELD_OUT_SEED, k))
+        real.paint_many(strokes)
+        if painter is None:
+            other = MyPaintCanvas(size, seed=(HELD_OUT_SEED + 7, k))
+            other.paint_many(strokes)
+            image = other.image()
+        else:
+            image = np.ones((size, size, 3), np.float32)
+            for mask, stroke in zip(painter.render_masks(strokes, seed=k), strokes, strict=True):
+                image = composite_np(image, mask, stroke[A.COLOR_SLICE])
+        gaps.append(float(((image - real.image()) ** 2).mean()))
+    return float(np.mean(gaps))
+
+
+def evaluate(config: FidelityConfig, painters: list[str], device: str = "cpu") -> pd.DataFrame:
+    """One row per painter (plus the MyPaint reference rows) with every measure."""
+    mypaint = MyPaintRenderer(64)
+    rows = []
+    for discrete in (False, True):
+        names = [n for n in painters if load_painter(n).painter_config["discrete"] == discrete]
+        if not names:
+            continue
+        actions = held_out_actions(config.strokes, discrete)
+        real = mypaint.render_masks(actions, seed=HELD_OUT_SEED)
+        variant = "discrete" if discrete else "continuous"
+        again = mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1)
+        ref = stroke_rows("mypaint (other seed)", again, real)
+        rows.append({**ref, "variant": variant, "canvas_l2_gap": canvas_gap(None, config, 64)})
+        for name in names:
+            renderer = NeuralRenderer(name, device)
+            pred = renderer.render_masks(actions, seed=0)
+            gap = canvas_gap(renderer, config, 64) if not discrete else float("nan")
+            rows.append({**stroke_rows(name, pred, real), "variant": variant, "canvas_l2_gap": gap})
+    return pd.DataFrame(rows)
+
+
+def stroke_grid(config: FidelityConfig, painters: list[str], out: Path) -> Path:
+    """Real strokes (top row) against each continuous painter's (one row each)."""
+    actions = held_out_actions(config.grid_strokes, discrete=False, seed=HELD_OUT_SEED + 2)
+    rows = [MyPaintRenderer(64).render_masks(actions, seed=HELD_OUT_SEED)]
+    for name in painters:
+        if not load_painter(name).painter_config["discrete"]:
+            rows.append(NeuralRenderer(name).render_masks(actions, seed=0))
+    images = [np.repeat(1 - m[..., None], 3, axis=-1) for row in rows for m in row]
+    return save_png(tile(images, columns=config.grid_strokes), out, scale=2)
+
+
+def run(
+    preset: str = "quick",
+    out_dir: str | Path = "results/transfer",
+    painters: list[str] | None = None,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """Evaluate, then write the CSV, the Markdown table and the stroke grid."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    config = PRESETS[preset]
+    painters = painters or shipped_painters()
+    if not painters:
+        raise FileNotFoundError("no painters to evaluate: none shipped and none given")
+    table = evaluate(config, painters, device)
+    out = Path(out_dir)
+    command = f"neuralpaint bench transfer --preset {preset}"
+    write_text(
+        out / "painter_fidelity.csv", provenance.csv_header(command) + table.to_csv(index=False)
+    )
+    grid = stroke_grid(config, painters, out / "painter_strokes.png")
+    cols = ["variant", "painter", "r2", "ink_iou", "ssim", "mse", "texture_ratio", "canvas_l2_gap"]
+    md = (
+        "# Painter fidelity against MyPaint\n\n"
+        + provenance.markdown_header(command)
+        + f"- **config**: {config}; held-out action seed {HELD_OUT_SEED}\n\n"
+        + table[cols].to_markdown(index=False, floatfmt=".3f")
+        + f"\n\n![strokes]({grid.name})\n\n"
+        "*Top row: MyPaint. Then one row per continuous painter, in the table's order.*\n"
+    )
+    write_text(out / "painter_fidelity.md", md)
+    return table

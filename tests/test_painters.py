@@ -1,0 +1,182 @@
+"""Stroke datasets, neural painters, their training and checkpoints (tiny sizes)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from neuralpaint import actions as A
+from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters.broadcast import BroadcastPainter
+from neuralpaint.painters.compositing import composite, paint_sequence
+from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, generate, shard_path
+from neuralpaint.painters.gan import gan_generator
+from neuralpaint.painters.neural import NeuralRenderer, load_painter
+from neuralpaint.painters.training import PainterTrainConfig, train
+from neuralpaint.painters.vae import VAEPainter
+
+TINY = StrokeDatasetSpec(strokes=200, shard_size=50, seed=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return generate(TINY, tmp_path_factory.mktemp("strokes"), workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_regression(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("regression")
+    return train(tiny_config("regression", tiny_data, out))
+
+
+def tiny_config(kind, data, out, **kw):
+    return PainterTrainConfig(
+        kind=kind,
+        data=str(data),
+        out=str(out),
+        minutes=60,
+        max_steps=40,
+        batch_size=16,
+        warmup_steps=5,
+        device="cpu",
+        eval_seconds=1e9,
+        checkpoint_seconds=1e9,
+        **kw,
+    )
+
+
+def test_dataset_shards_are_deterministic_and_resume(tiny_data):
+    shards = StrokeShards(tiny_data)
+    assert len(shards) == 200 and len(shards.paths) == 4
+    first = shards.load_shard(shard_path(tiny_data, 1))
+    shard_path(tiny_data, 1).unlink()  # as if interrupted before this shard
+    generate(TINY, tiny_data, workers=1, progress=False)
+    again = shards.load_shard(shard_path(tiny_data, 1))
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    acts, masks = first
+    assert acts.shape == (50, 12) and masks.shape == (50, 64, 64)
+    assert masks.max() > 0.5 and 0.0 <= masks.min()
+
+
+def test_dataset_refuses_a_different_spec(tiny_data):
+    with pytest.raises(ValueError, match="different stroke dataset"):
+        generate(StrokeDatasetSpec(strokes=10, shard_size=5), tiny_data, progress=False)
+
+
+def test_stream_yields_shuffled_batches_within_a_shard_budget(tiny_data):
+    stream = StrokeShards(tiny_data).stream(batch_size=8, buffer_shards=1, skip_last=1)
+    batches = [next(stream) for _ in range(20)]  # more than one pass over 150 strokes
+    assert all(a.shape == (8, 12) and m.shape == (8, 64, 64) for a, m in batches)
+    held_out = StrokeShards(tiny_data).load_shard(shard_path(tiny_data, 3))[0]
+    seen = np.concatenate([a for a, _ in batches])
+    assert not (seen[:, None] == held_out[None]).all(-1).any()  # the held-out shard stays out
+
+
+def test_discrete_dataset_has_blank_lifted_strokes(tmp_path):
+    spec = StrokeDatasetSpec(strokes=40, shard_size=40, discrete=True)
+    acts, masks = StrokeShards(generate(spec, tmp_path, workers=1, progress=False)).arrays()
+    lifted = acts[:, A.LIFT_INDEX] == 1
+    assert acts.shape == (40, 13) and lifted.any() and (~lifted).any()
+    assert masks[lifted].max() == 0 and masks[~lifted].sum(axis=(1, 2)).min() > 0
+    assert set(np.round(acts[:, A.SIZE_INDEX] * 9, 4)) <= set(range(10))
+
+
+def test_missing_dataset_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neuralpaint painter dataset"):
+        StrokeShards(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("kind", ["regression", "vae"])
+def test_tiny_training_lowers_the_loss(kind, tiny_data, tmp_path, tiny_regression):
+    folder = (
+        tiny_regression if kind == "regression" else train(tiny_config(kind, tiny_data, tmp_path))
+    )
+    log = pd.read_csv(folder.parent / "log.csv")
+    assert log["step"].iloc[0] == 0 and log["step"].iloc[-1] == 40
+    assert log["mse"].iloc[-1] < log["mse"].iloc[0]
+    painter = load_painter(folder)
+    assert painter(torch.rand(2, 12)).shape == (2, 1, 64, 64)
+
+
+def test_tiny_gan_trains_from_a_regression_painter(tiny_data, tiny_regression, tmp_path):
+    folder = train(tiny_config("gan", tiny_data, tmp_path, init_from=str(tiny_regression), lr=1e-4))
+    log = pd.read_csv(tmp_path / "log.csv")
+    # starts exactly at the regression painter: noise weights begin at zero
+    reg = pd.read_csv(tiny_regression.parent / "log.csv")
+    assert log["mse"].iloc[0] == pytest.approx(reg["mse"].iloc[-1], rel=1e-4)
+    assert np.isfinite(log["mse"]).all()
+    gan = load_painter(folder)
+    a = torch.rand(3, 12)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    assert torch.equal(gan(a, generator=g1), gan(a, generator=torch.Generator().manual_seed(1)))
+    assert not torch.equal(gan(a, generator=torch.Generator().manual_seed(1)), gan(a, generator=g2))
+
+
+def test_resume_continues_where_it_stopped(tiny_data, tmp_path):
+    first = tiny_config("regression", tiny_data, tmp_path)
+    first.max_steps = 10
+    train(first)
+    config = json.loads((tmp_path / "checkpoint" / ckpt.CONFIG).read_text())
+    assert config["train"]["step"] == 10
+    second = tiny_config("regression", tiny_data, tmp_path, resume=True)
+    second.max_steps = 15
+    train(second)
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert log["step"].tolist()[-1] == 15 and 0 in log["step"].tolist()
+    assert (log["step"] == 0).sum() == 1  # no second start from zero
+
+
+@pytest.mark.parametrize(
+    "module", [BroadcastPainter(), VAEPainter(), gan_generator()], ids=["regression", "vae", "gan"]
+)
+def test_gradients_flow_from_canvas_to_actions(module):
+    actions = torch.rand(2, 3, 12, requires_grad=True)
+    canvas = paint_sequence(module, actions)
+    assert canvas.shape == (2, 3, 64, 64)
+    target = torch.zeros_like(canvas)
+    ((canvas - target) ** 2).mean().backward()
+    grad = actions.grad
+    assert torch.isfinite(grad).all() and grad[..., :9].abs().sum() > 0
+    assert grad[..., 9:].abs().sum() > 0  # colour too, through compositing
+
+
+def test_composite_is_the_mypaint_formula():
+    canvas = torch.rand(1, 3, 4, 4)
+    mask = torch.rand(1, 1, 4, 4)
+    color = torch.tensor([[0.2, 0.5, 0.9]])
+    out = composite(canvas, mask, color)
+    assert torch.allclose(out, canvas * (1 - mask) + mask * color[:, :, None, None])
+
+
+def test_checkpoint_errors_are_clear(tiny_regression, tmp_path):
+    with pytest.raises(ckpt.CheckpointError, match="config.json is missing"):
+        load_painter(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / ckpt.CONFIG).write_text((tiny_regression / ckpt.CONFIG).read_text())
+    (broken / ckpt.WEIGHTS).write_bytes(b"\x00" * 100)
+    with pytest.raises(ckpt.CheckpointError, match="corrupt"):
+        load_painter(broken)
+    with pytest.raises(ckpt.CheckpointError, match="continuous painter"):
+        load_painter(tiny_regression, expect_discrete=True)
+    wrong = tmp_path / "wrong"
+    config = json.loads((tiny_regression / ckpt.CONFIG).read_text())
+    config["arch"]["width"] = 8
+    ckpt.save(wrong, ckpt.load_tensors(tiny_regression), config)
+    with pytest.raises(ckpt.CheckpointError, match="do not fit the architecture"):
+        load_painter(wrong)
+    with pytest.raises(ckpt.CheckpointError, match="no painter 'nope'"):
+        load_painter("nope")
+
+
+def test_neural_renderer_respects_lift_and_seed(tiny_regression):
+    renderer = NeuralRenderer(tiny_regression)
+    action = np.concatenate([np.random.default_rng(0).random(12), [1.0]])
+    assert renderer.render_masks(action[None])[0].max() == 0.0  # lifted
+    canvas = renderer.new_canvas(seed=0)
+    canvas.paint(np.full(12, 0.5))
+    assert canvas.image().shape == (64, 64, 3) and canvas.image().min() < 1.0
+    with pytest.raises(ValueError, match="'size'"):
+        canvas.paint(np.array([0.5] * 8 + [np.nan] + [0.5] * 3))
