@@ -57,7 +57,7 @@ def test_dataset_shards_are_deterministic_and_resume(tiny_data):
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
     acts, masks = first
     assert acts.shape == (50, 12) and masks.shape == (50, 64, 64)
-    assert masks.max() > 0.5 and 0.0 <= masks.min()
+    assert masks.max() > 0.5 and masks.min() >= 0.0
 
 
 def test_dataset_refuses_a_different_spec(tiny_data):
