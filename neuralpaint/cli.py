@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")
     tr.set_defaults(func=cmd_painter_train)
+
+    from neuralpaint.parameterization.commands import add_commands as add_parameterization
+
+    add_parameterization(sub)
     return parser
 
 

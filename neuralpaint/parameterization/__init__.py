@@ -1,0 +1,1 @@
+"""The neural painter as a differentiable image parameterization (the paper's section 5)."""
