@@ -1,0 +1,50 @@
+"""Painting through a neural painter with gradients, shared by the gradient agents."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from neuralpaint import actions as A
+from neuralpaint.agents.task import Task
+from neuralpaint.painters.compositing import composite
+from neuralpaint.painters.neural import load_painter, resolve_device
+
+
+def frozen_painter(task: Task, device: torch.device) -> torch.nn.Module:
+    """The task's neural painter in eval mode with frozen weights: agents learn through
+    it, never change it."""
+    painter = load_painter(task.painter, device, expect_discrete=task.discrete)
+    for p in painter.parameters():
+        p.requires_grad_(False)
+    return painter
+
+
+def stroke_colors(actions: torch.Tensor, grayscale: bool) -> torch.Tensor:
+    """``(..., 3)`` colours; grayscale tasks use the red field for all three channels."""
+    color = actions[..., A.COLOR_SLICE]
+    return color[..., :1].expand_as(color) if grayscale else color
+
+
+def paint_step(
+    painter: torch.nn.Module, canvas: torch.Tensor, action: torch.Tensor, grayscale: bool
+) -> torch.Tensor:
+    """Composite one ``(B, D)`` stroke onto ``(B, 3, H, W)`` canvases."""
+    return composite(canvas, painter(action), stroke_colors(action, grayscale))
+
+
+def white(batch: int, size: int, device: torch.device) -> torch.Tensor:
+    return torch.ones(batch, 3, size, size, device=device)
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(N, H, W, 3)`` float images to ``(N, 3, H, W)`` tensors."""
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"targets must have shape (N, H, W, 3), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("targets contain NaN or infinite values")
+    return torch.as_tensor(arr, device=device).permute(0, 3, 1, 2).contiguous()
+
+
+__all__ = ["frozen_painter", "paint_step", "resolve_device", "stroke_colors", "to_tensor", "white"]

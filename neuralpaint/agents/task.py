@@ -1,0 +1,97 @@
+"""What an agent is asked to paint, independent of how it learns.
+
+A :class:`Task` names the target dataset, the strokes per painting, the action variant
+and the neural painter that gradient agents learn through. Every agent of a
+comparison gets the same task, and its paintings are judged on the same held-out
+targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Task:
+    """A painting task.
+
+    Args:
+        env_id: the Gymnasium id this task mirrors (used by RL agents).
+        strokes: strokes per painting (the episode length).
+        grayscale: strokes are gray levels (the red field sets all three channels).
+        discrete: 13-field actions with a lift flag, size and pressure on 10 levels.
+        painter: the neural painter gradient agents learn through (a shipped name or
+            a checkpoint folder).
+        train_targets, test_targets: ``(N, H, W, 3)`` float32 images in [0, 1]. When
+            not given they are loaded from the environment's dataset.
+    """
+
+    env_id: str = "NeuralPaint-MNIST-v0"
+    strokes: int = 8
+    grayscale: bool = True
+    discrete: bool = False
+    painter: str = "regression"
+    size: int = 64
+    train_targets: np.ndarray | None = field(default=None, repr=False)
+    test_targets: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.strokes < 1:
+            raise ValueError(f"strokes must be at least 1, got {self.strokes}")
+
+    @property
+    def action_dim(self) -> int:
+        return 13 if self.discrete else 12
+
+    def targets(self, split: str) -> np.ndarray:
+        """The ``train`` or ``test`` targets, loaded once from the environment's dataset."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        attr = f"{split}_targets"
+        if getattr(self, attr) is None:
+            from neuralpaint.envs.datasets import targets_for_env
+
+            setattr(self, attr, targets_for_env(self.env_id, split, self.size))
+        return getattr(self, attr)
+
+    def finalize(self, actions: np.ndarray) -> np.ndarray:
+        """Make actions valid for this task: clip, gray colours, quantize discrete."""
+        from neuralpaint import actions as A
+
+        out = np.clip(np.asarray(actions, dtype=np.float64), 0.0, 1.0)
+        if self.grayscale:
+            out[..., A.COLOR_SLICE] = out[..., 9:10]
+        if self.discrete:
+            shape = out.shape
+            out = A.quantize_discrete(out.reshape(-1, shape[-1])).reshape(shape)
+        return out
+
+    def describe(self) -> dict:
+        """The task without its images, for saving next to an agent."""
+        d = asdict(self)
+        d.pop("train_targets")
+        d.pop("test_targets")
+        return d
+
+    @classmethod
+    def from_description(cls, description: dict) -> Task:
+        return cls(**description)
+
+    @classmethod
+    def from_env_id(cls, env_id: str, painter: str = "regression") -> Task:
+        """The task an environment id defines (strokes, colour mode, variant)."""
+        import gymnasium as gym
+
+        import neuralpaint  # noqa: F401 - registers the ids
+
+        kwargs = gym.spec(env_id).kwargs
+        return cls(
+            env_id=env_id,
+            strokes=int(kwargs.get("strokes", 8)),
+            grayscale=bool(kwargs.get("grayscale", True)),
+            discrete=kwargs.get("action_variant", "continuous") == "discrete",
+            painter=painter,
+            size=int(kwargs.get("size", 64)),
+        )
