@@ -6,7 +6,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.neuralpaint-installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := libmypaint-1.5-1 mypaint-brushes
+APT_PKGS := libmypaint-1.5-1 mypaint-brushes dataset-fashion-mnist
 BRUSH   := /usr/share/mypaint-data/1.0/brushes/classic/dry_brush.myb
 
 .PHONY: setup system demo test lint format bench clean
@@ -16,8 +16,8 @@ setup: system $(STAMP)
 # libmypaint and its brushes from Debian's packages, unless already present (or
 # NEURALPAINT_LIBMYPAINT points at a library installed some other way).
 system:
-	@if [ -n "$$NEURALPAINT_LIBMYPAINT" ] || { ldconfig -p 2>/dev/null | grep -q 'libmypaint-1.5.so.1' && [ -f $(BRUSH) ]; }; then \
-		echo "libmypaint and mypaint-brushes: present"; \
+	@if [ -n "$$NEURALPAINT_LIBMYPAINT" ] || { ldconfig -p 2>/dev/null | grep -q 'libmypaint-1.5.so.1' && [ -f $(BRUSH) ] && [ -d /usr/share/datasets/fashion-mnist ]; }; then \
+		echo "libmypaint, mypaint-brushes, dataset-fashion-mnist: present"; \
 	elif command -v apt-get >/dev/null; then \
 		echo "installing $(APT_PKGS) with apt-get"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
