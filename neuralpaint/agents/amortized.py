@@ -147,7 +147,7 @@ class AmortizedAgent(Agent):
         for _ in range(self.task.strokes):
             logits, state = self.policy(canvas, targets, previous, state)
             action = torch.sigmoid(logits)
-            canvas = paint_step(self.painter, canvas, action, self.task.grayscale)
+            canvas = paint_step(self.painter, canvas, action, self.task.color)
             actions.append(action)
             previous = action
         return torch.stack(actions, dim=1), canvas

@@ -20,17 +20,19 @@ def frozen_painter(task: Task, device: torch.device) -> torch.nn.Module:
     return painter
 
 
-def stroke_colors(actions: torch.Tensor, grayscale: bool) -> torch.Tensor:
-    """``(..., 3)`` colours; grayscale tasks use the red field for all three channels."""
-    color = actions[..., A.COLOR_SLICE]
-    return color[..., :1].expand_as(color) if grayscale else color
+def stroke_colors(actions: torch.Tensor, color: str) -> torch.Tensor:
+    """``(..., 3)`` colours for a task's colour mode (see :class:`Task`)."""
+    rgb = actions[..., A.COLOR_SLICE]
+    if color == "black":
+        return torch.zeros_like(rgb)
+    return rgb[..., :1].expand_as(rgb) if color == "gray" else rgb
 
 
 def paint_step(
-    painter: torch.nn.Module, canvas: torch.Tensor, action: torch.Tensor, grayscale: bool
+    painter: torch.nn.Module, canvas: torch.Tensor, action: torch.Tensor, color: str
 ) -> torch.Tensor:
     """Composite one ``(B, D)`` stroke onto ``(B, 3, H, W)`` canvases."""
-    return composite(canvas, painter(action), stroke_colors(action, grayscale))
+    return composite(canvas, painter(action), stroke_colors(action, color))
 
 
 def white(batch: int, size: int, device: torch.device) -> torch.Tensor:

@@ -81,7 +81,7 @@ class StrokeOptimizer(Agent):
             actions = torch.sigmoid(logits)
             canvas = white(b, self.task.size, self.device)
             for i in range(t):
-                canvas = paint_step(self.painter, canvas, actions[:, i], self.task.grayscale)
+                canvas = paint_step(self.painter, canvas, actions[:, i], self.task.color)
             loss = ((canvas - target) ** 2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -20,7 +20,9 @@ class Task:
     Args:
         env_id: the Gymnasium id this task mirrors (used by RL agents).
         strokes: strokes per painting (the episode length).
-        grayscale: strokes are gray levels (the red field sets all three channels).
+        dataset: the target dataset's name (see :mod:`neuralpaint.envs.datasets`).
+        color: ``black`` (colour fields ignored), ``gray`` (the red field is the grey
+            level) or ``rgb``, as the environment's table of defaults says.
         discrete: 13-field actions with a lift flag, size and pressure on 10 levels.
         painter: the neural painter gradient agents learn through (a shipped name or
             a checkpoint folder).
@@ -29,8 +31,9 @@ class Task:
     """
 
     env_id: str = "NeuralPaint-MNIST-v0"
+    dataset: str = "mnist"
     strokes: int = 8
-    grayscale: bool = True
+    color: str = "black"
     discrete: bool = False
     painter: str = "regression"
     size: int = 64
@@ -40,6 +43,8 @@ class Task:
     def __post_init__(self) -> None:
         if self.strokes < 1:
             raise ValueError(f"strokes must be at least 1, got {self.strokes}")
+        if self.color not in ("black", "gray", "rgb"):
+            raise ValueError(f"color must be 'black', 'gray' or 'rgb', got {self.color!r}")
 
     @property
     def action_dim(self) -> int:
@@ -51,9 +56,11 @@ class Task:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         attr = f"{split}_targets"
         if getattr(self, attr) is None:
-            from neuralpaint.envs.datasets import targets_for_env
+            from neuralpaint.envs.datasets import load_dataset
 
-            setattr(self, attr, targets_for_env(self.env_id, split, self.size))
+            targets = load_dataset(self.dataset, split)
+            images = targets.batch(range(len(targets)), self.size)
+            setattr(self, attr, images.astype(np.float32) / 255.0)
         return getattr(self, attr)
 
     def finalize(self, actions: np.ndarray) -> np.ndarray:
@@ -61,7 +68,9 @@ class Task:
         from neuralpaint import actions as A
 
         out = np.clip(np.asarray(actions, dtype=np.float64), 0.0, 1.0)
-        if self.grayscale:
+        if self.color == "black":
+            out[..., A.COLOR_SLICE] = 0.0
+        elif self.color == "gray":
             out[..., A.COLOR_SLICE] = out[..., 9:10]
         if self.discrete:
             shape = out.shape
@@ -85,13 +94,22 @@ class Task:
         import gymnasium as gym
 
         import neuralpaint  # noqa: F401 - registers the ids
+        from neuralpaint.envs.registration import DEFAULTS
 
         kwargs = gym.spec(env_id).kwargs
+        defaults = DEFAULTS[kwargs["dataset"]]
+        variant = kwargs.get("variant", "continuous")
+        if variant == "grid":
+            raise ValueError(
+                f"{env_id} has a MultiDiscrete action; gradient agents need the "
+                "continuous or -Discrete variant"
+            )
         return cls(
             env_id=env_id,
-            strokes=int(kwargs.get("strokes", 8)),
-            grayscale=bool(kwargs.get("grayscale", True)),
-            discrete=kwargs.get("action_variant", "continuous") == "discrete",
+            dataset=kwargs["dataset"],
+            strokes=int(kwargs.get("strokes", defaults.strokes)),
+            color=kwargs.get("color", defaults.color),
+            discrete=variant == "discrete",
             painter=painter,
             size=int(kwargs.get("size", 64)),
         )
