@@ -51,6 +51,15 @@ def data_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small torch work runs far faster on one thread when other jobs share the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def untrained() -> BroadcastPainter:
     torch.manual_seed(0)
@@ -414,7 +423,7 @@ def test_short_ppo_run_on_the_real_renderer():
     from stable_baselines3 import PPO
 
     env = gym.make("NeuralPaint-MNIST-v0")
-    model = PPO("CnnPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model = PPO("CnnPolicy", env, n_steps=96, batch_size=96, n_epochs=1, seed=0, device="cpu")
     before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(total_timesteps=192)
     assert model.num_timesteps == 192

@@ -269,11 +269,21 @@ def _idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
 
 
 def load_idx_split(name: str, folder: Path, split: str) -> ArrayTargets:
-    """One split of an IDX dataset in ``folder``, inverted to dark ink on white."""
+    """One split of an IDX dataset in ``folder``, inverted to dark ink on white.
+
+    Cached per process by file path, size and modification time, so that many
+    environments in one process share one copy (full Fashion-MNIST is 47 MB).
+    """
     pair = _idx_pair(folder, split)
     if pair is None:
         raise DatasetError(f"no {split} IDX files for {name} in {folder}")
-    images, labels = (read_idx(p) for p in pair)
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in pair)
+    return _load_idx_pair(name, str(folder), stamp)
+
+
+@lru_cache(maxsize=8)
+def _load_idx_pair(name: str, folder: str, stamp: tuple) -> ArrayTargets:
+    images, labels = (read_idx(path) for path, _, _ in stamp)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DatasetError(
             f"{name} IDX files in {folder} disagree: images {images.shape}, labels {labels.shape}"
