@@ -297,6 +297,7 @@ class PaintEnv(gym.Env):
         self._target: np.ndarray | None = None
         self._target_f = np.ones((self.size, self.size, 3), np.float32)
         self._image = np.ones((self.size, self.size, 3), np.float32)
+        self._scratch = np.empty((self.size, self.size, 3), np.float32)
         self._target_index = -1
         self._steps = 0
         self._l2 = self._l2_start = 0.0
@@ -433,10 +434,19 @@ class PaintEnv(gym.Env):
         return apply_color(stroke, self.color)
 
     def _distance(self, image: np.ndarray) -> float:
-        return float(np.mean(np.square(image - self._target_f)))
+        # In place and through BLAS: a quarter of the cost of np.mean(np.square(...)),
+        # which matters next to a 1-2 ms MyPaint stroke.
+        np.subtract(image, self._target_f, out=self._scratch)
+        return float(np.vdot(self._scratch, self._scratch)) / self._scratch.size
 
     def _observation(self) -> np.ndarray:
-        return np.concatenate([to_uint8(self._image), self._target], axis=2)
+        obs = np.empty(self.observation_space.shape, np.uint8)
+        obs[..., 3:] = self._target
+        np.multiply(self._image, 255.0, out=self._scratch)
+        self._scratch += 0.5
+        np.clip(self._scratch, 0.0, 255.0, out=self._scratch)
+        obs[..., :3] = self._scratch  # truncation after +0.5 rounds
+        return obs
 
     def _info(self) -> dict[str, Any]:
         info = {
