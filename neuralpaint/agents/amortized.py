@@ -103,6 +103,9 @@ class AmortizedConfig:
     adversarial_weight: float = 0.0
     """0 trains with L2 only; 1 adds the WGAN-GP loss as in the paper."""
     critic_steps: int = 2
+    objective_start_step: int = 0
+    """Step from which the L2 and adversarial losses count (preconditioning trains on
+    the forcing loss alone before it)."""
     width: int = 32
     hidden: int = 256
     log_every_seconds: float = 10.0
@@ -169,10 +172,12 @@ class AmortizedAgent(Agent):
             target = to_tensor(train_targets[idx], self.device)
             actions, canvas = self.rollout(target)
             l2 = ((canvas - target) ** 2).mean()
-            loss = cfg.l2_weight * l2
-            if self.critic is not None:
-                self._critic_update(opt_c, canvas.detach(), target)
-                loss = loss - cfg.adversarial_weight * self.critic(canvas, target).mean()
+            loss = torch.zeros((), device=self.device)
+            if self.trained_steps >= cfg.objective_start_step:
+                loss = loss + cfg.l2_weight * l2
+                if self.critic is not None:
+                    self._critic_update(opt_c, canvas.detach(), target)
+                    loss = loss - cfg.adversarial_weight * self.critic(canvas, target).mean()
             if self.forcing is not None:
                 weight, human = self.forcing(self.trained_steps, idx)
                 if weight > 0:

@@ -14,6 +14,11 @@ from neuralpaint.painters.neural import load_painter, resolve_device
 def frozen_painter(task: Task, device: torch.device) -> torch.nn.Module:
     """The task's neural painter in eval mode with frozen weights: agents learn through
     it, never change it."""
+    if task.variant == "grid":
+        raise ValueError(
+            "gradient agents paint the continuous or discrete variant; the grid variant's "
+            "MultiDiscrete action has no gradient (use an RL agent such as 'ppo')"
+        )
     painter = load_painter(task.painter, device, expect_discrete=task.discrete)
     for p in painter.parameters():
         p.requires_grad_(False)

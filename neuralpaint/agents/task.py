@@ -23,7 +23,9 @@ class Task:
         dataset: the target dataset's name (see :mod:`neuralpaint.envs.datasets`).
         color: ``black`` (colour fields ignored), ``gray`` (the red field is the grey
             level) or ``rgb``, as the environment's table of defaults says.
-        discrete: 13-field actions with a lift flag, size and pressure on 10 levels.
+        variant: ``continuous`` (12 fields), ``discrete`` (13 fields with a lift flag,
+            size and pressure on 10 levels) or ``grid`` (SPIRAL's MultiDiscrete action,
+            for RL agents; their strokes are reported in the 13-field form).
         painter: the neural painter gradient agents learn through (a shipped name or
             a checkpoint folder).
         train_targets, test_targets: ``(N, H, W, 3)`` float32 images in [0, 1]. When
@@ -34,7 +36,7 @@ class Task:
     dataset: str = "mnist"
     strokes: int = 8
     color: str = "black"
-    discrete: bool = False
+    variant: str = "continuous"
     painter: str = "regression"
     size: int = 64
     train_targets: np.ndarray | None = field(default=None, repr=False)
@@ -43,8 +45,17 @@ class Task:
     def __post_init__(self) -> None:
         if self.strokes < 1:
             raise ValueError(f"strokes must be at least 1, got {self.strokes}")
+        if self.variant not in ("continuous", "discrete", "grid"):
+            raise ValueError(
+                f"variant must be 'continuous', 'discrete' or 'grid', got {self.variant!r}"
+            )
         if self.color not in ("black", "gray", "rgb"):
             raise ValueError(f"color must be 'black', 'gray' or 'rgb', got {self.color!r}")
+
+    @property
+    def discrete(self) -> bool:
+        """Whether actions carry the 13th ``lift`` field."""
+        return self.variant != "continuous"
 
     @property
     def action_dim(self) -> int:
@@ -62,6 +73,12 @@ class Task:
             images = targets.batch(range(len(targets)), self.size)
             setattr(self, attr, images.astype(np.float32) / 255.0)
         return getattr(self, attr)
+
+    def labels(self, split: str) -> np.ndarray | None:
+        """Class labels of the ``split`` targets, or ``None`` for unlabelled data."""
+        from neuralpaint.envs.datasets import load_dataset
+
+        return load_dataset(self.dataset, split).labels
 
     def finalize(self, actions: np.ndarray) -> np.ndarray:
         """Make actions valid for this task: clip, gray colours, quantize discrete."""
@@ -109,7 +126,7 @@ class Task:
             dataset=kwargs["dataset"],
             strokes=int(kwargs.get("strokes", defaults.strokes)),
             color=kwargs.get("color", defaults.color),
-            discrete=variant == "discrete",
+            variant=variant,
             painter=painter,
             size=int(kwargs.get("size", 64)),
         )
