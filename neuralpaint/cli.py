@@ -138,7 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")
     tr.set_defaults(func=cmd_painter_train)
 
+    from neuralpaint.agents.commands import add_commands as add_agent_commands
     from neuralpaint.parameterization.commands import add_commands as add_parameterization
+
+    add_agent_commands(sub)
 
     add_parameterization(sub)
     return parser
