@@ -441,3 +441,16 @@ def test_short_ppo_run_on_the_real_renderer():
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(action.astype(np.float32))
+
+
+def test_env_throughput_rows(untrained):
+    from neuralpaint.envs.throughput import measure
+
+    rows = measure(strokes=16, neural_envs=4, painter=untrained)
+    assert [r["setup"].split(",")[1].strip() for r in rows[1:]] == [
+        "1 env",
+        "AsyncVectorEnv of 2",
+        "PaintVectorEnv of 4",
+    ]
+    assert rows[0]["ratio_to_bare"] == 1.0
+    assert all(r["strokes_per_s"] > 0 for r in rows)
