@@ -346,6 +346,12 @@ class PaintEnv(gym.Env):
         gap = np.full((self.size, SEPARATOR_PX, 3), 128, np.uint8)
         return np.concatenate([target, gap, to_uint8(self._image)], axis=1)
 
+    @property
+    def canvas(self):
+        """The episode's :class:`~neuralpaint.painters.base.Canvas`. Vector envs and RL
+        agents paint on it between :meth:`stroke` and :meth:`observe`."""
+        return self._canvas
+
     # ----------------------------------------------- the two halves of a step
 
     def stroke(self, action: np.ndarray) -> np.ndarray | None:

@@ -141,7 +141,7 @@ class PaintVectorEnv(VectorEnv):
             self._images[idx] = painter.paint_batch(self._images[idx], batch, self._generator)
             return
         for i in idx:
-            canvas = self.envs[i]._canvas
+            canvas = self.envs[i].canvas
             canvas.paint(strokes[i])
             self._images[i] = canvas.image()
 

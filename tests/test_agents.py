@@ -1,0 +1,187 @@
+"""Agents: interface, registry, each kind on a tiny configuration, preconditioning."""
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from neuralpaint import actions as A
+from neuralpaint.agents import Agent, Budget, Task, available_agents, get_agent_class
+from neuralpaint.agents.amortized import AmortizedAgent
+from neuralpaint.agents.commands import parse_agent_args, parse_budget
+from neuralpaint.agents.differentiable import paint_step, to_tensor, white
+from neuralpaint.agents.evaluation import evaluate_on_mypaint
+from neuralpaint.agents.preconditioning import (
+    PreconditioningSchedule,
+    human_strokes,
+    precondition,
+    stroke_order_agreement,
+)
+from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters.broadcast import BroadcastPainter
+
+
+@pytest.fixture(scope="module")
+def painter_folder(tmp_path_factory):
+    torch.manual_seed(0)
+    module = BroadcastPainter()
+    folder = tmp_path_factory.mktemp("painter")
+    config = {"kind": "regression", "size": 64, "discrete": False, "arch": {}}
+    return ckpt.save(folder, ckpt.join("painter", module.state_dict()), config)
+
+
+def bar_targets(n: int = 12) -> np.ndarray:
+    """Dark vertical bars at different positions: a task a few steps can improve on."""
+    images = np.ones((n, 64, 64, 3), np.float32)
+    for i in range(n):
+        x = 10 + 4 * i % 40
+        images[i, 12:52, x : x + 8] = 0.0
+    return images
+
+
+@pytest.fixture
+def task(painter_folder):
+    targets = bar_targets()
+    return Task(
+        strokes=2, painter=str(painter_folder), train_targets=targets, test_targets=targets[:3]
+    )
+
+
+def l2_of(agent: AmortizedAgent, targets: np.ndarray) -> float:
+    with torch.no_grad():
+        t = to_tensor(targets, agent.device)
+        return float(((agent.rollout(t)[1] - t) ** 2).mean())
+
+
+def test_budget_and_argument_parsing():
+    assert parse_budget("90s") == Budget(seconds=90)
+    assert parse_budget("2m,500steps") == Budget(seconds=120, steps=500)
+    assert Budget(steps=10).exhausted(0.0, 10) and not Budget(seconds=5).exhausted(1.0, 10**6)
+    with pytest.raises(ValueError, match="not understood"):
+        parse_budget("ten minutes")
+    with pytest.raises(ValueError, match="seconds, steps or both"):
+        Budget()
+    assert parse_agent_args(["lr=0.01", "batch-size=4", "name=x"]) == {
+        "lr": 0.01,
+        "batch_size": 4,
+        "name": "x",
+    }
+
+
+def test_amortized_agent_improves_and_round_trips(task, tmp_path):
+    agent = AmortizedAgent(task, seed=0, batch_size=8, progress=False, device="cpu")
+    before = l2_of(agent, task.targets("train"))
+    agent.train(Budget(steps=25))
+    after = l2_of(agent, task.targets("train"))
+    assert after < before
+    assert agent.trained_steps == 25
+
+    agent.save(tmp_path)
+    loaded = Agent.load(tmp_path)
+    assert isinstance(loaded, AmortizedAgent) and loaded.trained_steps == 25
+    targets = task.targets("test")
+    assert np.allclose(loaded.paint(targets), agent.paint(targets))
+
+    (tmp_path / "policy.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="corrupt"):
+        Agent.load(tmp_path)
+
+
+def test_amortized_agent_with_critic_trains(task):
+    agent = AmortizedAgent(
+        task, seed=1, batch_size=4, adversarial_weight=1.0, progress=False, device="cpu"
+    )
+    agent.train(Budget(steps=3))
+    assert agent.trained_steps == 3 and np.isfinite(agent.last_train_losses).all()
+
+
+def test_stroke_optimizer_lowers_its_loss(task):
+    agent = get_agent_class("stroke-optimizer")(task, iterations=25, device="cpu")
+    actions = agent.paint(task.targets("test"))
+    assert agent.last_losses[-1] < agent.last_losses[0]
+    assert actions.shape == (3, 2, 12)
+
+
+@pytest.mark.parametrize("name", ["random", "stroke-optimizer", "amortized"])
+def test_actions_of_every_gradient_agent_are_valid_for_mypaint(name, task):
+    kwargs = {"random": {}, "stroke-optimizer": {"iterations": 3}, "amortized": {"progress": False}}
+    agent = get_agent_class(name)(task, **kwargs[name])
+    result = evaluate_on_mypaint(agent, task.targets("test"), seed=0)
+    assert result.actions.shape == (3, task.strokes, A.ACTION_DIM)
+    assert np.isfinite(result.actions).all() and result.actions.min() >= 0
+    assert result.actions.max() <= 1 and np.all(result.actions[..., A.COLOR_SLICE] == 0)
+    assert result.mypaint_images.shape == (3, 64, 64, 3)
+    assert np.isfinite(result.mypaint_l2).all() and result.transfer_gap.shape == (3,)
+
+
+def test_registry_finds_an_agent_from_another_module(tmp_path, monkeypatch):
+    module = tmp_path / "my_plugin_agents.py"
+    module.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from neuralpaint.agents import Agent
+
+            class CornerAgent(Agent):
+                name = "corner"
+
+                def train(self, budget, callback=None):
+                    pass
+
+                def paint(self, targets):
+                    return np.zeros((len(targets), self.task.strokes, self.task.action_dim))
+            """
+        )
+    )
+    dist = tmp_path / "my_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[neuralpaint.agents]\ncorner = my_plugin_agents:CornerAgent\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_spec = get_agent_class("my_plugin_agents:CornerAgent")
+    by_entry_point = get_agent_class("corner")
+    assert by_spec is by_entry_point and by_spec.name == "corner"
+    assert "corner" in available_agents()
+    with pytest.raises(ValueError, match="unknown agent 'nope'"):
+        get_agent_class("nope")
+    with pytest.raises(TypeError, match="not a subclass"):
+        get_agent_class("sys:path")
+    sys.modules.pop("my_plugin_agents", None)
+
+
+def test_preconditioning_pulls_strokes_towards_the_human_example(painter_folder):
+    human = human_strokes()
+    labels = np.arange(10) % 10
+    targets = np.ones((10, 64, 64, 3), np.float32)
+    task = Task(strokes=8, painter=str(painter_folder), train_targets=targets, test_targets=targets)
+    agent = AmortizedAgent(task, seed=0, batch_size=10, progress=False, device="cpu", lr=1e-3)
+    precondition(agent, labels, PreconditioningSchedule(forcing_only_steps=1000))
+
+    def distance() -> float:
+        return float(np.abs(agent.paint(targets)[..., :9] - human[labels][..., :9]).mean())
+
+    before = distance()
+    agent.train(Budget(steps=30))
+    assert distance() < 0.7 * before
+
+
+def test_stroke_order_agreement():
+    human = human_strokes()
+    labels = np.arange(10)
+    assert np.allclose(stroke_order_agreement(human, labels), 1.0)
+    assert np.allclose(stroke_order_agreement(human[:, ::-1], labels), -1.0)
+    assert human.shape == (10, 8, 12)
+    # every human example starts each stroke where the last one ended
+    assert np.allclose(human[:, 1:, 0:2], human[:, :-1, 4:6])
+
+
+def test_paint_step_composites_in_black_for_mnist(painter_folder):
+    task = Task(painter=str(painter_folder))
+    agent_painter = BroadcastPainter()
+    action = torch.rand(2, 12)
+    canvas = paint_step(agent_painter, white(2, 64, torch.device("cpu")), action, task.color)
+    assert torch.all(canvas <= 1.0) and torch.all(canvas[:, 0] == canvas[:, 1])
