@@ -1,9 +1,211 @@
-"""CLI subcommands of the image-parameterization tools (``visualize``, ``stylize``)."""
+"""CLI subcommands of the image-parameterization tools.
+
+Examples::
+
+    neuralpaint visualize --class violin
+    neuralpaint visualize --class 953 --painter regression --steps 300 --size 128
+    neuralpaint stylize                      # scikit-image's astronaut
+    neuralpaint stylize photo.jpg --size 320x192 --grayscale
+    neuralpaint parameterization-report      # results/parameterization/
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from neuralpaint.parameterization import common
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``'256'`` or ``'320x192'`` (width x height) to ``(width, height)``."""
+    parts = text.lower().split("x")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes, default=0) <= 0:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH in pixels, got {text!r}")
+    return (sizes[0], sizes[-1])
+
+
+def _fail(err: Exception) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return 2
+
+
+def cmd_visualize(args: argparse.Namespace) -> int:
+    from neuralpaint.painters.checkpoint import CheckpointError
+    from neuralpaint.parameterization import visualize
+    from neuralpaint.parameterization.classifiers import ModelUnavailable
+
+    config = visualize.VisualizeConfig(
+        target=args.target,
+        painter=args.painter,
+        classifiers=tuple(c for c in args.classifiers.split(",") if c),
+        held_out=None if args.held_out.lower() == "none" else args.held_out,
+        size=args.size,
+        strokes=args.strokes,
+        overlap=args.overlap,
+        steps=args.steps,
+        lr=args.lr,
+        views=args.views,
+        seed=args.seed,
+        device=args.device,
+    )
+    try:
+        result = visualize.run(config)
+    except (ValueError, ModelUnavailable, CheckpointError) as err:
+        return _fail(err)
+    out = args.out or f"results/visualize/{result.class_name.replace(' ', '_')}"
+    paths = visualize.save(result, out)
+    print(f"{result.class_name} (class {result.class_index}), {result.seconds:.0f} s")
+    for name, probs in result.probabilities.items():
+        tag = " (held out)" if name == result.held_out else ""
+        print(
+            f"  {name}{tag}: p(class) neural {probs['neural']:.3f}, "
+            f"MyPaint {probs['mypaint']:.3f}, random strokes {probs['initial']:.3f}"
+        )
+    print(f"wrote {paths['summary']}, {paths['neural']}, {paths['mypaint']}, {paths['json']}")
+    return 0
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from neuralpaint.painters.checkpoint import CheckpointError
+    from neuralpaint.parameterization import stylize
+    from neuralpaint.parameterization.classifiers import ModelUnavailable
+
+    width, height = args.size
+    config = stylize.StylizeConfig(
+        photo=args.photo,
+        sample=args.sample,
+        painter=args.painter,
+        classifier=args.classifier,
+        layer=args.layer,
+        width=width,
+        height=height,
+        strokes=args.strokes,
+        overlap=args.overlap,
+        grayscale=args.grayscale,
+        steps=args.steps,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+    )
+    try:
+        result = stylize.run(config)
+    except (ValueError, ModelUnavailable, CheckpointError) as err:
+        return _fail(err)
+    name = args.sample if args.photo is None else "photo"
+    out = args.out or f"results/stylize/{name}{'-gray' if args.grayscale else ''}"
+    paths = stylize.save(result, out)
+    print(f"{result.strokes} strokes on {width}x{height} px, {result.seconds:.0f} s")
+    for key in ("initial", "neural", "mypaint"):
+        m = result.metrics[key]
+        print(f"  {key}: content loss {m['content_loss']:.4f}, SSIM {m['ssim']:.3f}")
+    if result.clipped_strokes:
+        print(
+            f"  note: {result.clipped_strokes} strokes were thinner than MyPaint can paint on "
+            f"a canvas this size and were thickened"
+        )
+    print(f"wrote {paths['summary']}, {paths['neural']}, {paths['mypaint']}, {paths['json']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from neuralpaint.parameterization import report
+
+    try:
+        table = report.run(args.preset, args.out, args.painter, args.device)
+    except ValueError as err:
+        return _fail(err)
+    print(table)
+    print(f"wrote {args.out}/parameterization.md, .csv, classes.png and stylize.png")
+    return 0
+
+
+def _common_flags(parser: argparse.ArgumentParser, steps: int, strokes: int, lr: float) -> None:
+    parser.add_argument(
+        "--painter",
+        default=common.DEFAULT_PAINTER,
+        help=f"shipped painter or checkpoint folder (default {common.DEFAULT_PAINTER})",
+    )
+    parser.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
+    parser.add_argument(
+        "--strokes", type=int, default=strokes, help=f"strokes per 64 px cell (default {strokes})"
+    )
+    parser.add_argument(
+        "--overlap", type=int, default=32, help="pixels shared by stitched cells (default 32)"
+    )
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    parser.add_argument("--out", default=None, help="output folder")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this package's subcommands on the ``neuralpaint`` parser."""
+    """Register ``visualize``, ``stylize`` and ``parameterization-report``."""
+    vis = sub.add_parser(
+        "visualize",
+        help="paint an ImageNet class by optimising strokes against classifiers",
+        description="Optimise brushstrokes through a neural painter to maximise an ImageNet "
+        "class logit; write the neural painting, its MyPaint re-rendering and the classifiers' "
+        "confidence (including a held-out classifier).",
+    )
+    vis.add_argument(
+        "--class", dest="target", required=True, help="ImageNet class name or index (0-999)"
+    )
+    vis.add_argument(
+        "--classifiers",
+        default="efficientnet-lite0",
+        help="comma-separated classifiers to optimise against: efficientnet-lite0..4 or "
+        "MODULE:FACTORY@WEIGHTS (default efficientnet-lite0)",
+    )
+    vis.add_argument(
+        "--held-out",
+        default="efficientnet-lite1",
+        help="classifier that only judges the result, or 'none' (default efficientnet-lite1)",
+    )
+    vis.add_argument(
+        "--size", type=int, default=64, help="canvas side in px; >64 is stitched (default 64)"
+    )
+    vis.add_argument("--views", type=int, default=2, help="random transforms per step (default 2)")
+    _common_flags(vis, steps=200, strokes=30, lr=0.05)
+    vis.set_defaults(func=cmd_visualize)
+
+    sty = sub.add_parser(
+        "stylize",
+        help="intrinsic style transfer: paint a photo's content with brushstrokes",
+        description="Minimise only a content loss (feature distance at one layer of a "
+        "pretrained network) between a stitched stroke canvas and a photo.",
+    )
+    sty.add_argument("photo", nargs="?", default=None, help="image file (default: --sample)")
+    sty.add_argument(
+        "--sample",
+        default="astronaut",
+        help="scikit-image sample photo when no file is given (default astronaut)",
+    )
+    sty.add_argument(
+        "--size", type=parse_size, default=(192, 192), help="N or WxH pixels (default 192)"
+    )
+    sty.add_argument("--grayscale", action="store_true", help="paint with gray strokes only")
+    sty.add_argument(
+        "--classifier", default="efficientnet-lite0", help="feature network (default lite0)"
+    )
+    sty.add_argument(
+        "--layer", default="_blocks.4", help="content layer, a submodule name (default _blocks.4)"
+    )
+    _common_flags(sty, steps=150, strokes=4, lr=0.1)
+    sty.set_defaults(func=cmd_stylize)
+
+    rep = sub.add_parser(
+        "parameterization-report",
+        help="measure class paintings and style transfer; write results/parameterization/",
+    )
+    rep.add_argument("--preset", choices=["tiny", "quick"], default="quick")
+    rep.add_argument(
+        "--painter", default=common.DEFAULT_PAINTER, help="shipped painter or checkpoint folder"
+    )
+    rep.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    rep.add_argument("--out", default="results/parameterization", help="output folder")
+    rep.set_defaults(func=cmd_report)

@@ -120,6 +120,8 @@ class StylizeResult:
     photo: np.ndarray = field(repr=False)
     neural: np.ndarray = field(repr=False)
     mypaint: np.ndarray = field(repr=False)
+    actions: np.ndarray = field(repr=False)
+    """``(rows, cols, strokes, 12)`` the final cell-local stroke actions."""
     metrics: dict[str, dict[str, float]]
     """``{"initial"|"neural"|"mypaint": {"content_loss": ..., "ssim": ...}}``."""
     losses: list[float]
@@ -163,16 +165,12 @@ def run(
     ``painter`` and ``classifier`` may be given as modules (tests use small ones).
     """
     start = time.perf_counter()
-    device, gen = common.setup(config.seed, config.device)
-    module = common.painter_module(painter if painter is not None else config.painter, device)
-    net = (
-        classifier.to(device)
-        if classifier is not None
-        else load_classifier(config.classifier, device)
-    )
-    features = FeatureExtractor(net.to(device), config.layer)
     photo_np = load_photo(config.photo, config.sample, config.width, config.height)
+    device, gen = common.setup(config.seed, config.device)
     photo = common.to_tensor(photo_np, device)
+    module = common.painter_module(painter if painter is not None else config.painter, device)
+    net = classifier if classifier is not None else load_classifier(config.classifier, device)
+    features = FeatureExtractor(net.to(device), config.layer)
     canvas = StitchedCanvas(
         module,
         config.height,
@@ -211,6 +209,7 @@ def run(
         photo=photo_np,
         neural=common.to_numpy(neural[0]),
         mypaint=mypaint,
+        actions=canvas.actions()[0].detach().cpu().numpy(),
         metrics=metrics,
         losses=losses,
         seconds=time.perf_counter() - start,

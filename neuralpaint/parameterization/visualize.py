@@ -87,6 +87,8 @@ class VisualizeResult:
     """``(size, size, 3)`` the same strokes repainted by MyPaint."""
     initial: np.ndarray = field(repr=False)
     """``(size, size, 3)`` the random strokes before optimisation."""
+    actions: np.ndarray = field(repr=False)
+    """``(rows, cols, strokes, 12)`` the final cell-local stroke actions."""
     probabilities: dict[str, dict[str, float]]
     """``{classifier: {"initial"|"neural"|"mypaint": target probability}}``."""
     held_out: str | None
@@ -196,6 +198,7 @@ def run(
         neural=common.to_numpy(neural[0]),
         mypaint=mypaint,
         initial=common.to_numpy(initial[0]),
+        actions=canvas.actions()[0].detach().cpu().numpy(),
         probabilities=probs,
         held_out=held_out.name if held_out is not None else None,
         losses=losses,
