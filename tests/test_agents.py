@@ -26,9 +26,9 @@ from neuralpaint.painters.broadcast import BroadcastPainter
 @pytest.fixture(scope="module")
 def painter_folder(tmp_path_factory):
     torch.manual_seed(0)
-    module = BroadcastPainter()
+    module = BroadcastPainter(width=8)  # small: agents' tests paint thousands of strokes
     folder = tmp_path_factory.mktemp("painter")
-    config = {"kind": "regression", "size": 64, "discrete": False, "arch": {}}
+    config = {"kind": "regression", "size": 64, "discrete": False, "arch": {"width": 8}}
     return ckpt.save(folder, ckpt.join("painter", module.state_dict()), config)
 
 
@@ -155,17 +155,19 @@ def test_registry_finds_an_agent_from_another_module(tmp_path, monkeypatch):
 
 def test_preconditioning_pulls_strokes_towards_the_human_example(painter_folder):
     human = human_strokes()
-    labels = np.arange(10) % 10
-    targets = np.ones((10, 64, 64, 3), np.float32)
+    labels = np.array([1, 7])
+    targets = np.ones((2, 64, 64, 3), np.float32)
     task = Task(strokes=8, painter=str(painter_folder), train_targets=targets, test_targets=targets)
-    agent = AmortizedAgent(task, seed=0, batch_size=10, progress=False, device="cpu", lr=1e-3)
+    agent = AmortizedAgent(
+        task, seed=0, batch_size=2, progress=False, device="cpu", lr=3e-3, hidden=64, width=8
+    )
     precondition(agent, labels, PreconditioningSchedule(forcing_only_steps=1000))
 
     def distance() -> float:
         return float(np.abs(agent.paint(targets)[..., :9] - human[labels][..., :9]).mean())
 
     before = distance()
-    agent.train(Budget(steps=30))
+    agent.train(Budget(steps=15))
     assert distance() < 0.7 * before
 
 
@@ -185,3 +187,44 @@ def test_paint_step_composites_in_black_for_mnist(painter_folder):
     action = torch.rand(2, 12)
     canvas = paint_step(agent_painter, white(2, 64, torch.device("cpu")), action, task.color)
     assert torch.all(canvas <= 1.0) and torch.all(canvas[:, 0] == canvas[:, 1])
+
+
+@pytest.mark.parametrize(
+    ("name", "variant", "kwargs"),
+    [
+        ("ppo", "continuous", {"n_steps": 16, "batch_size": 16}),
+        ("ppo", "grid", {"n_steps": 16, "batch_size": 16}),
+        ("sac", "continuous", {"learning_starts": 8, "batch_size": 8, "train_freq": 4}),
+    ],
+)
+def test_rl_baselines_train_on_mypaint_and_paint_valid_actions(
+    name, variant, kwargs, painter_folder, tmp_path
+):
+    strokes = 3
+    task = Task(variant=variant, strokes=strokes, painter=str(painter_folder))
+    agent = get_agent_class(name)(task, n_envs=2, device="cpu", **kwargs)
+    weights = [p.detach().clone() for p in agent.model.policy.parameters()]
+    agent.train(Budget(steps=32))
+    assert agent.trained_steps >= 32
+    changed = [
+        not torch.equal(w, p) for w, p in zip(weights, agent.model.policy.parameters(), strict=True)
+    ]
+    assert any(changed)  # the algorithm updated its networks
+    targets = task.targets("test")[:2]
+    result = evaluate_on_mypaint(agent, targets, seed=0)
+    assert result.actions.shape == (2, strokes, task.action_dim)
+    assert np.isfinite(result.actions).all() and result.actions.min() >= 0
+    if variant == "grid":  # pen moves come back as lifted strokes
+        assert set(np.unique(result.actions[..., A.LIFT_INDEX])) <= {0.0, 1.0}
+    agent.save(tmp_path)
+    assert np.allclose(Agent.load(tmp_path).paint(targets), agent.paint(targets))
+
+
+def test_sac_refuses_the_grid_variant(painter_folder):
+    with pytest.raises(ValueError, match="continuous"):
+        get_agent_class("sac")(Task(variant="grid", painter=str(painter_folder)))
+
+
+def test_gradient_agents_refuse_the_grid_variant(painter_folder):
+    with pytest.raises(ValueError, match="MultiDiscrete"):
+        AmortizedAgent(Task(variant="grid", painter=str(painter_folder)), progress=False)

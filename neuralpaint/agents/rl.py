@@ -73,8 +73,10 @@ class BudgetCallback(BaseCallback):
         self.start_steps, self.every, self.last = start_steps, every_seconds, 0.0
 
     def _on_step(self) -> bool:
+        # A step budget is SB3's own total_timesteps, so the last rollout still trains;
+        # only the wall-clock budget stops learning from here.
         steps = self.model.num_timesteps - self.start_steps
-        if self.budget.exhausted(self.clock.elapsed, steps):
+        if self.budget.seconds is not None and self.clock.elapsed >= self.budget.seconds:
             return False
         if self.user and self.clock.elapsed - self.last >= self.every:
             self.last = self.clock.elapsed
