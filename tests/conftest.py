@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from neuralpaint.painters.mypaint import MyPaintRenderer
+
 # One thread per test process: CI machines have 2 cores, and torch's default thread
 # pool thrashes when anything else runs beside the tests.
 torch.set_num_threads(1)
