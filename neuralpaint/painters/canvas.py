@@ -218,10 +218,6 @@ class StitchedCanvas(nn.Module):
         self.raw = nn.Parameter(raw.to(device))
         self.register_buffer("window", feather_windows(lay).to(device), persistent=False)
 
-    @property
-    def batch(self) -> int:
-        return self.raw.shape[0]
-
     def actions(self) -> torch.Tensor:
         """Cell-local actions in [0, 1], ``(batch, rows, cols, strokes, 12)``."""
         act = torch.sigmoid(self.raw)
