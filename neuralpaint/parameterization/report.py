@@ -151,7 +151,9 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
         + styles.to_markdown(index=False, floatfmt=".3f")
         + "\n\n![style transfer](stylize.png)\n"
     )
-    seeds = "seeds: class k and photo k use seed k (0-based, in table order)"
-    header = markdown_header(command) + f"- **time**: `{minutes:.1f} min in all`\n- **{seeds}**\n"
+    header = markdown_header(command) + (
+        f"- **time**: `{minutes:.1f} min in all`\n"
+        "- **seeds**: `class k and photo k of the tables use seed k (0-based)`\n"
+    )
     write_text(out / "parameterization.md", "# Image parameterization\n\n" + header + "\n" + tables)
     return tables

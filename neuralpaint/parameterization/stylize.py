@@ -221,9 +221,10 @@ def run(
 def captions(result: StylizeResult) -> list[str]:
     """Captions for photo, neural and MyPaint images."""
     out = ["photo\n(target content)"]
+    gray = " (gray)" if result.config.grayscale else ""
     for key, label in (("neural", "neural painter"), ("mypaint", "MyPaint")):
         m = result.metrics[key]
-        out.append(f"{label}\ncontent {m['content_loss']:.3f}, SSIM {m['ssim']:.3f}")
+        out.append(f"{label}{gray}\ncontent {m['content_loss']:.3f}, SSIM {m['ssim']:.3f}")
     return out
 
 
