@@ -15,7 +15,10 @@ def test_throughput_tiny_writes_tables_and_c_loop_does_the_same_work(tmp_path):
         assert (c_rows["max_abs_diff_to_python"] == 0).all()
         assert "ratio to C loop (median of rounds)" in table.columns
     md = (tmp_path / "throughput.md").read_text()
-    assert "commit" in md and "| renderer" in md
+    assert "commit" in md and "| renderer" in md and "## Environment steps" in md
+    envs = pd.read_csv(tmp_path / "env_throughput.csv", comment="#")
+    assert len(envs) == 4 and (envs["strokes_per_s"] > 0).all()
+    assert envs["ratio_to_bare"].iloc[0] == 1.0
 
 
 def test_cli_demo_writes_png(tmp_path):

@@ -35,9 +35,7 @@ def git_commit() -> str:
 
 
 def gpu_name() -> str:
-    """The first CUDA device's name, or ``none``; never imports torch just for this."""
-    if "torch" not in sys.modules:
-        return "not checked"
+    """The first CUDA device's name, or ``none``."""
     import torch
 
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"

@@ -47,12 +47,16 @@ class ThroughputConfig:
     size: int = 64
     brush: str = DEFAULT_BRUSH
     seed: int = 0
+    env_strokes: int = 256
+    """Steps per environment configuration in the env table."""
+    neural_envs: int = 64
+    """Environments in the batched neural-painter row."""
 
 
 PRESETS = {
-    "tiny": ThroughputConfig(strokes=64, rounds=1),
+    "tiny": ThroughputConfig(strokes=64, rounds=1, env_strokes=16, neural_envs=4),
     "quick": ThroughputConfig(strokes=1024, rounds=5),
-    "full": ThroughputConfig(strokes=4096, rounds=9),
+    "full": ThroughputConfig(strokes=4096, rounds=9, env_strokes=1024),
 }
 
 
@@ -165,21 +169,40 @@ def summarize(raw: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+def env_table(config: ThroughputConfig) -> pd.DataFrame:
+    """Environment steps per second against the bare canvas (see
+    :mod:`neuralpaint.envs.throughput`); the neural row uses the shipped regression
+    painter when present."""
+    from neuralpaint.envs import throughput as env_throughput
+    from neuralpaint.painters.neural import shipped_painters
+
+    painter = "regression" if "regression" in shipped_painters() else None
+    rows = env_throughput.measure(config.env_strokes, config.neural_envs, painter, config.seed)
+    return pd.DataFrame(rows)
+
+
 def run(preset: str = "quick", out_dir: str | Path = "results/throughput") -> pd.DataFrame:
-    """Measure, then write ``throughput.csv`` (raw rounds) and ``throughput.md``."""
+    """Measure, then write ``throughput.csv`` (raw rounds), ``env_throughput.csv`` and
+    ``throughput.md`` (both tables)."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     config = PRESETS[preset]
     raw = measure(config)
     table = summarize(raw)
+    envs = env_table(config)
     out = Path(out_dir)
     command = f"neuralpaint bench throughput --preset {preset}"
     write_text(out / "throughput.csv", provenance.csv_header(command) + raw.to_csv(index=False))
+    write_text(
+        out / "env_throughput.csv", provenance.csv_header(command) + envs.to_csv(index=False)
+    )
     md = (
         "# Renderer throughput\n\n"
         + provenance.markdown_header(command)
         + f"- **config**: {config}\n\n"
         + table.to_markdown(index=False, floatfmt=".3g")
+        + "\n\n## Environment steps\n\n"
+        + envs.to_markdown(index=False, floatfmt=".3g")
         + "\n"
     )
     write_text(out / "throughput.md", md)
