@@ -119,14 +119,15 @@ class AmortizedAgent(Agent):
         task: the painting task; its painter is loaded and frozen.
         seed: seeds initial weights and batch sampling.
         device: ``cpu``, ``cuda`` or ``auto``.
-        progress: show a progress bar while training.
+        progress: show this agent's own progress bar while training (the CLI shows one
+            for every agent already).
         **config: fields of :class:`AmortizedConfig`.
     """
 
     name = "amortized"
 
     def __init__(
-        self, task: Task, seed: int = 0, device: str = "auto", progress: bool = True, **config
+        self, task: Task, seed: int = 0, device: str = "auto", progress: bool = False, **config
     ):
         self.config = AmortizedConfig(**config)
         super().__init__(task, seed, device=device, **asdict(self.config))

@@ -73,6 +73,10 @@ def resolve_agent_folder(name_or_path: str) -> Path:
 
 
 def cmd_train_agent(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out or f"runs/agent-{args.name}")
     budget = parse_budget(args.budget)
     if args.resume and (out / "agent.json").is_file():
@@ -204,6 +208,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", default=None, help="folder (default runs/agent-NAME)")
     tr.add_argument("--resume", action="store_true", help="continue the agent saved in --out")
     tr.add_argument("--checkpoint-seconds", type=float, default=60.0)
+    tr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     tr.add_argument(
         "--agent-arg", action="append", default=[], help="constructor argument key=value"
     )
