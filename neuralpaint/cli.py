@@ -29,6 +29,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(table.to_markdown(index=False, floatfmt=".3g"))
         print(f"wrote {args.results}/throughput/throughput.csv and throughput.md")
         return 0
+    if args.suite == "report":
+        from neuralpaint.benchmarks.report import update_readme
+
+        included = update_readme("README.md")
+        print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
+        return 0
     if args.suite == "transfer":
         from neuralpaint.benchmarks import transfer
 
@@ -96,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="run a benchmark suite and write results/SUITE/")
-    bench.add_argument("suite", choices=["throughput", "transfer"], help="which suite")
+    bench.add_argument("suite", choices=["throughput", "transfer", "report"], help="which suite")
     bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
     bench.add_argument("--results", default="results", help="results root folder")
     bench.add_argument(

@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 from PIL import Image
 
 from neuralpaint.benchmarks import throughput
@@ -25,3 +26,22 @@ def test_cli_demo_writes_png(tmp_path):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     image = Image.open(tmp_path / "mypaint_strokes.png")
     assert image.size[0] > 600 and image.mode == "RGB"
+
+
+def test_report_copies_results_into_the_readme(tmp_path):
+    from neuralpaint.benchmarks.report import update_readme
+
+    results = tmp_path / "results" / "x"
+    results.mkdir(parents=True)
+    (results / "table.md").write_text("# Title\n\n| a |\n|---|\n| 1 |\n\n![plot](plot.png)\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "intro\n<!-- include: results/x/table.md -->\nstale\n<!-- end include -->\noutro\n"
+    )
+    assert update_readme(readme, tmp_path) == ["results/x/table.md"]
+    text = readme.read_text()
+    assert "stale" not in text and "| 1 |" in text and "# Title" not in text
+    assert "![plot](results/x/plot.png)" in text and text.endswith("outro\n")
+    readme.write_text("<!-- include: results/missing.md -->\n<!-- end include -->\n")
+    with pytest.raises(FileNotFoundError, match="results/missing.md"):
+        update_readme(readme, tmp_path)
