@@ -29,6 +29,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(table.to_markdown(index=False, floatfmt=".3g"))
         print(f"wrote {args.results}/throughput/throughput.csv and throughput.md")
         return 0
+    if args.suite == "agents":
+        from neuralpaint.benchmarks import agents
+
+        if not args.agents:
+            raise SystemExit(
+                "bench agents needs --agents, e.g. random,stroke-optimizer,runs/agent-ppo"
+            )
+        table = agents.run(args.agents.split(","), args.env, args.preset, f"{args.results}/agents")
+        print(table.to_markdown(index=False, floatfmt=".4f"))
+        return 0
     if args.suite == "report":
         from neuralpaint.benchmarks.report import update_readme
 
@@ -102,13 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="run a benchmark suite and write results/SUITE/")
-    bench.add_argument("suite", choices=["throughput", "transfer", "report"], help="which suite")
+    bench.add_argument(
+        "suite", choices=["throughput", "transfer", "agents", "report"], help="which suite"
+    )
     bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
     bench.add_argument("--results", default="results", help="results root folder")
     bench.add_argument(
         "--painters", default=None, help="comma-separated painters (default: shipped)"
     )
     bench.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    bench.add_argument("--agents", default=None, help="agents: names, saved folders, shipped")
+    bench.add_argument("--env", default="NeuralPaint-MNIST-v0", help="environment id")
     bench.set_defaults(func=cmd_bench)
 
     painter = sub.add_parser("painter", help="neural painters: datasets, training")

@@ -4,6 +4,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -228,3 +229,27 @@ def test_sac_refuses_the_grid_variant(painter_folder):
 def test_gradient_agents_refuse_the_grid_variant(painter_folder):
     with pytest.raises(ValueError, match="MultiDiscrete"):
         AmortizedAgent(Task(variant="grid", painter=str(painter_folder)), progress=False)
+
+
+def test_agent_benchmark_tiny(tmp_path, painter_folder):
+    from neuralpaint.benchmarks import agents as bench
+
+    saved = tmp_path / "amortized"
+    task = Task.from_env_id("NeuralPaint-MNIST-v0", painter=str(painter_folder))
+    AmortizedAgent(task, progress=False, hidden=32, width=8).save(saved)
+    table = bench.run(
+        ["random", str(saved)], preset="tiny", out_dir=tmp_path, painter=str(painter_folder)
+    )
+    assert list(table["agent"]) == ["random", str(saved)]
+    assert (table["seeds"] == 2).all() and (table["MyPaint L2 per pixel"] > 0).all()
+    raw = pd.read_csv(tmp_path / "agents_NeuralPaint-MNIST-v0.csv", comment="#")
+    assert len(raw) == 2 * 2 * 3  # agents x seeds x targets
+    assert (tmp_path / "agents_NeuralPaint-MNIST-v0.png").is_file()
+
+
+def test_mean_ci_known_answer():
+    from neuralpaint.benchmarks.agents import mean_ci
+
+    mean, half = mean_ci(np.array([1.0, 2.0, 3.0]))
+    assert mean == 2.0 and half == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
+    assert mean_ci(np.array([5.0])) == (5.0, 0.0)

@@ -1,0 +1,145 @@
+"""Agents compared on held-out targets, every painting made by MyPaint.
+
+``neuralpaint bench agents --agents random,stroke-optimizer,runs/agent-ppo,...`` paints
+the first ``targets`` test images of the task with each agent and judges the result on
+the real MyPaint renderer, over several texture seeds. An agent is a registered name
+(built fresh, for agents with nothing to train: ``random``, ``stroke-optimizer``), a
+folder written by ``neuralpaint train-agent`` or a shipped agent's name.
+
+Outputs in ``results/agents/``: ``agents_<env>.csv`` (one row per agent, seed and
+target), ``agents_<env>.md`` (mean and 95% interval over seeds) and
+``agents_<env>.png`` (targets and each agent's MyPaint paintings).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from neuralpaint.agents.base import Agent
+from neuralpaint.agents.commands import SHIPPED_AGENTS
+from neuralpaint.agents.evaluation import evaluate_on_mypaint
+from neuralpaint.agents.registry import get_agent_class
+from neuralpaint.agents.task import Task
+from neuralpaint.benchmarks import provenance
+from neuralpaint.demo import save_png, tile
+from neuralpaint.io import write_text
+
+
+@dataclass(frozen=True)
+class AgentBenchConfig:
+    targets: int = 100
+    seeds: int = 3
+    gallery: int = 8
+
+
+PRESETS = {
+    "tiny": AgentBenchConfig(targets=3, seeds=2, gallery=2),
+    "quick": AgentBenchConfig(),
+    "full": AgentBenchConfig(targets=1000, seeds=5),
+}
+
+
+def load_agent(spec: str, task: Task, seed: int) -> Agent:
+    """A saved agent (folder or shipped name) or a fresh agent of a registered class."""
+    path = Path(spec)
+    if (path / "agent.json").is_file():
+        return Agent.load(path)
+    if (SHIPPED_AGENTS / spec / "agent.json").is_file():
+        return Agent.load(SHIPPED_AGENTS / spec)
+    return get_agent_class(spec)(task, seed=seed)
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float]:
+    """Mean and the half-width of its 95% t-interval (0 for a single value)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), 0.0
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(half)
+
+
+def run(
+    agents: list[str],
+    env_id: str = "NeuralPaint-MNIST-v0",
+    preset: str = "quick",
+    out_dir: str | Path = "results/agents",
+    painter: str = "regression",
+) -> pd.DataFrame:
+    """Evaluate ``agents`` on MyPaint; write the CSV, Markdown table and gallery."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    config = PRESETS[preset]
+    task = Task.from_env_id(env_id, painter=painter)
+    targets = task.targets("test")[: config.targets]
+    rows, gallery = [], [list(targets[: config.gallery])]
+    for spec in agents:
+        for seed in range(config.seeds):
+            agent = load_agent(spec, task, seed)
+            start = time.perf_counter()
+            result = evaluate_on_mypaint(agent, targets, seed=seed)
+            seconds = time.perf_counter() - start
+            for i, l2 in enumerate(result.mypaint_l2):
+                rows.append(
+                    {
+                        "agent": spec,
+                        "seed": seed,
+                        "target": i,
+                        "mypaint_l2": float(l2),
+                        "neural_l2": float(result.neural_l2[i]),
+                        "transfer_gap": float(result.transfer_gap[i]),
+                        "trained_seconds": agent.trained_seconds,
+                        "paint_seconds_per_target": seconds / len(targets),
+                    }
+                )
+            if seed == 0:
+                gallery.append(list(result.mypaint_images[: config.gallery]))
+    raw = pd.DataFrame(rows)
+    table = summarize(raw)
+    out = Path(out_dir)
+    stem = f"agents_{env_id}"
+    command = (
+        f"neuralpaint bench agents --agents {','.join(agents)} --env {env_id} --preset {preset}"
+    )
+    write_text(out / f"{stem}.csv", provenance.csv_header(command) + raw.to_csv(index=False))
+    grid = save_png(
+        tile([im for row in gallery for im in row], config.gallery), out / f"{stem}.png", 2
+    )
+    md = (
+        f"# Agents on {env_id}, painted by MyPaint\n\n"
+        + provenance.markdown_header(command)
+        + f"- **config**: {config}; painter for neural rows: {painter}\n\n"
+        + table.to_markdown(index=False, floatfmt=".4f")
+        + f"\n\n![paintings]({grid.name})\n\n*Top row: test targets. Then one row per agent "
+        "in the table's order, painted by MyPaint (seed 0).*\n"
+    )
+    write_text(out / f"{stem}.md", md)
+    return table
+
+
+def summarize(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per agent: L2 on MyPaint (mean over targets, then mean ± 95% CI over seeds)."""
+    per_seed = raw.groupby(["agent", "seed"], sort=False).mean(numeric_only=True).reset_index()
+    rows = []
+    for agent, group in per_seed.groupby("agent", sort=False):
+        l2, l2_ci = mean_ci(group["mypaint_l2"])
+        neural, _ = mean_ci(group["neural_l2"])
+        gap, _ = mean_ci(group["transfer_gap"])
+        rows.append(
+            {
+                "agent": agent,
+                "MyPaint L2 per pixel": l2,
+                "± 95% CI": l2_ci,
+                "neural L2": neural,
+                "transfer gap": gap,
+                "trained seconds": group["trained_seconds"].iloc[0],
+                "paint s/target": group["paint_seconds_per_target"].mean(),
+                "seeds": len(group),
+            }
+        )
+    return pd.DataFrame(rows)
