@@ -101,7 +101,9 @@ def test_tiny_training_lowers_the_loss(kind, tiny_data, tmp_path, tiny_regressio
 
 
 def test_tiny_gan_trains_from_a_regression_painter(tiny_data, tiny_regression, tmp_path):
-    folder = train(tiny_config("gan", tiny_data, tmp_path, init_from=str(tiny_regression), lr=1e-4))
+    config = tiny_config("gan", tiny_data, tmp_path, init_from=str(tiny_regression), lr=1e-4)
+    config.max_steps = 8  # adversarial steps cost several generator passes each
+    folder = train(config)
     log = pd.read_csv(tmp_path / "log.csv")
     # starts exactly at the regression painter: noise weights begin at zero
     reg = pd.read_csv(tiny_regression.parent / "log.csv")
