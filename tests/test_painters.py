@@ -182,3 +182,18 @@ def test_neural_renderer_respects_lift_and_seed(tiny_regression):
     assert canvas.image().shape == (64, 64, 3) and canvas.image().min() < 1.0
     with pytest.raises(ValueError, match="'size'"):
         canvas.paint(np.array([0.5] * 8 + [np.nan] + [0.5] * 3))
+
+
+@pytest.mark.parametrize("name", ["regression", "vae", "gan", "regression-discrete"])
+def test_shipped_painters_load_and_paint_offline(name):
+    from neuralpaint.painters.neural import shipped_painters
+
+    assert name in shipped_painters()
+    painter = load_painter(name, "cpu")
+    discrete = painter.painter_config["discrete"]
+    actions = torch.rand(4, 13 if discrete else 12)
+    masks = painter(actions)
+    assert masks.shape == (4, 1, 64, 64) and torch.isfinite(masks).all()
+    assert masks.min() >= 0 and masks.max() <= 1 and masks.mean() > 0.01
+    trained = painter.painter_config["trained"]
+    assert trained["steps"] > 0 and trained["held_out_metrics"]["r2"] > 0.5
