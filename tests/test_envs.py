@@ -143,6 +143,26 @@ def test_check_env_neural_checkpoint_folder(tmp_path, untrained):
     assert isinstance(env.unwrapped.renderer, NeuralRenderer)
 
 
+@pytest.mark.parametrize(
+    ("env_name", "painter"),
+    [
+        ("NeuralPaint-MNIST-v0", "regression"),
+        ("NeuralPaint-MNIST-v0", "vae"),
+        ("NeuralPaint-MNIST-v0", "gan"),
+        ("NeuralPaint-MNIST-Discrete-v0", "regression-discrete"),
+    ],
+)
+def test_check_env_shipped_painter_by_name(env_name, painter):
+    env = gym.make(env_name, renderer=painter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gym_check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped, warn=False)
+    env.reset(seed=0)
+    _, reward, *_ = env.step(env.action_space.sample())
+    assert np.isfinite(reward) and env.unwrapped.renderer.name == painter
+
+
 # ------------------------------------------------------------------ reproducibility
 
 
