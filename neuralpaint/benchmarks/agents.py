@@ -6,6 +6,9 @@ the real MyPaint renderer, over several texture seeds. An agent is a registered 
 (built fresh, for agents with nothing to train: ``random``, ``stroke-optimizer``), a
 folder written by ``neuralpaint train-agent`` or a shipped agent's name.
 
+On MNIST with 8 strokes the table also gives each agent's stroke-order agreement with
+the hand-made human examples (Kendall's tau, see :mod:`neuralpaint.agents.preconditioning`).
+
 Outputs in ``results/agents/``: ``agents_<env>.csv`` (one row per agent, seed and
 target), ``agents_<env>.md`` (mean and 95% interval over seeds) and
 ``agents_<env>.png`` (targets and each agent's MyPaint paintings).
@@ -24,6 +27,7 @@ from scipy import stats
 from neuralpaint.agents.base import Agent
 from neuralpaint.agents.commands import SHIPPED_AGENTS
 from neuralpaint.agents.evaluation import evaluate_on_mypaint
+from neuralpaint.agents.preconditioning import stroke_order_agreement
 from neuralpaint.agents.registry import get_agent_class
 from neuralpaint.agents.task import Task
 from neuralpaint.benchmarks import provenance
@@ -77,6 +81,8 @@ def run(
     config = PRESETS[preset]
     task = Task.from_env_id(env_id, painter=painter)
     targets = task.targets("test")[: config.targets]
+    labels = task.labels("test")
+    order_measured = task.dataset == "mnist" and task.strokes == 8 and labels is not None
     rows, gallery = [], [list(targets[: config.gallery])]
     for spec in agents:
         for seed in range(config.seeds):
@@ -84,6 +90,11 @@ def run(
             start = time.perf_counter()
             result = evaluate_on_mypaint(agent, targets, seed=seed)
             seconds = time.perf_counter() - start
+            order = (
+                stroke_order_agreement(result.actions, labels[: len(targets)])
+                if order_measured
+                else np.full(len(targets), np.nan)
+            )
             for i, l2 in enumerate(result.mypaint_l2):
                 rows.append(
                     {
@@ -93,6 +104,7 @@ def run(
                         "mypaint_l2": float(l2),
                         "neural_l2": float(result.neural_l2[i]),
                         "transfer_gap": float(result.transfer_gap[i]),
+                        "stroke_order_agreement": float(order[i]),
                         "trained_seconds": agent.trained_seconds,
                         "paint_seconds_per_target": seconds / len(targets),
                     }
@@ -130,6 +142,7 @@ def summarize(raw: pd.DataFrame) -> pd.DataFrame:
         l2, l2_ci = mean_ci(group["mypaint_l2"])
         neural, _ = mean_ci(group["neural_l2"])
         gap, _ = mean_ci(group["transfer_gap"])
+        order, _ = mean_ci(group["stroke_order_agreement"])
         rows.append(
             {
                 "agent": agent,
@@ -137,6 +150,7 @@ def summarize(raw: pd.DataFrame) -> pd.DataFrame:
                 "± 95% CI": l2_ci,
                 "neural L2": neural,
                 "transfer gap": gap,
+                "stroke order (Kendall tau)": order,
                 "trained seconds": group["trained_seconds"].iloc[0],
                 "paint s/target": group["paint_seconds_per_target"].mean(),
                 "seeds": len(group),
