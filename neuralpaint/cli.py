@@ -16,6 +16,12 @@ from collections.abc import Sequence
 def cmd_demo(args: argparse.Namespace) -> int:
     from neuralpaint import demo
 
+    scores = demo.paint_mnist(args.out, seed=args.seed)
+    print(
+        f"wrote {args.out}/mnist_side_by_side.png (target | neural | MyPaint) and stroke "
+        f"GIFs; L2 per pixel: MyPaint {scores['mypaint_l2']:.4f}, "
+        f"painter {scores['neural_l2']:.4f}"
+    )
     path = demo.run(args.out, seed=args.seed)
     print(f"wrote {path}")
     return 0

@@ -1,8 +1,11 @@
-"""The demo: strokes painted by the real MyPaint brush engine, as a PNG grid.
+"""The demo: MNIST test digits painted by the shipped gradient agent, and MyPaint strokes.
 
-Left block: single strokes, each on its own canvas, in black (the alpha masks the
-neural painters learn). Right block: colour paintings that accumulate strokes on one
-canvas with the brush's own blending, as an episode does.
+1. The shipped amortised agent (trained through the regression painter) paints held-out
+   MNIST test digits. ``mnist_side_by_side.png`` shows each target, the neural canvas and
+   the same strokes painted by MyPaint; ``mnist_<i>_strokes.gif`` animates MyPaint's
+   canvas stroke by stroke.
+2. ``mypaint_strokes.png``: single strokes on their own canvases in black (the masks
+   neural painters learn), and colour strokes accumulated on one canvas as in an episode.
 """
 
 from __future__ import annotations
@@ -39,8 +42,24 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     return Path(path)
 
 
+DEMO_AGENT = "amortized-mnist"
+
+
+def paint_mnist(out_dir: str | Path = "results/demo", seed: int = 0) -> dict:
+    """Paint the first test digit of each class with the shipped agent; returns the L2
+    scores (mean squared error per pixel against the targets)."""
+    from neuralpaint.agents.base import Agent
+    from neuralpaint.agents.commands import paint_outputs, resolve_agent_folder
+
+    agent = Agent.load(resolve_agent_folder(DEMO_AGENT))
+    labels = agent.task.labels("test")
+    first_of_class = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+    targets = agent.task.targets("test")[first_of_class]
+    return paint_outputs(agent, targets, Path(out_dir), seed, stem="mnist_")
+
+
 def run(out_dir: str | Path = "results/demo", seed: int = 0, size: int = 64) -> Path:
-    """Paint the demo grid and return the PNG's path."""
+    """Paint the MyPaint stroke grid and return its path."""
     rng = np.random.default_rng(seed)
     strokes = rng.random((16, A.ACTION_DIM))
     masks = MyPaintRenderer(size).render_masks(strokes, seed=seed)

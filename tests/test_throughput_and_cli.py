@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import pytest
 from PIL import Image
@@ -22,10 +24,16 @@ def test_throughput_tiny_writes_tables_and_c_loop_does_the_same_work(tmp_path):
     assert envs["ratio_to_bare"].iloc[0] == 1.0
 
 
-def test_cli_demo_writes_png(tmp_path):
+def test_cli_demo_paints_digits_with_the_shipped_agent(tmp_path):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     image = Image.open(tmp_path / "mypaint_strokes.png")
     assert image.size[0] > 600 and image.mode == "RGB"
+    assert Image.open(tmp_path / "mnist_side_by_side.png").size[0] > 600
+    gif = Image.open(tmp_path / "mnist_3_strokes.gif")
+    assert gif.n_frames == 8  # one frame per stroke
+    scores = json.loads((tmp_path / "mnist_scores.json").read_text())
+    # the shipped agent paints digits far better than a blank canvas (L2 about 0.12)
+    assert scores["mypaint_l2"] < 0.06
 
 
 def test_report_copies_results_into_the_readme(tmp_path):

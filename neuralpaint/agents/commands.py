@@ -175,7 +175,8 @@ def paint_outputs(agent: Agent, targets: np.ndarray, out: Path, seed: int, stem:
         rows += [target, result.neural_images[i], result.mypaint_images[i]]
         frames = stroke_frames(result.actions[i], agent.task.size, seed=(seed, i))
         save_gif(frames, out / f"{stem}{i}_strokes.gif")
-    save_png(tile(rows, columns=3), out / f"{stem}side_by_side.png", scale=3)
+    columns = 3 * min(len(targets), 5)  # up to five (target, neural, MyPaint) triples a row
+    save_png(tile(rows, columns=columns), out / f"{stem}side_by_side.png", scale=3)
     summary = result.summary()
     write_text(out / f"{stem}scores.json", json.dumps(summary, indent=2))
     return summary
