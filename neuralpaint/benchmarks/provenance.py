@@ -6,6 +6,7 @@ to the command and machine that produced it.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -16,8 +17,12 @@ from pathlib import Path
 LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
 
 
+@functools.cache
 def git_commit() -> str:
-    """The checkout's commit, with ``+dirty`` when it has uncommitted changes."""
+    """The checkout's commit, with ``+dirty`` when it has uncommitted changes.
+
+    Read once per process, before a benchmark writes its first file, so that its own
+    outputs do not make the later headers say ``+dirty``."""
     root = Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(
