@@ -253,3 +253,45 @@ def test_mean_ci_known_answer():
     mean, half = mean_ci(np.array([1.0, 2.0, 3.0]))
     assert mean == 2.0 and half == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
     assert mean_ci(np.array([5.0])) == (5.0, 0.0)
+
+
+def test_cli_train_agent_resumes_and_paint_writes_outputs(tmp_path, painter_folder):
+    import json
+
+    from PIL import Image
+
+    from neuralpaint.cli import main
+
+    out = tmp_path / "agent"
+    args = ["train-agent", "amortized", "--painter", str(painter_folder), "--out", str(out)]
+    args += ["--agent-arg", "batch_size=2", "--agent-arg", "hidden=16", "--agent-arg", "width=4"]
+    args += ["--device", "cpu", "--threads", "1"]
+    assert main([*args, "--budget", "2steps"]) == 0
+    assert main([*args, "--budget", "3steps", "--resume"]) == 0
+    assert json.loads((out / "agent.json").read_text())["trained_steps"] == 5
+
+    digit = np.full((28, 28, 3), 255, np.uint8)
+    digit[5:23, 12:16] = 0
+    Image.fromarray(digit).save(tmp_path / "digit.png")
+    paint_dir = tmp_path / "painting"
+    assert (
+        main(
+            [
+                "paint",
+                "--agent",
+                str(out),
+                "--target",
+                str(tmp_path / "digit.png"),
+                "--out",
+                str(paint_dir),
+            ]
+        )
+        == 0
+    )
+    assert Image.open(paint_dir / "side_by_side.png").size == (3 * (3 * 66 + 2), 3 * 68)
+    assert Image.open(paint_dir / "0_strokes.gif").n_frames == 8
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="cannot read target image"):
+        main(["paint", "--agent", str(out), "--target", str(tmp_path / "broken.png")])
+    with pytest.raises(FileNotFoundError, match="no saved agent"):
+        main(["paint", "--agent", str(tmp_path / "nothing"), "--target", "x.png"])
