@@ -45,6 +45,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         table = agents.run(args.agents.split(","), args.env, args.preset, f"{args.results}/agents")
         print(table.to_markdown(index=False, floatfmt=".4f"))
         return 0
+    if args.suite == "discrete":
+        from neuralpaint.benchmarks import discrete
+
+        painter = args.painters or "regression-discrete"
+        lift, size = discrete.run(args.preset, f"{args.results}/discrete", painter)
+        print(lift.to_markdown(index=False, floatfmt=".3f"))
+        print(size.to_markdown(index=False, floatfmt=".4f"))
+        return 0
     if args.suite == "report":
         from neuralpaint.benchmarks.report import update_readme
 
@@ -119,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="run a benchmark suite and write results/SUITE/")
     bench.add_argument(
-        "suite", choices=["throughput", "transfer", "agents", "report"], help="which suite"
+        "suite",
+        choices=["throughput", "transfer", "agents", "discrete", "report"],
+        help="which suite",
     )
     bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
     bench.add_argument("--results", default="results", help="results root folder")
