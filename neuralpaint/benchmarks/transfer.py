@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from neuralpaint import actions as A
-from neuralpaint.benchmarks import provenance
+from neuralpaint.benchmarks import overfitting, provenance
 from neuralpaint.demo import save_png, tile
 from neuralpaint.io import write_text
 from neuralpaint.painters import metrics
@@ -179,6 +179,20 @@ def run(
         + table[cols].to_markdown(index=False, floatfmt=".3f")
         + f"\n\n![strokes]({grid.name})\n\n"
         "*Top row: MyPaint. Then one row per continuous painter, in the table's order.*\n"
+    )
+    over_raw = overfitting.measure(overfitting.PRESETS[preset])
+    write_text(
+        out / "overfitting.csv", provenance.csv_header(command) + over_raw.to_csv(index=False)
+    )
+    over = overfitting.summarize(over_raw)
+    plot = overfitting.plot(over, out)
+    md += (
+        "\n## Overfitting to the painter\n\n"
+        f"Adam on the strokes of {overfitting.PRESETS[preset].targets} held-out MNIST digits "
+        "through the regression painter; the same strokes painted by MyPaint at each "
+        "checkpoint (mean ± 95% interval over digits; gap = MyPaint L2 - neural L2).\n\n"
+        + over.to_markdown(index=False, floatfmt=".4f")
+        + f"\n\n![overfitting]({plot.name})\n"
     )
     write_text(out / "painter_fidelity.md", md)
     return table
