@@ -41,7 +41,9 @@ def test_report_copies_results_into_the_readme(tmp_path):
 
     results = tmp_path / "results" / "x"
     results.mkdir(parents=True)
-    (results / "table.md").write_text("# Title\n\n| a |\n|---|\n| 1 |\n\n![plot](plot.png)\n")
+    (results / "table.md").write_text(
+        "# Title\n\n| a |\n|---|\n| 1 |\n\n## Part two\n\n![plot](plot.png)\n"
+    )
     readme = tmp_path / "README.md"
     readme.write_text(
         "intro\n<!-- include: results/x/table.md -->\nstale\n<!-- end include -->\noutro\n"
@@ -50,6 +52,7 @@ def test_report_copies_results_into_the_readme(tmp_path):
     text = readme.read_text()
     assert "stale" not in text and "| 1 |" in text and "# Title" not in text
     assert "![plot](results/x/plot.png)" in text and text.endswith("outro\n")
+    assert "\n#### Part two\n" in text
     readme.write_text("<!-- include: results/missing.md -->\n<!-- end include -->\n")
     with pytest.raises(FileNotFoundError, match="results/missing.md"):
         update_readme(readme, tmp_path)

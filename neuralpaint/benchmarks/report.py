@@ -24,11 +24,14 @@ INCLUDE = re.compile(
 
 
 def body_of(path: Path, folder: str) -> str:
-    """A results file without its ``# title`` line; image links made relative to the
-    README by prefixing ``folder`` (the file's folder as the README names it)."""
+    """A results file without its ``# title`` line, its other headings two levels down,
+    and image links made relative to the README by prefixing ``folder`` (the file's
+    folder as the README names it)."""
     lines = path.read_text().splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
+    # Section headings of the file sit below the README's own section headings.
+    lines = ["##" + line if re.match(r"#+ ", line) else line for line in lines]
     text = "\n".join(lines).strip() + "\n"
     return re.sub(r"!\[([^\]]*)\]\((?!http|/)([^)]+)\)", rf"![\1]({folder}/\2)", text)
 
