@@ -19,20 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from neuralpaint import actions as A  # noqa: E402
-from neuralpaint.benchmarks import provenance  # noqa: E402
-from neuralpaint.benchmarks.agents import mean_ci  # noqa: E402
-from neuralpaint.io import atomic_path, write_text  # noqa: E402
-from neuralpaint.painters.mypaint import MyPaintRenderer  # noqa: E402
-from neuralpaint.painters.neural import load_painter  # noqa: E402
+from neuralpaint import actions as A
+from neuralpaint.benchmarks import provenance
+from neuralpaint.benchmarks.agents import mean_ci
+from neuralpaint.benchmarks.figures import save_figure
+from neuralpaint.io import write_text
+from neuralpaint.painters.mypaint import MyPaintRenderer
+from neuralpaint.painters.neural import load_painter
 
 SEED = 4242
 """Seed of the benchmark's random strokes (no training set uses it)."""
@@ -169,10 +167,7 @@ def plot(lift: pd.DataFrame, size: pd.DataFrame, out: Path) -> None:
     axes[0].legend()
     axes[1].errorbar(lift["lift"], lift["painter total variation"], lift["± tv"])
     axes[1].set(xlabel="lift input", ylabel="total variation", title="Mask total variation")
-    fig.tight_layout()
-    with atomic_path(out / "lift_flicker.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "lift_flicker.png")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     x = size["size offset (levels)"]
     axes[0].errorbar(x, size["transfer gap (MSE)"], size["± gap"], marker="o")
@@ -180,10 +175,7 @@ def plot(lift: pd.DataFrame, size: pd.DataFrame, out: Path) -> None:
     axes[1].errorbar(x, size["painter ink / MyPaint ink"], size["± ratio"], marker="o")
     axes[1].axhline(1.0, color="gray", ls="--")
     axes[1].set(xlabel="size offset from a level", ylabel="ink ratio", title="Thickness")
-    fig.tight_layout()
-    with atomic_path(out / "size_rounding.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "size_rounding.png")
 
 
 def run(

@@ -14,19 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from neuralpaint.agents.differentiable import frozen_painter, paint_step, to_tensor, white  # noqa: E402
-from neuralpaint.agents.evaluation import paint_on_mypaint  # noqa: E402
-from neuralpaint.agents.task import Task  # noqa: E402
-from neuralpaint.benchmarks.agents import mean_ci  # noqa: E402
-from neuralpaint.io import atomic_path  # noqa: E402
+from neuralpaint.agents.differentiable import frozen_painter, paint_step, to_tensor, white
+from neuralpaint.agents.evaluation import paint_on_mypaint
+from neuralpaint.agents.task import Task
+from neuralpaint.benchmarks.agents import mean_ci
+from neuralpaint.benchmarks.figures import save_figure
 
 SEED = 5151
 
@@ -105,9 +102,4 @@ def plot(table: pd.DataFrame, out: Path) -> Path:
     ax.set(xlabel="Adam iterations through the painter", ylabel="L2 per pixel", yscale="log")
     ax.set_title("Optimising harder on the painter")
     ax.legend()
-    fig.tight_layout()
-    path = out / "overfitting.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "overfitting.png")
