@@ -15,7 +15,6 @@ from tqdm.auto import tqdm
 
 from neuralpaint.agents.base import Agent
 from neuralpaint.agents.task import Task
-from neuralpaint.painters.compositing import composite_np
 from neuralpaint.painters.mypaint import MyPaintCanvas
 from neuralpaint.painters.neural import NeuralRenderer
 
@@ -59,7 +58,7 @@ def paint_on_mypaint(
     return images
 
 
-def paint_on_painter(actions: np.ndarray, task: Task, seed: int = 0) -> np.ndarray:
+def paint_on_painter(actions: np.ndarray, task: Task) -> np.ndarray:
     """Composite ``(N, T, D)`` action sequences with the task's neural painter."""
     renderer = NeuralRenderer(task.painter)
     n, t, _ = actions.shape
@@ -90,9 +89,9 @@ def evaluate_on_mypaint(
     l2 = ((mypaint - targets) ** 2).mean(axis=(1, 2, 3))
     neural = neural_l2 = None
     if task.painter:
-        neural = paint_on_painter(actions, task, seed)
+        neural = paint_on_painter(actions, task)
         neural_l2 = ((neural - targets) ** 2).mean(axis=(1, 2, 3))
     return Evaluation(l2, neural_l2, actions, mypaint, neural)
 
 
-__all__ = ["Evaluation", "composite_np", "evaluate_on_mypaint", "paint_on_mypaint"]
+__all__ = ["Evaluation", "evaluate_on_mypaint", "paint_on_mypaint", "paint_on_painter"]

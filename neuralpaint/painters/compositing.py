@@ -43,15 +43,11 @@ def paint_sequence(
         The final ``(B, 3, H, W)`` canvas. Gradients flow back to ``actions``.
     """
     b, t, _ = actions.shape
-    masks = painter(actions.reshape(b * t, -1)).reshape(b, t, 1, *_mask_hw(painter, actions))
+    masks = painter(actions.reshape(b * t, -1))
+    masks = masks.reshape(b, t, *masks.shape[1:])
     if canvas is None:
         h, w = masks.shape[-2:]
         canvas = torch.ones(b, 3, h, w, device=actions.device, dtype=masks.dtype)
     for i in range(t):
         canvas = composite(canvas, masks[:, i], actions[:, i, A.COLOR_SLICE])
     return canvas
-
-
-def _mask_hw(painter: torch.nn.Module, actions: torch.Tensor) -> tuple[int, int]:
-    size = int(getattr(painter, "size", 64))
-    return size, size
