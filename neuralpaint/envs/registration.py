@@ -9,6 +9,7 @@ connected black strokes and CelebA with 15 (or 30) colour strokes; SPIRAL's epis
 are 20 steps long, and in its grid action space a step may only move the pen, so the
 Grid variants get at least 20 steps. KMNIST characters and Fashion-MNIST items have
 more parts than digits, so they get 12 strokes; Fashion-MNIST needs grey levels.
+Photos (crops of scikit-image's sample photos) get CelebA's 15 colour strokes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ DEFAULTS: dict[str, DatasetDefaults] = {
     "fashion-mnist": DatasetDefaults("FashionMNIST", 12, 20, "gray"),
     "celeba": DatasetDefaults("CelebA", 15, 20, "rgb"),
     "images": DatasetDefaults("Images", 30, 30, "rgb"),
+    "photos": DatasetDefaults("Photos", 15, 20, "rgb"),
 }
 
 
