@@ -247,14 +247,6 @@ def test_agent_benchmark_tiny(tmp_path, painter_folder):
     assert (tmp_path / "agents_NeuralPaint-MNIST-v0.png").is_file()
 
 
-def test_mean_ci_known_answer():
-    from neuralpaint.benchmarks.agents import mean_ci
-
-    mean, half = mean_ci(np.array([1.0, 2.0, 3.0]))
-    assert mean == 2.0 and half == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
-    assert mean_ci(np.array([5.0])) == (5.0, 0.0)
-
-
 def test_cli_train_agent_resumes_and_paint_writes_outputs(tmp_path, painter_folder):
     import json
 

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from neuralpaint import actions as A
 from neuralpaint.agents.base import Agent, Budget, Progress, ProgressCallback, Stopwatch
 from neuralpaint.agents.differentiable import (
     frozen_painter,
@@ -28,6 +29,7 @@ from neuralpaint.agents.differentiable import (
     white,
 )
 from neuralpaint.agents.registry import register_agent
+from neuralpaint.agents.relaxations import check_relaxation
 from neuralpaint.agents.task import Task
 from neuralpaint.io import atomic_path
 
@@ -109,6 +111,9 @@ class AmortizedConfig:
     width: int = 32
     hidden: int = 256
     log_every_seconds: float = 10.0
+    relaxation: str = "none"
+    """How the discrete variant's lift and levels reach the painter in training (see
+    :mod:`neuralpaint.agents.relaxations`)."""
 
 
 @register_agent
@@ -130,6 +135,7 @@ class AmortizedAgent(Agent):
         self, task: Task, seed: int = 0, device: str = "auto", progress: bool = False, **config
     ):
         self.config = AmortizedConfig(**config)
+        check_relaxation(self.config.relaxation)
         super().__init__(task, seed, device=device, **asdict(self.config))
         self.device = resolve_device(device)
         self.progress = progress
@@ -141,9 +147,22 @@ class AmortizedAgent(Agent):
         self.rng = np.random.default_rng(seed)
         self.forcing = None
         """Optional ``(step) -> (weight, human_actions_for_batch)`` set by preconditioning."""
+        self.optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer | None] | None = None
+        """Made by the first :meth:`train`, kept so that training in slices continues."""
+        self.history: list[dict[str, float]] = []
+        """Per optimizer step: training L2, the policy's gradient norm and, for the
+        discrete variant, the fraction of strokes MyPaint would paint (``lift < 0.5``)."""
 
-    def rollout(self, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Paint ``(B, 3, H, W)`` targets; returns ``(actions (B, T, D), final canvas)``."""
+    @property
+    def strokes_rendered(self) -> int:
+        """Painter calls while training: one per stroke of each target in a batch."""
+        return self.trained_steps * self.config.batch_size * self.task.strokes
+
+    def rollout(
+        self, targets: torch.Tensor, training: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Paint ``(B, 3, H, W)`` targets; returns ``(actions (B, T, D), final canvas)``.
+        ``training`` turns on the relaxation's noise (Gumbel-softmax)."""
         b = len(targets)
         canvas = white(b, self.task.size, self.device)
         previous = torch.zeros(b, self.task.action_dim, device=self.device)
@@ -151,7 +170,9 @@ class AmortizedAgent(Agent):
         for _ in range(self.task.strokes):
             logits, state = self.policy(canvas, targets, previous, state)
             action = torch.sigmoid(logits)
-            canvas = paint_step(self.painter, canvas, action, self.task.color)
+            canvas = paint_step(
+                self.painter, canvas, action, self.task.color, self.config.relaxation, training
+            )
             actions.append(action)
             previous = action
         return torch.stack(actions, dim=1), canvas
@@ -159,19 +180,21 @@ class AmortizedAgent(Agent):
     def train(self, budget: Budget, callback: ProgressCallback | None = None) -> None:
         cfg = self.config
         train_targets = self.task.targets("train")
-        opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
-        opt_c = (
-            torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
-            if self.critic
-            else None
-        )
+        if self.optimizers is None:
+            self.optimizers = (
+                torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, betas=(0.5, 0.9)),
+                torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+                if self.critic
+                else None,
+            )
+        opt, opt_c = self.optimizers
         clock, steps = Stopwatch(), 0
         bar = tqdm(total=100, desc="amortized agent", unit="%", disable=not self.progress)
         last_log, losses = 0.0, []
         while not budget.exhausted(clock.elapsed, steps):
             idx = self.rng.integers(0, len(train_targets), cfg.batch_size)
             target = to_tensor(train_targets[idx], self.device)
-            actions, canvas = self.rollout(target)
+            actions, canvas = self.rollout(target, training=True)
             l2 = ((canvas - target) ** 2).mean()
             loss = torch.zeros((), device=self.device)
             if self.trained_steps >= cfg.objective_start_step:
@@ -185,10 +208,15 @@ class AmortizedAgent(Agent):
                     loss = loss + weight * ((actions - human.to(self.device)) ** 2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), float("inf"))
             opt.step()
             steps += 1
             self.trained_steps += 1
             losses.append(l2.item())
+            record = {"step": self.trained_steps, "l2": losses[-1], "grad_norm": grad_norm.item()}
+            if self.task.discrete:
+                record["visible"] = (actions[..., A.LIFT_INDEX] < 0.5).float().mean().item()
+            self.history.append(record)
             bar.n = min(100, int(100 * budget.fraction(clock.elapsed, steps)))
             bar.set_postfix(l2=f"{np.mean(losses[-20:]):.4f}")
             if callback and clock.elapsed - last_log >= cfg.log_every_seconds:

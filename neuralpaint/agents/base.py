@@ -89,6 +89,12 @@ class Agent(ABC):
         self.trained_seconds = 0.0
         self.trained_steps = 0
 
+    @property
+    def strokes_rendered(self) -> int:
+        """Strokes rendered while training (environment steps, or painter calls for
+        gradient agents): the common unit of the convergence benchmark."""
+        return self.trained_steps
+
     @abstractmethod
     def train(self, budget: Budget, callback: ProgressCallback | None = None) -> None:
         """Learn within ``budget``; may be called again to continue."""

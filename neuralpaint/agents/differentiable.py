@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from neuralpaint import actions as A
+from neuralpaint.agents.relaxations import opacity_mask, painter_view
 from neuralpaint.agents.task import Task
 from neuralpaint.painters.compositing import composite
 from neuralpaint.painters.neural import load_painter, resolve_device
@@ -34,10 +35,18 @@ def stroke_colors(actions: torch.Tensor, color: str) -> torch.Tensor:
 
 
 def paint_step(
-    painter: torch.nn.Module, canvas: torch.Tensor, action: torch.Tensor, color: str
+    painter: torch.nn.Module,
+    canvas: torch.Tensor,
+    action: torch.Tensor,
+    color: str,
+    relaxation: str = "none",
+    training: bool = False,
 ) -> torch.Tensor:
-    """Composite one ``(B, D)`` stroke onto ``(B, 3, H, W)`` canvases."""
-    return composite(canvas, painter(action), stroke_colors(action, color))
+    """Composite one ``(B, D)`` stroke onto ``(B, 3, H, W)`` canvases; ``relaxation``
+    says how discrete fields reach the painter (see :mod:`relaxations`)."""
+    seen = painter_view(action, relaxation, training)
+    mask = opacity_mask(painter, seen) if relaxation == "opacity" else painter(seen)
+    return composite(canvas, mask, stroke_colors(action, color))
 
 
 def white(batch: int, size: int, device: torch.device) -> torch.Tensor:

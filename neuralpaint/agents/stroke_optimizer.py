@@ -20,6 +20,7 @@ from neuralpaint.agents.differentiable import (
     white,
 )
 from neuralpaint.agents.registry import register_agent
+from neuralpaint.agents.relaxations import check_relaxation
 from neuralpaint.agents.task import Task
 
 
@@ -35,6 +36,8 @@ class StrokeOptimizer(Agent):
         batch_size: targets optimised together.
         device: ``cpu``, ``cuda`` or ``auto``.
         progress: show a progress bar while painting.
+        relaxation: how the discrete variant's lift and levels reach the painter (see
+            :mod:`neuralpaint.agents.relaxations`).
     """
 
     name = "stroke-optimizer"
@@ -48,10 +51,18 @@ class StrokeOptimizer(Agent):
         batch_size: int = 64,
         device: str = "auto",
         progress: bool = False,
+        relaxation: str = "none",
     ):
         super().__init__(
-            task, seed, iterations=iterations, lr=lr, batch_size=batch_size, device=device
+            task,
+            seed,
+            iterations=iterations,
+            lr=lr,
+            batch_size=batch_size,
+            device=device,
+            relaxation=check_relaxation(relaxation),
         )
+        self.relaxation = relaxation
         self.iterations, self.lr, self.batch_size = iterations, lr, batch_size
         self.device = resolve_device(device)
         self.progress = progress
@@ -81,7 +92,9 @@ class StrokeOptimizer(Agent):
             actions = torch.sigmoid(logits)
             canvas = white(b, self.task.size, self.device)
             for i in range(t):
-                canvas = paint_step(self.painter, canvas, actions[:, i], self.task.color)
+                canvas = paint_step(
+                    self.painter, canvas, actions[:, i], self.task.color, self.relaxation, True
+                )
             loss = ((canvas - target) ** 2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

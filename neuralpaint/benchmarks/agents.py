@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from neuralpaint.agents.base import Agent
 from neuralpaint.agents.commands import SHIPPED_AGENTS
@@ -31,6 +30,7 @@ from neuralpaint.agents.preconditioning import stroke_order_agreement
 from neuralpaint.agents.registry import get_agent_class
 from neuralpaint.agents.task import Task
 from neuralpaint.benchmarks import provenance
+from neuralpaint.benchmarks.aggregate import mean_ci
 from neuralpaint.demo import save_png, tile
 from neuralpaint.io import write_text
 
@@ -62,13 +62,12 @@ def load_agent(spec: str, task: Task, seed: int) -> Agent:
     return get_agent_class(spec)(task, seed=seed)
 
 
-def mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """Mean and the half-width of its 95% t-interval (0 for a single value)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), 0.0
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
+def held_out_targets(task: Task, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` of a fixed random order of the test split (test splits are often
+    sorted by class): their indices and ``(n, H, W, 3)`` images."""
+    test = task.targets("test")
+    chosen = np.random.default_rng(TARGET_SEED).permutation(len(test))[:n]
+    return chosen, test[chosen]
 
 
 def run(
@@ -83,10 +82,7 @@ def run(
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     config = PRESETS[preset]
     task = Task.from_env_id(env_id, painter=painter)
-    test = task.targets("test")
-    # A fixed random subset: test splits are often sorted by class.
-    chosen = np.random.default_rng(TARGET_SEED).permutation(len(test))[: config.targets]
-    targets = test[chosen]
+    chosen, targets = held_out_targets(task, config.targets)
     labels = task.labels("test")
     order_measured = task.dataset == "mnist" and task.strokes == 8 and labels is not None
     labels = labels[chosen] if labels is not None else None

@@ -26,7 +26,7 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.benchmarks import provenance
-from neuralpaint.benchmarks.agents import mean_ci
+from neuralpaint.benchmarks.aggregate import mean_ci
 from neuralpaint.benchmarks.figures import save_figure
 from neuralpaint.io import write_text
 from neuralpaint.painters.mypaint import MyPaintRenderer

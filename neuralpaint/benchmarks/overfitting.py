@@ -22,7 +22,7 @@ import torch
 from neuralpaint.agents.differentiable import frozen_painter, paint_step, to_tensor, white
 from neuralpaint.agents.evaluation import paint_on_mypaint
 from neuralpaint.agents.task import Task
-from neuralpaint.benchmarks.agents import mean_ci
+from neuralpaint.benchmarks.aggregate import mean_ci
 from neuralpaint.benchmarks.figures import save_figure
 
 SEED = 5151
