@@ -4,6 +4,8 @@ Examples::
 
     neuralpaint demo
     neuralpaint bench throughput --preset quick
+    neuralpaint bench convergence --agents amortized@regression,ppo --seeds 3
+    neuralpaint bench all --preset quick
 """
 
 from __future__ import annotations
@@ -27,47 +29,99 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    if args.suite == "throughput":
+def _split(text: str | None) -> list[str] | None:
+    return [t for t in text.split(",") if t] if text else None
+
+
+def run_suite(suite: str, args: argparse.Namespace) -> None:
+    """Run one benchmark suite with the command's options and print its tables."""
+    out = f"{args.results}/{suite}"
+    common = {"device": args.device, "cache": args.cache, "fresh": args.fresh}
+    if suite == "throughput":
         from neuralpaint.benchmarks import throughput
 
-        table = throughput.run(args.preset, out_dir=f"{args.results}/throughput")
+        table = throughput.run(args.preset, out_dir=out)
         print(table.to_markdown(index=False, floatfmt=".3g"))
-        print(f"wrote {args.results}/throughput/throughput.csv and throughput.md")
-        return 0
-    if args.suite == "agents":
+    elif suite == "transfer":
+        from neuralpaint.benchmarks import transfer
+
+        table = transfer.run(
+            args.preset, out, _split(args.painters), args.device, _split(args.agents)
+        )
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+    elif suite == "agents":
         from neuralpaint.benchmarks import agents
 
         if not args.agents:
             raise SystemExit(
-                "bench agents needs --agents, e.g. random,stroke-optimizer,runs/agent-ppo"
+                "bench agents needs --agents, e.g. random,amortized-mnist,runs/agent-ppo"
             )
-        table = agents.run(args.agents.split(","), args.env, args.preset, f"{args.results}/agents")
+        table = agents.run(_split(args.agents), args.env, args.preset, out)
         print(table.to_markdown(index=False, floatfmt=".4f"))
-        return 0
-    if args.suite == "discrete":
+    elif suite == "discrete":
         from neuralpaint.benchmarks import discrete
 
         painter = args.painters or "regression-discrete"
-        lift, size = discrete.run(args.preset, f"{args.results}/discrete", painter)
-        print(lift.to_markdown(index=False, floatfmt=".3f"))
-        print(size.to_markdown(index=False, floatfmt=".4f"))
-        return 0
-    if args.suite == "report":
-        from neuralpaint.benchmarks.report import update_readme
+        tables = discrete.run(args.preset, out, painter, args.seeds, workers=args.workers, **common)
+        for table in tables:
+            print(table.to_markdown(index=False, floatfmt=".4f"))
+    elif suite == "convergence":
+        from neuralpaint.benchmarks import convergence
 
+        tables = convergence.run(
+            args.preset,
+            out,
+            _split(args.agents),
+            _split(args.envs),
+            args.seeds,
+            workers=args.workers,
+            **common,
+        )
+        for env, table in tables.items():
+            print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
+    else:
+        raise SystemExit(f"unknown benchmark suite {suite!r}")
+    print(f"wrote {out}/")
+
+
+ALL_SUITES = ("throughput", "transfer", "discrete", "convergence")
+"""What ``bench all`` runs, in order, before refreshing the README."""
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from neuralpaint.benchmarks.report import update_readme
+
+    if args.suite == "report":
         included = update_readme("README.md")
         print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
         return 0
-    if args.suite == "transfer":
-        from neuralpaint.benchmarks import transfer
-
-        painters = args.painters.split(",") if args.painters else None
-        table = transfer.run(args.preset, f"{args.results}/transfer", painters, args.device)
-        print(table.to_markdown(index=False, floatfmt=".3f"))
-        print(f"wrote {args.results}/transfer/painter_fidelity.csv, .md and painter_strokes.png")
+    if args.suite != "all":
+        run_suite(args.suite, args)
         return 0
-    raise SystemExit(f"unknown benchmark suite {args.suite!r}")
+    from neuralpaint.benchmarks import provenance
+    from neuralpaint.io import write_text
+
+    provenance.git_commit()  # read before any output makes the checkout dirty
+    minutes = {}
+    for suite in ALL_SUITES:
+        start = time.perf_counter()
+        run_suite(suite, args)
+        minutes[suite] = (time.perf_counter() - start) / 60
+    command = f"neuralpaint bench all --preset {args.preset} --device {args.device}"
+    lines = [f"| {s} | {m:.1f} |" for s, m in minutes.items()]
+    write_text(
+        f"{args.results}/bench_all.md",
+        "# Wall-clock of `bench all`\n\n"
+        + provenance.markdown_header(command)
+        + "\n| suite | minutes |\n|---|---|\n"
+        + "\n".join(lines)
+        + f"\n| **total** | {sum(minutes.values()):.1f} |\n",
+    )
+    included = update_readme("README.md")
+    print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
+    return 0
 
 
 def cmd_painter_dataset(args: argparse.Namespace) -> int:
@@ -125,10 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed for strokes and texture")
     demo.set_defaults(func=cmd_demo)
 
-    bench = sub.add_parser("bench", help="run a benchmark suite and write results/SUITE/")
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark suite and write results/SUITE/",
+        description="Benchmark suites. 'all' runs throughput, transfer, discrete and "
+        "convergence, then refreshes the README. Finished training runs are cached in "
+        "--cache and skipped on a rerun (--fresh reruns them).",
+    )
     bench.add_argument(
         "suite",
-        choices=["throughput", "transfer", "agents", "discrete", "report"],
+        choices=["throughput", "transfer", "agents", "discrete", "convergence", "all", "report"],
         help="which suite",
     )
     bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
@@ -137,8 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--painters", default=None, help="comma-separated painters (default: shipped)"
     )
     bench.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    bench.add_argument("--agents", default=None, help="agents: names, saved folders, shipped")
-    bench.add_argument("--env", default="NeuralPaint-MNIST-v0", help="environment id")
+    bench.add_argument(
+        "--agents",
+        default=None,
+        help="comma-separated agents: registered names (NAME@PAINTER in convergence), "
+        "module:Class, saved folders or shipped agents",
+    )
+    bench.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id (agents suite)")
+    bench.add_argument("--envs", default=None, help="comma-separated env ids (convergence)")
+    bench.add_argument("--seeds", type=int, default=None, help="seeds (default: the preset's)")
+    bench.add_argument(
+        "--workers", type=int, default=None, help="training runs side by side (default: preset)"
+    )
+    bench.add_argument("--cache", default="runs/bench", help="folder of finished runs")
+    bench.add_argument("--fresh", action="store_true", help="rerun cached training runs")
     bench.set_defaults(func=cmd_bench)
 
     painter = sub.add_parser("painter", help="neural painters: datasets, training")

@@ -23,3 +23,8 @@ def test_transfer_bench_tiny(tmp_path):
     md = (tmp_path / "painter_fidelity.md").read_text()
     assert "## Overfitting to the painter" in md and "ceiling" in md
     assert (tmp_path / "painter_strokes.png").is_file() and (tmp_path / "overfitting.png").is_file()
+    # each shipped agent's neural canvas vs MyPaint's painting of its strokes
+    gaps = pd.read_csv(tmp_path / "agent_gaps.csv", comment="#")
+    assert "amortized-mnist" in set(gaps["agent"])
+    assert (gaps["gap (MSE neural vs MyPaint)"] > 0).all() and (gaps["± gap"] >= 0).all()
+    assert "## Trained agents: neural canvas vs MyPaint" in md

@@ -213,7 +213,12 @@ class AmortizedAgent(Agent):
             steps += 1
             self.trained_steps += 1
             losses.append(l2.item())
-            record = {"step": self.trained_steps, "l2": losses[-1], "grad_norm": grad_norm.item()}
+            record = {
+                "step": self.trained_steps,
+                "seconds": self.trained_seconds + clock.elapsed,
+                "l2": losses[-1],
+                "grad_norm": grad_norm.item(),
+            }
             if self.task.discrete:
                 record["visible"] = (actions[..., A.LIFT_INDEX] < 0.5).float().mean().item()
             self.history.append(record)

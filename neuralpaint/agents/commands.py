@@ -58,6 +58,11 @@ def parse_agent_args(pairs: list[str]) -> dict:
     return out
 
 
+def shipped_agents() -> list[str]:
+    """Names of the agents shipped with the package."""
+    return sorted(p.name for p in SHIPPED_AGENTS.glob("*") if (p / "agent.json").is_file())
+
+
 def resolve_agent_folder(name_or_path: str) -> Path:
     """A saved agent folder, or the folder of an agent shipped with the package."""
     path = Path(name_or_path)
@@ -65,10 +70,9 @@ def resolve_agent_folder(name_or_path: str) -> Path:
         return path
     if (SHIPPED_AGENTS / name_or_path / "agent.json").is_file():
         return SHIPPED_AGENTS / name_or_path
-    shipped = sorted(p.name for p in SHIPPED_AGENTS.glob("*") if (p / "agent.json").is_file())
     raise FileNotFoundError(
         f"no saved agent at {name_or_path!r}: give a folder written by "
-        f"`neuralpaint train-agent` or a shipped agent {shipped}"
+        f"`neuralpaint train-agent` or a shipped agent {shipped_agents()}"
     )
 
 

@@ -86,7 +86,10 @@ PRESETS = {
         seeds=1,
         envs=("NeuralPaint-MNIST-v0",),
         agents=("amortized@vae", "ppo", "random"),
-        agent_kwargs={"amortized": {"batch_size": 2}, "ppo": {"n_steps": 16, "n_envs": 2}},
+        agent_kwargs={
+            "amortized": {"batch_size": 2},
+            "ppo": {"n_steps": 16, "n_envs": 2, "batch_size": 32},
+        },
         workers=1,
     ),
     "quick": ConvergenceConfig(agent_kwargs={"amortized": {"batch_size": 8, "lr": 1e-3}}),

@@ -9,14 +9,18 @@
   sizes between levels, the table compares the painter's mask with MyPaint's mask of
   the rounded size: the transfer gap, and the painter's ink relative to MyPaint's.
 
+* Stuck training and remedies ((b) and (d), :mod:`neuralpaint.benchmarks.remedies`):
+  the amortised agent trained on the discrete variant with each relaxation and seed.
+
 ``neuralpaint bench discrete`` writes ``results/discrete/``: ``discrete.csv`` (one row
-per stroke and setting), ``discrete.md`` (means with 95% intervals over strokes) and
-``lift_flicker.png`` / ``size_rounding.png``.
+per stroke and setting), ``remedies.csv`` (one row per optimizer step, and a final row,
+per remedy and seed), ``discrete.md`` (means with 95% intervals) and
+``lift_flicker.png`` / ``size_rounding.png`` / ``remedies.png``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,7 +30,9 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.benchmarks import provenance
+from neuralpaint.benchmarks import remedies as R
 from neuralpaint.benchmarks.aggregate import mean_ci
+from neuralpaint.benchmarks.cells import DEFAULT_CACHE
 from neuralpaint.benchmarks.figures import save_figure
 from neuralpaint.io import write_text
 from neuralpaint.painters.mypaint import MyPaintRenderer
@@ -42,12 +48,22 @@ class DiscreteBenchConfig:
     lift_values: int = 21
     size_offsets: tuple[float, ...] = (0.0, 0.25, 0.5)
     """Offsets from a size level, in units of the level spacing (0.5 = halfway)."""
+    remedies: R.RemedyConfig = field(default_factory=R.RemedyConfig)
 
 
 PRESETS = {
-    "tiny": DiscreteBenchConfig(strokes=8, lift_values=5, size_offsets=(0.0, 0.5)),
+    "tiny": DiscreteBenchConfig(
+        strokes=8,
+        lift_values=5,
+        size_offsets=(0.0, 0.5),
+        remedies=R.RemedyConfig(seconds=1.5, seeds=1, targets=2, batch_size=2, workers=1),
+    ),
     "quick": DiscreteBenchConfig(),
-    "full": DiscreteBenchConfig(strokes=2000, lift_values=51),
+    "full": DiscreteBenchConfig(
+        strokes=2000,
+        lift_values=51,
+        remedies=R.RemedyConfig(seconds=900, seeds=10, targets=200, batch_size=32, workers=1),
+    ),
 }
 
 
@@ -182,11 +198,23 @@ def run(
     preset: str = "quick",
     out_dir: str | Path = "results/discrete",
     painter: str = "regression-discrete",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Measure lift flicker and size rounding; write CSV, Markdown and plots."""
+    seeds: int | None = None,
+    device: str = "cpu",
+    workers: int | None = None,
+    cache: str | Path = DEFAULT_CACHE,
+    fresh: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Measure lift flicker, size rounding, stuck training and its remedies; write CSV,
+    Markdown and plots. Returns the lift, size and remedy tables."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     config = PRESETS[preset]
+    remedy_config = replace(
+        config.remedies,
+        seeds=seeds or config.remedies.seeds,
+        workers=workers or config.remedies.workers,
+    )
+    config = replace(config, remedies=remedy_config)
     module = load_painter(painter, "cpu", expect_discrete=True)
     actions = base_actions(config.strokes)
     raw = pd.concat(
@@ -198,9 +226,18 @@ def run(
     )
     lift, size = summarize(raw)
     out = Path(out_dir)
-    command = f"neuralpaint bench discrete --preset {preset} --painters {painter}"
+    command = (
+        f"neuralpaint bench discrete --preset {preset} --painters {painter} "
+        f"--seeds {remedy_config.seeds} --device {device}"
+    )
     write_text(out / "discrete.csv", provenance.csv_header(command) + raw.to_csv(index=False))
     plot(lift, size, out)
+    remedy_raw = R.run_remedies(remedy_config, painter, device, cache, fresh)
+    write_text(
+        out / "remedies.csv", provenance.csv_header(command) + remedy_raw.to_csv(index=False)
+    )
+    remedy_table = R.summarize(remedy_raw)
+    R.plot(remedy_raw, out / "remedies.png")
     md = (
         "# Discrete actions and a neural painter\n\n"
         + provenance.markdown_header(command)
@@ -209,7 +246,16 @@ def run(
         + lift.to_markdown(index=False, floatfmt=".3f")
         + "\n\n![lift flicker](lift_flicker.png)\n\n## Size rounding\n\n"
         + size.to_markdown(index=False, floatfmt=".4f")
-        + "\n\n![size rounding](size_rounding.png)\n"
+        + "\n\n![size rounding](size_rounding.png)\n\n"
+        "## Stuck training and remedies\n\n"
+        f"The amortised agent on {remedy_config.env} through the {painter} painter, "
+        f"{remedy_config.seconds:g} s per run, batch {remedy_config.batch_size}, lr "
+        f"{remedy_config.lr:g}, {remedy_config.seeds} seeds per remedy, judged on "
+        f"{remedy_config.targets} held-out targets. Stuck: fewer than {R.STUCK_VISIBLE:g} "
+        "of the strokes visible. Plan gap: the painter's canvas as the agent planned it "
+        "vs MyPaint's painting of the rounded strokes.\n\n"
+        + remedy_table.drop(columns="stuck fraction").to_markdown(index=False, floatfmt=".4f")
+        + f"\n\n{R.verdict(remedy_table)}\n\n![remedies](remedies.png)\n"
     )
     write_text(out / "discrete.md", md)
-    return lift, size
+    return lift, size, remedy_table

@@ -12,6 +12,11 @@ by every shipped painter.
   given as a fraction of it.
 * Canvas level: ten random colour strokes are composited by the painter and painted by
   MyPaint on one canvas. The table reports the L2 gap between the two.
+* Trained agents: each shipped agent (and any ``--agents``) paints held-out targets; its
+  strokes are composited by its painter and painted by MyPaint, and the table gives the
+  gap between the two canvases. The convergence suite reports the same gap for every
+  agent it trains.
+* Overfitting: see :mod:`neuralpaint.benchmarks.overfitting`.
 
 Outputs go to ``results/transfer/``: ``painter_fidelity.csv`` (one row per painter and
 stroke batch), ``painter_fidelity.md`` and ``painter_strokes.png`` (real strokes against
@@ -28,7 +33,12 @@ import pandas as pd
 import torch
 
 from neuralpaint import actions as A
+from neuralpaint.agents.base import Agent
+from neuralpaint.agents.commands import resolve_agent_folder, shipped_agents
+from neuralpaint.agents.evaluation import evaluate_on_mypaint
 from neuralpaint.benchmarks import overfitting, provenance
+from neuralpaint.benchmarks.agents import held_out_targets
+from neuralpaint.benchmarks.aggregate import mean_ci
 from neuralpaint.demo import save_png, tile
 from neuralpaint.io import write_text
 from neuralpaint.painters import metrics
@@ -48,13 +58,44 @@ class FidelityConfig:
     canvases: int = 40
     strokes_per_canvas: int = 10
     grid_strokes: int = 8
+    agent_targets: int = 100
+    agent_seeds: int = 3
 
 
 PRESETS = {
-    "tiny": FidelityConfig(strokes=40, canvases=2, strokes_per_canvas=3, grid_strokes=4),
+    "tiny": FidelityConfig(
+        strokes=40, canvases=2, strokes_per_canvas=3, grid_strokes=4, agent_targets=2
+    ),
     "quick": FidelityConfig(),
-    "full": FidelityConfig(strokes=5000, canvases=200),
+    "full": FidelityConfig(strokes=5000, canvases=200, agent_targets=1000, agent_seeds=5),
 }
+
+
+def agent_gaps(config: FidelityConfig, agents: list[str]) -> pd.DataFrame:
+    """Each saved agent's neural canvas against MyPaint's painting of the same strokes,
+    on held-out targets of its own task (mean ± 95% interval over texture seeds)."""
+    rows = []
+    for spec in agents:
+        agent = Agent.load(resolve_agent_folder(spec))
+        _, targets = held_out_targets(agent.task, config.agent_targets)
+        per_seed = [
+            evaluate_on_mypaint(agent, targets, seed=seed).summary()
+            for seed in range(config.agent_seeds)
+        ]
+        gap, gap_ci = mean_ci([s["transfer_gap"] for s in per_seed])
+        rows.append(
+            {
+                "agent": spec,
+                "env": agent.task.env_id,
+                "painter": agent.task.painter,
+                "neural L2": np.mean([s["neural_l2"] for s in per_seed]),
+                "MyPaint L2": np.mean([s["mypaint_l2"] for s in per_seed]),
+                "gap (MSE neural vs MyPaint)": gap,
+                "± gap": gap_ci,
+                "seeds": config.agent_seeds,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def held_out_actions(n: int, discrete: bool, seed: int = HELD_OUT_SEED) -> np.ndarray:
@@ -145,8 +186,10 @@ def run(
     out_dir: str | Path = "results/transfer",
     painters: list[str] | None = None,
     device: str = "cpu",
+    agents: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Evaluate, then write the CSV, the Markdown table and the stroke grid."""
+    """Evaluate painters, agents' transfer gaps and overfitting; write the CSVs, the
+    Markdown tables and the plots. ``agents`` defaults to the shipped agents."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     config = PRESETS[preset]
@@ -193,6 +236,16 @@ def run(
         "checkpoint (mean ± 95% interval over digits; gap = MyPaint L2 - neural L2).\n\n"
         + over.to_markdown(index=False, floatfmt=".4f")
         + f"\n\n![overfitting]({plot.name})\n"
+    )
+    agents = agents or shipped_agents()
+    gaps = agent_gaps(config, agents)
+    write_text(out / "agent_gaps.csv", provenance.csv_header(command) + gaps.to_csv(index=False))
+    md += (
+        "\n## Trained agents: neural canvas vs MyPaint\n\n"
+        f"{config.agent_targets} held-out test targets (a fixed random subset), texture "
+        f"seeds 0-{config.agent_seeds - 1}.\n\n"
+        + gaps.to_markdown(index=False, floatfmt=".4f")
+        + "\n"
     )
     write_text(out / "painter_fidelity.md", md)
     return table

@@ -1,0 +1,77 @@
+"""The convergence suite end to end on a tiny preset, through the command line."""
+
+import pandas as pd
+import pytest
+
+from neuralpaint.benchmarks import convergence
+from neuralpaint.cli import main
+
+
+def test_convergence_tiny_through_the_cli(tmp_path, capsys):
+    args = ["bench", "convergence", "--preset", "tiny", "--results", str(tmp_path)]
+    args += ["--cache", str(tmp_path / "cache"), "--agents", "amortized@vae,ppo,random"]
+    assert main(args) == 0
+    out = tmp_path / "convergence"
+    raw = pd.read_csv(out / "convergence.csv", comment="#")
+    config = convergence.PRESETS["tiny"]
+    trained = raw[raw["agent"] != "random"]
+    # one evaluation before training and one after each slice, per trained agent
+    assert trained.groupby("agent")["evaluation"].max().tolist() == [config.evaluations] * 2
+    assert (trained.groupby("agent")["strokes_rendered"].max() > 0).all()
+    assert len(raw[raw["agent"] == "random"]) == 1, "nothing to learn: one evaluation"
+    assert raw["mypaint_l2"].between(0, 1).all() and (raw["blank_l2"] > 0).all()
+    seconds = trained.groupby("agent")["seconds"].max()
+    assert (seconds >= config.seconds * 0.9).all(), "each agent trained for its budget"
+    md = (out / "convergence.md").read_text()
+    assert "## NeuralPaint-MNIST-v0" in md and "seconds to threshold" in md and "commit" in md
+    assert (out / "convergence_NeuralPaint-MNIST-v0.png").stat().st_size > 1000
+    # A rerun finds every cell finished and trains nothing: identical rows.
+    assert main(args) == 0
+    again = pd.read_csv(out / "convergence.csv", comment="#")
+    pd.testing.assert_frame_equal(again, raw)
+    assert "vae" in capsys.readouterr().out
+
+
+def test_summary_times_to_threshold_and_headline():
+    def curve(agent, seed, seconds, l2):
+        return [
+            {
+                "env": "E",
+                "agent": agent,
+                "seed": seed,
+                "evaluation": i,
+                "seconds": s,
+                "strokes_rendered": 100 * s,
+                "blank_l2": 0.2,
+                "mypaint_l2": v,
+                "neural_l2": v,
+                "transfer_gap": 0.0,
+            }
+            for i, (s, v) in enumerate(zip(seconds, l2, strict=True))
+        ]
+
+    rows = []
+    for seed in range(2):  # threshold 0.75 * 0.2 = 0.15
+        rows += curve("amortized@regression", seed, [0, 10, 20], [0.2, 0.14, 0.1])
+        rows += curve("ppo", seed, [0, 10, 20], [0.2, 0.19, 0.14 if seed == 0 else 0.18])
+        rows += curve("sac", seed, [0, 10, 20], [0.2, 0.2, 0.2])
+    config = convergence.ConvergenceConfig(seconds=20.0, threshold=0.75)
+    table = convergence.summarize(pd.DataFrame(rows), config)["E"].set_index("agent")
+    grad, ppo = table.loc["amortized@regression"], table.loc["ppo"]
+    assert str(grad["seconds to threshold"]) == "10 (2/2)"
+    assert str(ppo["seconds to threshold"]) == "≥ 20 (1/2)"
+    assert str(table.loc["sac", "seconds to threshold"]) == "> 20 (0/2)"
+    assert str(grad["strokes to threshold"]) == "1e+03 (2/2)"
+    assert grad["final MyPaint L2"] == pytest.approx(0.1) and grad["± 95% CI"] == 0.0
+    assert ppo["final MyPaint L2"] == pytest.approx(0.16)
+    line = convergence.headline(table.reset_index())
+    assert "≥ 2× sooner" in line and "ppo" in line
+
+
+def test_bad_agent_spec_fails_before_training(tmp_path):
+    with pytest.raises(ValueError, match="no name"):
+        convergence.parse_agent("@gan")
+    with pytest.raises((KeyError, ValueError), match="nosuchagent"):
+        convergence.run("tiny", tmp_path, agents=["nosuchagent"], cache=tmp_path)
+    assert convergence.parse_agent("amortized@gan") == ("amortized", "gan")
+    assert convergence.parse_agent("ppo") == ("ppo", None)
