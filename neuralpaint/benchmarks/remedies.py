@@ -42,7 +42,7 @@ STUCK_VISIBLE = 0.05
 
 @dataclass(frozen=True)
 class RemedyConfig:
-    seconds: float = 40.0
+    seconds: float = 30.0
     """Training wall-clock per run."""
     seeds: int = 3
     targets: int = 16
