@@ -36,7 +36,13 @@ def _split(text: str | None) -> list[str] | None:
 def run_suite(suite: str, args: argparse.Namespace) -> None:
     """Run one benchmark suite with the command's options and print its tables."""
     out = f"{args.results}/{suite}"
-    common = {"device": args.device, "cache": args.cache, "fresh": args.fresh}
+    common = {
+        "device": args.device,
+        "cache": args.cache,
+        "fresh": args.fresh,
+        "seconds": args.seconds,
+        "workers": args.workers,
+    }
     if suite == "throughput":
         from neuralpaint.benchmarks import throughput
 
@@ -62,7 +68,7 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
         from neuralpaint.benchmarks import discrete
 
         painter = args.painters or "regression-discrete"
-        tables = discrete.run(args.preset, out, painter, args.seeds, workers=args.workers, **common)
+        tables = discrete.run(args.preset, out, painter, args.seeds, **common)
         for table in tables:
             print(table.to_markdown(index=False, floatfmt=".4f"))
     elif suite == "convergence":
@@ -74,7 +80,6 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
             _split(args.agents),
             _split(args.envs),
             args.seeds,
-            workers=args.workers,
             **common,
         )
         for env, table in tables.items():
@@ -91,9 +96,11 @@ ALL_SUITES = ("throughput", "transfer", "discrete", "convergence")
 def cmd_bench(args: argparse.Namespace) -> int:
     import time
 
+    from neuralpaint.benchmarks.claims import write_claims
     from neuralpaint.benchmarks.report import update_readme
 
     if args.suite == "report":
+        print(f"wrote {write_claims(args.results)}")
         included = update_readme("README.md")
         print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
         return 0
@@ -119,6 +126,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         + "\n".join(lines)
         + f"\n| **total** | {sum(minutes.values()):.1f} |\n",
     )
+    print(f"wrote {write_claims(args.results)}")
     included = update_readme("README.md")
     print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
     return 0
@@ -208,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=None, help="seeds (default: the preset's)")
     bench.add_argument(
         "--workers", type=int, default=None, help="training runs side by side (default: preset)"
+    )
+    bench.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="training seconds per run in convergence and discrete (default: the preset's)",
     )
     bench.add_argument("--cache", default="runs/bench", help="folder of finished runs")
     bench.add_argument("--fresh", action="store_true", help="rerun cached training runs")

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from neuralpaint.benchmarks import convergence
+from neuralpaint.benchmarks.claims import write_claims
 from neuralpaint.cli import main
 
 
@@ -30,6 +31,10 @@ def test_convergence_tiny_through_the_cli(tmp_path, capsys):
     again = pd.read_csv(out / "convergence.csv", comment="#")
     pd.testing.assert_frame_equal(again, raw)
     assert "vae" in capsys.readouterr().out
+    # The claims page reads the results back; suites that did not run are "not measured".
+    claims = write_claims(tmp_path).read_text()
+    assert "## 1. Faster convergence" in claims and "NeuralPaint-MNIST-v0" in claims
+    assert claims.count("not measured") == 3
 
 
 def test_summary_times_to_threshold_and_headline():
@@ -75,3 +80,17 @@ def test_bad_agent_spec_fails_before_training(tmp_path):
         convergence.run("tiny", tmp_path, agents=["nosuchagent"], cache=tmp_path)
     assert convergence.parse_agent("amortized@gan") == ("amortized", "gan")
     assert convergence.parse_agent("ppo") == ("ppo", None)
+
+
+def test_threshold_follows_the_better_trivial_painting():
+    rows = pd.DataFrame(
+        {
+            "agent": ["random", "random", "ppo"],
+            "blank_l2": [0.3, 0.3, 0.3],
+            "mypaint_l2": [0.1, 0.2, 0.25],
+        }
+    )
+    # random strokes (mean 0.15) beat the blank canvas (0.3): they set the bar
+    assert convergence.trivial_l2(rows) == pytest.approx(0.15)
+    # without a random agent in the run, the blank canvas does
+    assert convergence.trivial_l2(rows[rows["agent"] == "ppo"]) == pytest.approx(0.3)

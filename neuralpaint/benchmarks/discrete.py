@@ -203,6 +203,7 @@ def run(
     workers: int | None = None,
     cache: str | Path = DEFAULT_CACHE,
     fresh: bool = False,
+    seconds: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Measure lift flicker, size rounding, stuck training and its remedies; write CSV,
     Markdown and plots. Returns the lift, size and remedy tables."""
@@ -213,6 +214,7 @@ def run(
         config.remedies,
         seeds=seeds or config.remedies.seeds,
         workers=workers or config.remedies.workers,
+        seconds=seconds or config.remedies.seconds,
     )
     config = replace(config, remedies=remedy_config)
     module = load_painter(painter, "cpu", expect_discrete=True)
@@ -229,6 +231,7 @@ def run(
     command = (
         f"neuralpaint bench discrete --preset {preset} --painters {painter} "
         f"--seeds {remedy_config.seeds} --device {device}"
+        + (f" --seconds {seconds:g}" if seconds else "")
     )
     write_text(out / "discrete.csv", provenance.csv_header(command) + raw.to_csv(index=False))
     plot(lift, size, out)

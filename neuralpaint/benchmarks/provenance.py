@@ -76,3 +76,15 @@ def csv_header(command: str | None = None) -> str:
     """The header as ``#`` comment lines, for the top of a CSV file
     (read it back with ``pandas.read_csv(path, comment='#')``)."""
     return "\n".join(f"# {k}: {v}" for k, v in header(command).items()) + "\n"
+
+
+def read_csv_header(path: str | Path) -> dict[str, str]:
+    """The ``# key: value`` header of a results CSV written with :func:`csv_header`."""
+    fields = {}
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("# "):
+                break
+            key, _, value = line[2:].partition(": ")
+            fields[key] = value.strip()
+    return fields
