@@ -95,10 +95,17 @@ def discrete_claim(results: Path) -> str:
         table = remedies.summarize(runs).set_index("remedy")
         if "none" in table.index:
             none = table.loc["none"]
+            blank = (
+                f" (a blank canvas scores {runs['blank_l2'].dropna().iloc[0]:.4f})"
+                if "blank_l2" in runs and runs["blank_l2"].notna().any()
+                else ""
+            )
             text += (
-                f"\n- Stuck training without a remedy: {none['stuck seeds']} seeds put "
-                f"(almost) no stroke down; visible strokes {none['visible strokes']:.2f}; "
-                f"MyPaint L2 {none['MyPaint L2']:.4f}; plan gap {none['plan gap (MSE)']:.4f}."
+                f"\n- Gradient training through the discrete painter without a remedy: "
+                f"{none['stuck seeds']} seeds stuck with (almost) no stroke down; visible "
+                f"strokes {none['visible strokes']:.2f}; MyPaint L2 {none['MyPaint L2']:.4f}"
+                f"{blank}; plan gap {none['plan gap (MSE)']:.4f} (the painter's canvas the "
+                "agent optimised against MyPaint's painting of the same, rounded strokes)."
             )
     return text
 

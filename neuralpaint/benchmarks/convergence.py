@@ -218,7 +218,9 @@ def headline(table: pd.DataFrame) -> str:
     rl = {a: t for a, t in times.items() if a.split("@")[0] in ("ppo", "sac")}
     if GRADIENT_AGENT not in times or not rl:
         return f"(no speed-up: needs {GRADIENT_AGENT} and an RL agent in the run)"
-    best_name, best = min(rl.items(), key=lambda kv: (-kv[1].reached, kv[1].mean))
+    final = dict(zip(table["agent"], table["final MyPaint L2"], strict=True))
+    # fastest to the threshold; among equals (e.g. none got there), the lowest final L2
+    best_name, best = min(rl.items(), key=lambda kv: (-kv[1].reached, kv[1].mean, final[kv[0]]))
     grad: Censored = times[GRADIENT_AGENT]
     return (
         f"**Speed-up**: {GRADIENT_AGENT} reaches the threshold {speedup(grad, best)} sooner "

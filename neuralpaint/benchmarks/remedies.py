@@ -79,6 +79,7 @@ def remedy_cell(cell: dict) -> list[dict]:
         "seconds": agent.trained_seconds,
         "visible": float((actions[..., A.LIFT_INDEX] < 0.5).mean()),
         "mypaint_l2": float(((mypaint - targets) ** 2).mean()),
+        "blank_l2": float(((1.0 - targets) ** 2).mean()),
         "plan_gap": float(((planned - mypaint) ** 2).mean()),
         "grad_norm": float(np.median([h["grad_norm"] for h in agent.history[-10:]])),
     }
