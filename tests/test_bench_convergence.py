@@ -94,3 +94,11 @@ def test_threshold_follows_the_better_trivial_painting():
     assert convergence.trivial_l2(rows) == pytest.approx(0.15)
     # without a random agent in the run, the blank canvas does
     assert convergence.trivial_l2(rows[rows["agent"] == "ppo"]) == pytest.approx(0.3)
+
+
+def test_agents_from_other_modules_join_by_module_and_class(tmp_path):
+    spec = "neuralpaint.agents.random_agent:RandomAgent"
+    tables = convergence.run("tiny", tmp_path, agents=[spec], cache=tmp_path / "cache")
+    table = tables["NeuralPaint-MNIST-v0"]
+    assert list(table["agent"]) == [spec]
+    assert table["final MyPaint L2"].iloc[0] > 0.1, "random strokes are far from a digit"
