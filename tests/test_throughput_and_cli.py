@@ -22,6 +22,8 @@ def test_throughput_tiny_writes_tables_and_c_loop_does_the_same_work(tmp_path):
     envs = pd.read_csv(tmp_path / "env_throughput.csv", comment="#")
     assert len(envs) == 4 and (envs["strokes_per_s"] > 0).all()
     assert envs["ratio_to_bare"].iloc[0] == 1.0
+    assert "![throughput](throughput.png)" in md
+    assert (tmp_path / "throughput.png").stat().st_size > 1000
 
 
 def test_cli_demo_paints_digits_with_the_shipped_agent(tmp_path):

@@ -22,6 +22,7 @@ import pandas as pd
 
 from neuralpaint import actions as A
 from neuralpaint.benchmarks import provenance
+from neuralpaint.benchmarks.figures import save_figure
 from neuralpaint.io import write_text
 from neuralpaint.painters import libmypaint as L
 from neuralpaint.painters.mypaint import (
@@ -181,9 +182,23 @@ def env_table(config: ThroughputConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def plot(table: pd.DataFrame, envs: pd.DataFrame, path: Path) -> Path:
+    """Strokes (or steps) per second of every renderer and environment row, as bars."""
+    import matplotlib.pyplot as plt
+
+    names = [*table["renderer"], *envs["setup"]]
+    rates = [*table["median strokes/s (1 core)"], *envs["strokes_per_s"]]
+    colors = ["tab:blue"] * len(table) + ["tab:orange"] * len(envs)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1))
+    ax.barh(names[::-1], rates[::-1], color=colors[::-1])
+    ax.set(xlabel="strokes (renderers) or env steps (environments) per second")
+    ax.tick_params(axis="y", labelsize=7)
+    return save_figure(fig, path)
+
+
 def run(preset: str = "quick", out_dir: str | Path = "results/throughput") -> pd.DataFrame:
-    """Measure, then write ``throughput.csv`` (raw rounds), ``env_throughput.csv`` and
-    ``throughput.md`` (both tables)."""
+    """Measure, then write ``throughput.csv`` (raw rounds), ``env_throughput.csv``,
+    ``throughput.md`` (both tables) and ``throughput.png``."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
     config = PRESETS[preset]
@@ -203,7 +218,7 @@ def run(preset: str = "quick", out_dir: str | Path = "results/throughput") -> pd
         + table.to_markdown(index=False, floatfmt=".3g")
         + "\n\n## Environment steps\n\n"
         + envs.to_markdown(index=False, floatfmt=".3g")
-        + "\n"
+        + f"\n\n![throughput]({plot(table, envs, out / 'throughput.png').name})\n"
     )
     write_text(out / "throughput.md", md)
     return table
