@@ -37,24 +37,25 @@ def test_convergence_tiny_through_the_cli(tmp_path, capsys):
     assert claims.count("not measured") == 3
 
 
-def test_summary_times_to_threshold_and_headline():
-    def curve(agent, seed, seconds, l2):
-        return [
-            {
-                "env": "E",
-                "agent": agent,
-                "seed": seed,
-                "evaluation": i,
-                "seconds": s,
-                "strokes_rendered": 100 * s,
-                "blank_l2": 0.2,
-                "mypaint_l2": v,
-                "neural_l2": v,
-                "transfer_gap": 0.0,
-            }
-            for i, (s, v) in enumerate(zip(seconds, l2, strict=True))
-        ]
+def curve(agent, seed, seconds, l2):
+    return [
+        {
+            "env": "E",
+            "agent": agent,
+            "seed": seed,
+            "evaluation": i,
+            "seconds": s,
+            "strokes_rendered": 100 * s,
+            "blank_l2": 0.2,
+            "mypaint_l2": v,
+            "neural_l2": v,
+            "transfer_gap": 0.0,
+        }
+        for i, (s, v) in enumerate(zip(seconds, l2, strict=True))
+    ]
 
+
+def test_summary_times_to_threshold_and_headline():
     rows = []
     for seed in range(2):  # threshold 0.75 * 0.2 = 0.15
         rows += curve("amortized@regression", seed, [0, 10, 20], [0.2, 0.14, 0.1])
@@ -102,3 +103,21 @@ def test_agents_from_other_modules_join_by_module_and_class(tmp_path):
     table = tables["NeuralPaint-MNIST-v0"]
     assert list(table["agent"]) == [spec]
     assert table["final MyPaint L2"].iloc[0] > 0.1, "random strokes are far from a digit"
+
+
+def test_claims_read_the_budget_of_longer_runs_from_the_command(tmp_path):
+    from neuralpaint.benchmarks import provenance
+
+    rows = []
+    for seed in range(2):
+        rows += curve("amortized@regression", seed, [0, 5, 20], [0.2, 0.14, 0.1])
+        rows += curve("ppo", seed, [0, 5, 20], [0.2, 0.19, 0.19])
+    for folder, extra in ((tmp_path, ""), (tmp_path / "long", " --seconds 20")):
+        command = f"neuralpaint bench convergence --preset quick{extra}"
+        text = provenance.csv_header(command) + pd.DataFrame(rows).to_csv(index=False)
+        (folder / "convergence").mkdir(parents=True)
+        (folder / "convergence" / "convergence.csv").write_text(text)
+    claims = write_claims(tmp_path).read_text()
+    assert "--seconds 20`" in claims
+    # quick's budget (40 s) and the longer runs' (20 s) censor ppo's never-reached seeds
+    assert "≥ 8× sooner" in claims and "≥ 4× sooner" in claims
