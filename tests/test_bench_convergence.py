@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from neuralpaint.benchmarks import convergence
 from neuralpaint.benchmarks.claims import write_claims
@@ -26,6 +27,8 @@ def test_convergence_tiny_through_the_cli(tmp_path, capsys):
     md = (out / "convergence.md").read_text()
     assert "## NeuralPaint-MNIST-v0" in md and "seconds to threshold" in md and "commit" in md
     assert (out / "convergence_NeuralPaint-MNIST-v0.png").stat().st_size > 1000
+    with Image.open(out / "convergence_NeuralPaint-MNIST-v0.png") as png:
+        assert {"Command", "Commit", "Machine", "Versions"} <= set(png.text)
     # A rerun finds every cell finished and trains nothing: identical rows.
     assert main(args) == 0
     again = pd.read_csv(out / "convergence.csv", comment="#")

@@ -15,9 +15,13 @@ DPI = 120
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Write ``fig`` as a PNG atomically, then close it."""
+    """Write ``fig`` as a PNG atomically, then close it. The PNG's text chunks carry
+    the provenance header (command, commit, machine, versions), like the tables."""
+    from neuralpaint.benchmarks.provenance import header
+
     fig.tight_layout()
+    metadata = {"Software": "neuralpaint"} | {k.capitalize(): v for k, v in header().items()}
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
+        fig.savefig(tmp, format="png", dpi=DPI, metadata=metadata)
     plt.close(fig)
     return Path(path)
