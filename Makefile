@@ -47,7 +47,7 @@ format: setup
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: setup
-	$(BIN)/neuralpaint bench throughput --preset quick
+	$(BIN)/neuralpaint bench all --preset quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
