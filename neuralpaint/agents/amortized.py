@@ -208,7 +208,9 @@ class AmortizedAgent(Agent):
                     loss = loss + weight * ((actions - human.to(self.device)) ** 2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), float("inf"))
+            grad_norm = torch.nn.utils.get_total_norm(
+                [p.grad for p in self.policy.parameters() if p.grad is not None]
+            )
             opt.step()
             steps += 1
             self.trained_steps += 1

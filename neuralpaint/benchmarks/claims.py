@@ -49,7 +49,7 @@ def convergence_claim(results: Path) -> str:
             if convergence.GRADIENT_AGENT in rows.index
             else None
         )
-        rl = rows[[a.split("@")[0] in ("ppo", "sac") for a in rows.index]]
+        rl = rows[[convergence.is_rl_agent(a) for a in rows.index]]
         if grad is not None and len(rl):
             best = rl["final MyPaint L2"].idxmin()
             lines.append(

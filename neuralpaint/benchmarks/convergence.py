@@ -121,6 +121,15 @@ def parse_agent(spec: str) -> tuple[str, str | None]:
     return name, painter or None
 
 
+def is_rl_agent(spec: str) -> bool:
+    """Whether ``spec`` names a stable-baselines3 agent (built-in or plug-in); specs
+    that no longer resolve (a plug-in since uninstalled) count as not RL."""
+    try:
+        return issubclass(get_agent_class(parse_agent(spec)[0]), SB3Agent)
+    except ValueError:
+        return False
+
+
 def build_agent(spec: str, env_id: str, seed: int, kwargs: dict, device: str):
     """A fresh agent for ``spec``; RL agents train on the painter when one is named."""
     name, painter = parse_agent(spec)
@@ -215,7 +224,7 @@ def summarize(raw: pd.DataFrame, config: ConvergenceConfig) -> dict[str, pd.Data
 def headline(table: pd.DataFrame) -> str:
     """The gradient agent's speed-up over the best RL baseline, as a sentence."""
     times = dict(zip(table["agent"], table["seconds to threshold"], strict=True))
-    rl = {a: t for a, t in times.items() if a.split("@")[0] in ("ppo", "sac")}
+    rl = {a: t for a, t in times.items() if is_rl_agent(a)}
     if GRADIENT_AGENT not in times or not rl:
         return f"(no speed-up: needs {GRADIENT_AGENT} and an RL agent in the run)"
     final = dict(zip(table["agent"], table["final MyPaint L2"], strict=True))
