@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,8 @@ from neuralpaint.painters.gan import Critic, gan_generator, gradient_penalty, in
 from neuralpaint.painters.neural import KINDS, build_painter, load_painter, resolve_device
 
 EVAL_STROKES = 1000
+LOAD_WARNING = 1.0
+"""1-minute load average above which ``painter train`` warns that the CPU is shared."""
 
 
 @dataclass
@@ -128,6 +132,15 @@ class Run:
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.step, self.elapsed = 0, 0.0
+        self.start_step, self.start_elapsed = 0, 0.0
+        self.load_start = os.getloadavg()[0]
+        if self.load_start > LOAD_WARNING:
+            warnings.warn(
+                f"load average is {self.load_start:.2f} at the start of painter training: other"
+                " jobs share the CPU, so this run gets fewer steps than its budget allows on an"
+                " idle machine (run one heavy job at a time)",
+                stacklevel=2,
+            )
         self.budget = config.minutes * 60.0
         self.log_path = self.out / "log.csv"
         self.writer = None
@@ -196,12 +209,23 @@ class Run:
             "trained": {
                 "steps": self.step,
                 "seconds": round(self.elapsed, 1),
+                **self.contention(),
                 "dataset": str(self.shards.folder.name),
                 "held_out_metrics": final_metrics,
                 "config": asdict(self.config),
             },
         }
         return ckpt.save(self.out / "painter", ckpt.join("painter", painter.state_dict()), config)
+
+    def contention(self) -> dict[str, float]:
+        """Load average at start and end, and this session's steps per second: a shared
+        CPU shows up here rather than as a silently weaker painter."""
+        seconds = self.elapsed - self.start_elapsed
+        return {
+            "load_average_start": round(self.load_start, 2),
+            "load_average_end": round(os.getloadavg()[0], 2),
+            "steps_per_second": round((self.step - self.start_step) / max(seconds, 1e-9), 2),
+        }
 
     def resume_tensors(self) -> dict[str, torch.Tensor] | None:
         """Training state to continue from, when ``--resume`` and a checkpoint exist."""
@@ -215,6 +239,7 @@ class Run:
                 f"cannot resume a {self.config.kind} run (discrete={self.config.discrete})"
             )
         self.step, self.elapsed = config["train"]["step"], config["train"]["elapsed"]
+        self.start_step, self.start_elapsed = self.step, self.elapsed
         return ckpt.load_tensors(folder)
 
 
