@@ -20,6 +20,7 @@ from neuralpaint.envs.paint import PaintEnv
 from neuralpaint.envs.registration import DEFAULTS, env_ids
 from neuralpaint.painters import checkpoint
 from neuralpaint.painters.broadcast import BroadcastPainter
+from neuralpaint.painters.gan import TexturePainter
 from neuralpaint.painters.neural import NeuralRenderer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,9 +177,16 @@ def run(env, seed, actions):
     return info["target_index"], np.stack(frames), rewards
 
 
+def noisy_painter() -> TexturePainter:
+    """An untrained GAN painter whose texture head already draws noise."""
+    painter = TexturePainter()
+    torch.nn.init.normal_(painter.texture[-1].weight, std=0.5)
+    return painter
+
+
 @pytest.mark.parametrize("renderer", ["mypaint", "noisy-neural"])
 def test_same_seed_same_episode_different_seed_different_target(renderer):
-    painter = renderer if renderer == "mypaint" else NeuralRenderer(BroadcastPainter(noise=2))
+    painter = renderer if renderer == "mypaint" else NeuralRenderer(noisy_painter())
     env = PaintEnv(renderer=painter)
     actions = np.random.default_rng(0).random((4, 12)).astype(np.float32)
     a = run(env, 7, actions)

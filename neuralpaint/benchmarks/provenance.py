@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
+LOAD_AT_START = os.getloadavg()[0]
+"""The 1-minute load average when the command started (this module loads with it)."""
 
 
 @functools.cache
@@ -64,6 +66,8 @@ def header(command: str | None = None) -> dict[str, str]:
         "commit": git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
+        "load average": f"{LOAD_AT_START:.2f} at start, {os.getloadavg()[0]:.2f} at the end "
+        f"(1-minute; above about 1 on this machine, other jobs shared the CPU)",
     }
 
 

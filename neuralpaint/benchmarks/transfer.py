@@ -5,11 +5,20 @@ by every shipped painter.
 
 * Per stroke: MSE, SSIM, ink IoU, R² and the texture ratio (total variation per ink,
   relative to MyPaint's; 1 means the same texture, below 1 means smudged).
+* Distribution: the spectral distance (dB between radially averaged power spectra,
+  :func:`neuralpaint.painters.metrics.spectral_distance_db`), which a texture sampler
+  can win and a mean predictor cannot.
 * Reference rows. One re-renders the same actions with MyPaint under another texture
   seed: a painter that sampled MyPaint's own texture would score like it. The other is
-  the noise ceiling: the mean of 11 further renders predicts the evaluated render. No
-  deterministic painter can beat it on R², and every painter's R² and IoU are also
-  given as a fraction of it.
+  the noise ceiling: the expected stroke, estimated by the mean of 31 further renders.
+  A finite mean carries 1/K of a render's noise, so its R² is corrected to K → ∞
+  (``1 - R²∞ = (1 - R²_K) K / (K + 1)``, exact for independent renders) and its ink
+  IoU is extrapolated linearly in 1/K from the means of 15 and 31 renders. No
+  deterministic painter can beat the corrected ceiling on R², and every painter's R²
+  and IoU are also given as a share of it.
+* Speed: strokes per second on one thread in batches of 256, forward and
+  forward+backward, measured in alternating rounds beside MyPaint's own
+  ``render_masks`` on the same thread, so the ratio holds on a noisy machine.
 * Canvas level: ten random colour strokes are composited by the painter and painted by
   MyPaint on one canvas. The table reports the L2 gap between the two.
 * Trained agents: each shipped agent (and any ``--agents``) paints held-out targets; its
@@ -25,6 +34,7 @@ each painter's, the paper's Figures 3 and 5).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +58,10 @@ from neuralpaint.painters.neural import NeuralRenderer, load_painter, shipped_pa
 
 HELD_OUT_SEED = 987_654
 """Seed of the evaluation actions; training datasets use small seeds."""
-CEILING_RENDERS = 11
-"""MyPaint renders averaged to predict a further render: the noise ceiling."""
+CEILING_RENDERS = 31
+"""MyPaint renders averaged to estimate the expected stroke: the noise ceiling."""
+SPEED_BATCH = 256
+SPEED_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,61 @@ def stroke_rows(name: str, pred: np.ndarray, real: np.ndarray) -> dict:
     return {"painter": name, **metrics.all_metrics(p, r)}
 
 
+def expected_stroke_ceiling(full: dict, half: dict, k: int, k_half: int) -> dict:
+    """The noise ceiling at infinitely many renders, from the means of ``k`` and
+    ``k_half`` renders. R² is corrected exactly; ink IoU is extrapolated in 1/K."""
+    r2 = 1.0 - (1.0 - full["r2"]) * k / (k + 1)
+    slope = (half["ink_iou"] - full["ink_iou"]) / (1 / k_half - 1 / k)
+    iou = full["ink_iou"] - slope / k
+    return {"painter": "expected stroke (ceiling)", "r2": r2, "ink_iou": iou}
+
+
+def speed(painters: list[str], device: str = "cpu") -> pd.DataFrame:
+    """Strokes per second on one thread, batch 256: each painter forward and
+    forward+backward, beside MyPaint's ``render_masks``, in alternating rounds."""
+    actions = held_out_actions(SPEED_BATCH, discrete=False, seed=HELD_OUT_SEED + 3)
+    modules = {name: load_painter(name, device) for name in painters}
+    inputs = {
+        name: torch.as_tensor(
+            held_out_actions(SPEED_BATCH, m.painter_config["discrete"], HELD_OUT_SEED + 3),
+            dtype=torch.float32,
+            device=device,
+        )
+        for name, m in modules.items()
+    }
+    mypaint = MyPaintRenderer(64)
+    times: dict[tuple[str, str], list[float]] = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(SPEED_ROUNDS):
+            start = time.perf_counter()
+            mypaint.render_masks(actions, seed=0)
+            times.setdefault(("mypaint", "forward"), []).append(time.perf_counter() - start)
+            for name, module in modules.items():
+                with torch.no_grad():
+                    start = time.perf_counter()
+                    module(inputs[name])
+                    times.setdefault((name, "forward"), []).append(time.perf_counter() - start)
+                x = inputs[name].clone().requires_grad_(True)
+                start = time.perf_counter()
+                module(x).sum().backward()
+                times.setdefault((name, "forward+backward"), []).append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    reference = SPEED_BATCH / np.median(times[("mypaint", "forward")])
+    rows = []
+    for name in painters:
+        row = {"painter": name}
+        for kind in ("forward", "forward+backward"):
+            rate = SPEED_BATCH / np.median(times[(name, kind)])
+            row[f"{kind} strokes/s"] = rate
+            row[f"{kind} ÷ MyPaint"] = rate / reference
+        rows.append(row)
+    rows.append({"painter": "mypaint", "forward strokes/s": reference, "forward ÷ MyPaint": 1.0})
+    return pd.DataFrame(rows)
+
+
 def canvas_gap(painter: NeuralRenderer | None, config: FidelityConfig, size: int) -> float:
     """Mean squared pixel gap between a composited canvas and MyPaint's painting of the
     same strokes; ``painter=None`` compares MyPaint with itself under another seed."""
@@ -149,14 +216,15 @@ def evaluate(config: FidelityConfig, painters: list[str], device: str = "cpu") -
         again = mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1)
         ref = stroke_rows("mypaint (one other render)", again, real)
         rows.append({**ref, "variant": variant, "canvas_l2_gap": canvas_gap(None, config, 64)})
-        mean = np.mean(
-            [
-                mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
-                for k in range(CEILING_RENDERS)
-            ],
-            axis=0,
-        )
-        ceiling = {**stroke_rows(f"mypaint mean of {CEILING_RENDERS} (ceiling)", mean, real)}
+        renders = [
+            mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
+            for k in range(CEILING_RENDERS)
+        ]
+        half = CEILING_RENDERS // 2
+        mean_half = stroke_rows("half", np.mean(renders[:half], axis=0), real)
+        measured = stroke_rows(f"mypaint mean of {CEILING_RENDERS}", np.mean(renders, axis=0), real)
+        rows.append({**measured, "variant": variant})
+        ceiling = expected_stroke_ceiling(measured, mean_half, CEILING_RENDERS, half)
         rows.append({**ceiling, "variant": variant})
         for name in names:
             renderer = NeuralRenderer(name, device)
@@ -197,6 +265,9 @@ def run(
     if not painters:
         raise FileNotFoundError("no painters to evaluate: none shipped and none given")
     table = evaluate(config, painters, device)
+    rates = speed(painters, device)
+    rates["painter"] = rates["painter"].replace("mypaint", "mypaint (one other render)")
+    table = table.merge(rates, on="painter", how="left")
     out = Path(out_dir)
     command = f"neuralpaint bench transfer --preset {preset}"
     write_text(
@@ -213,14 +284,23 @@ def run(
         "ssim",
         "mse",
         "texture_ratio",
+        "spectral_db",
         "canvas_l2_gap",
+        "forward strokes/s",
+        "forward+backward strokes/s",
     ]
     md = (
         "# Painter fidelity against MyPaint\n\n"
         + provenance.markdown_header(command)
         + f"- **config**: {config}; held-out action seed {HELD_OUT_SEED}\n\n"
         + table[cols].to_markdown(index=False, floatfmt=".3f")
-        + f"\n\n![strokes]({grid.name})\n\n"
+        + "\n\n*spectral_db*: mean gap in dB between the radially averaged power spectra of "
+        "the painter's masks and MyPaint's (0 = the same texture at every scale). *Speed*: "
+        f"strokes/s on one thread, batch {SPEED_BATCH}, median of {SPEED_ROUNDS} rounds "
+        "alternating with MyPaint's `render_masks` (its rate is on the *one other render* "
+        "row). *expected stroke (ceiling)*: the mean of "
+        f"{CEILING_RENDERS} renders corrected to infinitely many (see "
+        "`neuralpaint/benchmarks/transfer.py`).\n" + f"\n![strokes]({grid.name})\n\n"
         "*Top row: MyPaint. Then one row per continuous painter, in the table's order.*\n"
     )
     over_raw = overfitting.measure(overfitting.PRESETS[preset])

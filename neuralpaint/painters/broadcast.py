@@ -20,6 +20,9 @@ from neuralpaint import actions as A
 
 CURVE_SAMPLES = 24
 """Points sampled on the curve for the distance feature."""
+FEATURES = 8 + 2
+"""Full-resolution channels the output head reads: upsampled hidden features, and the
+distance to the curve with its exponential."""
 
 
 def shape_inputs(actions: torch.Tensor, discrete: bool) -> torch.Tensor:
@@ -69,24 +72,22 @@ class BroadcastPainter(nn.Module):
         size: canvas side in pixels; a multiple of 4.
         discrete: take the 13-field discrete-variant action (with ``lift``).
         width: channels of the coarse-grid convolutions.
-        noise: channels of Gaussian noise fed at the coarse grid and at full
-            resolution (the GAN painter's texture source); 0 for a deterministic painter.
 
     Call ``painter(actions)`` with ``(B, 12)`` (or ``(B, 13)``) actions in [0, 1]; it
     returns ``(B, 1, size, size)`` masks in [0, 1]. Colour fields are ignored.
     """
 
-    def __init__(self, size: int = 64, discrete: bool = False, width: int = 48, noise: int = 0):
+    def __init__(self, size: int = 64, discrete: bool = False, width: int = 48):
         super().__init__()
         if size % 4:
             raise ValueError(f"size must be a multiple of 4, got {size}")
-        self.size, self.discrete, self.width, self.noise = size, discrete, width, noise
+        self.size, self.discrete, self.width = size, discrete, width
         self.coarse = size // 4
         n_in = len(A.SHAPE_FIELDS) + int(discrete)
         self.code = nn.Sequential(nn.Linear(n_in, 64), nn.SiLU(), nn.Linear(64, 32))
         cell_features = n_in + 32 + 2 + 6 + 3 + 2  # action, code, xy, offsets, dists, curve
         self.body = nn.Sequential(
-            nn.Conv2d(cell_features + noise, width, 1),
+            nn.Conv2d(cell_features, width, 1),
             nn.SiLU(),
             nn.Conv2d(width, width, 3, padding=1),
             nn.SiLU(),
@@ -100,7 +101,7 @@ class BroadcastPainter(nn.Module):
             nn.SiLU(),
         )
         self.head = nn.Sequential(
-            nn.Conv2d(8 + 2 + noise, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 1)
+            nn.Conv2d(FEATURES, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 1)
         )
         # Start near the data's mean ink (about 0.1) instead of 0.5: avoids the early
         # rush towards a blank mask that DESIGN.md reports.
@@ -109,8 +110,15 @@ class BroadcastPainter(nn.Module):
     def forward(
         self, actions: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """``(B, 12)`` actions to ``(B, 1, size, size)`` masks; ``generator`` seeds the
-        noise of a noisy (GAN) painter."""
+        """``(B, 12)`` actions to ``(B, 1, size, size)`` masks. ``generator`` is accepted
+        for the painter interface; this painter is deterministic."""
+        logits, _ = self.logits_and_features(actions)
+        return torch.sigmoid(logits)
+
+    def logits_and_features(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mask's logits ``(B, 1, size, size)`` and the full-resolution features the
+        head reads ``(B, FEATURES, size, size)``: the GAN painter's texture head builds
+        on both."""
         x = shape_inputs(actions, self.discrete)
         b, n = len(x), self.coarse
         cells = grid(n, x.device, x.dtype)[None].expand(b, -1, -1)  # (B, n*n, 2)
@@ -130,25 +138,11 @@ class BroadcastPainter(nn.Module):
             ],
             dim=2,
         )
-        features = per_cell.transpose(1, 2).reshape(b, -1, n, n)
-        if self.noise:
-            features = torch.cat([features, self._noise(b, n, x, generator)], dim=1)
-        hidden = self.body(features)
+        hidden = self.body(per_cell.transpose(1, 2).reshape(b, -1, n, n))
         fine = curve_distance(x, self.size)
-        extra = [hidden, fine, torch.exp(-fine)]
-        if self.noise:
-            extra.append(self._noise(b, self.size, x, generator))
-        return torch.sigmoid(self.head(torch.cat(extra, dim=1)))
-
-    def _noise(self, b: int, n: int, x: torch.Tensor, generator) -> torch.Tensor:
-        shape = (b, self.noise, n, n)
-        return torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+        features = torch.cat([hidden, fine, torch.exp(-fine)], dim=1)
+        return self.head(features), features
 
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
-        return {
-            "size": self.size,
-            "discrete": self.discrete,
-            "width": self.width,
-            "noise": self.noise,
-        }
+        return {"size": self.size, "discrete": self.discrete, "width": self.width}

@@ -4,6 +4,14 @@ R² and ink IoU say whether the stroke is in the right place with the right weig
 They reward a deterministic painter for predicting the *average* texture. So a
 texture measure, the total variation per unit of ink, says whether the dab texture
 survives. MyPaint's own strokes set the reference: a ratio below 1 means smudged.
+
+One measure compares distributions rather than strokes: the spectral distance, the
+mean gap in decibels between the radially averaged power spectra of the painter's
+masks and MyPaint's. A sampler that draws MyPaint's texture scores near 0 even though
+its strokes differ pixel by pixel; a mean predictor lacks the high-frequency power of
+the dabs and scores far from 0, however good its R². It needs no training (unlike a
+two-sample critic), it is deterministic for given masks, and it also punishes a
+painter that adds *too much* high-frequency noise.
 """
 
 from __future__ import annotations
@@ -50,6 +58,26 @@ def texture_ratio(pred: torch.Tensor, target: torch.Tensor) -> float:
     return total_variation_per_ink(pred) / max(total_variation_per_ink(target), 1e-9)
 
 
+def radial_power_spectrum(masks: torch.Tensor) -> torch.Tensor:
+    """Mean power of ``(B, 1, H, W)`` masks per integer spatial frequency 1..H/2
+    (cycles per image), pooled over the batch."""
+    power = torch.fft.rfft2(masks.double()).abs().pow(2).mean(dim=(0, 1))
+    h, w = masks.shape[-2:]
+    fy = torch.fft.fftfreq(h, d=1.0 / h, device=masks.device).abs()[:, None]
+    fx = torch.fft.rfftfreq(w, d=1.0 / w, device=masks.device)[None, :]
+    radius = torch.sqrt(fy**2 + fx**2).round().long()
+    bins = torch.bincount(radius.flatten(), weights=power.flatten())
+    counts = torch.bincount(radius.flatten())
+    return (bins / counts.clamp_min(1))[1 : h // 2 + 1]
+
+
+def spectral_distance_db(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean absolute gap in dB between the painter's and MyPaint's radially averaged
+    power spectra (0 = the same texture statistics at every scale)."""
+    ratio = radial_power_spectrum(pred) / radial_power_spectrum(target).clamp_min(1e-20)
+    return float((10 * torch.log10(ratio.clamp_min(1e-20))).abs().mean())
+
+
 def all_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """Every per-stroke measure, for tables and training logs."""
     return {
@@ -58,4 +86,5 @@ def all_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         "ink_iou": ink_iou(pred, target),
         "ssim": ssim(pred, target),
         "texture_ratio": texture_ratio(pred, target),
+        "spectral_db": spectral_distance_db(pred, target),
     }

@@ -29,10 +29,10 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neuralpaint import actions as A
 from neuralpaint.painters import libmypaint as L
+from neuralpaint.progress import progress_bar
 
 DEFAULT_BRUSH = "classic/dry_brush"
 BRUSH_DIRS = (
@@ -388,7 +388,9 @@ class MyPaintRenderer:
         ]
         if workers == 0:
             workers = os.cpu_count() or 1
-        bar = tqdm(total=len(arr), desc="MyPaint strokes", unit="stroke", disable=not progress)
+        bar = progress_bar(
+            total=len(arr), desc="MyPaint strokes", unit="stroke", disable=not progress
+        )
         out = np.empty((len(arr), self.size, self.size), dtype=np.float32)
         if workers <= 1 or len(chunks) <= 1:
             results = map(self._render_chunk, chunks)

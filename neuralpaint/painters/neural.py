@@ -19,7 +19,7 @@ from neuralpaint import actions as A
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.compositing import composite
-from neuralpaint.painters.gan import GAN_NOISE_CHANNELS
+from neuralpaint.painters.gan import TexturePainter
 from neuralpaint.painters.vae import VAEPainter
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -38,9 +38,16 @@ def build_painter(config: dict) -> torch.nn.Module:
     kind, arch = config["kind"], dict(config.get("arch", {}))
     common = {"size": config["size"], "discrete": config["discrete"]}
     if kind == "regression":
+        if arch.pop("noise", 0):  # 0.1.0 wrote "noise": 0 for every regression painter
+            raise ckpt.CheckpointError("a regression painter with noise inputs is a 0.1.0 GAN")
         return BroadcastPainter(**common, **arch)
     if kind == "gan":
-        return BroadcastPainter(**{"noise": GAN_NOISE_CHANNELS, **common, **arch})
+        if "head_width" not in arch:
+            raise ckpt.CheckpointError(
+                "this GAN painter was written by neuralpaint 0.1.0 (a noisy broadcast decoder);"
+                " retrain it with `neuralpaint painter train --kind gan`"
+            )
+        return TexturePainter(**common, **arch)
     if kind == "vae":
         return VAEPainter(**common, **arch)
     raise ckpt.CheckpointError(f"unknown painter kind {kind!r}; expected one of {KINDS}")

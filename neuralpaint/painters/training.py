@@ -7,8 +7,9 @@ hyperparameters in :class:`PainterTrainConfig`:
   over the time budget (DESIGN.md: this recipe avoids the collapse to blank masks).
 * ``vae``: the paper's two stages. A VAE over masks with free-bits KL and ink
   up-weighting early on, then an MLP from action to the VAE's latent mean.
-* ``gan``: a conditional WGAN-GP fine-tune of a noisy generator that starts from a
-  regression painter, with a reconstruction term that decays over the run.
+* ``gan``: a texture head on a frozen regression painter, trained against a conditional
+  WGAN-GP patch critic, with a reconstruction term on pooled masks that decays over the
+  run (:mod:`neuralpaint.painters.gan` says why).
 
 Every run writes ``log.csv`` (units in the column names), an atomic checkpoint with
 its training state every ``checkpoint_seconds`` (``--resume`` continues from it), and
@@ -27,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
-from neuralpaint.painters.gan import Critic, gan_generator, gradient_penalty, init_from_regression
+from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
 from neuralpaint.painters.neural import KINDS, build_painter, load_painter, resolve_device
+from neuralpaint.progress import progress_bar
 
 EVAL_STROKES = 1000
 LOAD_WARNING = 1.0
@@ -69,12 +70,14 @@ class PainterTrainConfig:
     arch: dict = field(default_factory=dict)
     """Architecture arguments for the painter class (e.g. ``{"width": 32}``)."""
     init_from: str = "regression"
-    """GAN only: the regression painter (shipped name or folder) to start from."""
+    """GAN only: the regression painter (shipped name or folder) that becomes its base."""
     vae_stage1_fraction: float = 0.6
     """VAE only: share of the budget spent on the VAE before the action-to-latent net."""
     gan_critic_steps: int = 2
     gan_recon_start: float = 100.0
+    """GAN only: weight of the pooled reconstruction term at the start ..."""
     gan_recon_end: float = 10.0
+    """... and at the end of the run (exponential in between)."""
     resume: bool = False
     tensorboard: bool = False
 
@@ -252,7 +255,7 @@ def train(config: PainterTrainConfig) -> Path:
 
 def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
     """Drive ``step_fn`` until the budget is spent; evaluate, log and checkpoint."""
-    bar = tqdm(total=100, desc=f"{run.config.kind} painter", unit="%")
+    bar = progress_bar(total=100, desc=f"{run.config.kind} painter", unit="%")
     last_eval = last_ckpt = time.monotonic()
     t0 = time.monotonic() - run.elapsed
     losses: list[float] = []
@@ -262,8 +265,8 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
         losses.append(step_fn())
         run.step += 1
         run.elapsed = time.monotonic() - t0
-        bar.n = min(100, int(100 * run.progress))
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4g}", step=run.step)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4g}", step=run.step, refresh=False)
+        bar.update(min(100, int(100 * run.progress)) - bar.n)
         now = time.monotonic()
         if now - last_eval >= run.config.eval_seconds:
             run.log({"train_loss": float(np.mean(losses[-50:])), **run.evaluate(painter)})
@@ -355,7 +358,7 @@ def _train_vae(run: Run) -> Path:
         }
 
     final = _timed_loop(run, step, painter, state)
-    return run.export(painter.eval(), final)
+    return run.export(painter.eval().without_encoder(), final)
 
 
 def _shape(painter: torch.nn.Module, actions: torch.Tensor) -> torch.Tensor:
@@ -366,39 +369,52 @@ def _shape(painter: torch.nn.Module, actions: torch.Tensor) -> torch.Tensor:
 
 def _train_gan(run: Run) -> Path:
     cfg = run.config
-    generator = gan_generator(run.size, cfg.discrete, **cfg.arch).to(run.device).train()
-    critic = Critic(run.size, cfg.discrete).to(run.device).train()
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
-    opt_c = torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
     if (tensors := run.resume_tensors()) is not None:
+        generator = build_painter(ckpt.read_config(run.out / "checkpoint"))
         ckpt.load_state(generator, ckpt.split(tensors, "painter"), "resume")
+    else:
+        regression = load_painter(cfg.init_from, "cpu", expect_discrete=cfg.discrete)
+        arch = {"width": regression.width, **cfg.arch}
+        generator = build_painter(
+            {"kind": "gan", "size": run.size, "discrete": cfg.discrete, "arch": arch}
+        )
+        generator.base.load_state_dict(regression.state_dict())
+    generator = generator.to(run.device).train()
+    generator.base.requires_grad_(False)  # the base keeps the regression painter's placement
+    critic = Critic(cfg.discrete).to(run.device).train()
+    opt_g = torch.optim.Adam(generator.texture.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    if tensors is not None:
         ckpt.load_state(critic, ckpt.split(tensors, "train/critic"), "resume critic")
         load_optimizer_tensors("train/opt_g", opt_g, tensors)
         load_optimizer_tensors("train/opt_c", opt_c, tensors)
-    else:
-        regression = load_painter(cfg.init_from, run.device, expect_discrete=cfg.discrete)
-        init_from_regression(generator, regression)
+
+    def base_batch() -> tuple[torch.Tensor, ...]:
+        actions, real = run.batch()
+        with torch.no_grad():
+            logits, features = generator.base.logits_and_features(actions)
+        return actions, real, logits, features, torch.sigmoid(logits)
 
     def step() -> float:
         lr = lr_at(cfg, run.step, run.progress)
         for group in [*opt_g.param_groups, *opt_c.param_groups]:
             group["lr"] = lr
         for _ in range(cfg.gan_critic_steps):
-            actions, real = run.batch()
+            actions, real, logits, features, mean = base_batch()
             with torch.no_grad():
-                fake = generator(actions)
-            loss_c = critic(actions, fake).mean() - critic(actions, real).mean()
-            loss_c = loss_c + 10.0 * gradient_penalty(critic, actions, real, fake)
+                fake = torch.sigmoid(generator.textured_logits(logits, features, None))
+            loss_c = critic(actions, fake, mean).mean() - critic(actions, real, mean).mean()
+            loss_c = loss_c + 10.0 * gradient_penalty(critic, actions, real, fake, mean)
             opt_c.zero_grad(set_to_none=True)
             loss_c.backward()
             opt_c.step()
-        actions, real = run.batch()
-        fake = generator(actions)
+        actions, real, logits, features, mean = base_batch()
+        fake = torch.sigmoid(generator.textured_logits(logits, features, None))
         recon_weight = (
             cfg.gan_recon_start * (cfg.gan_recon_end / cfg.gan_recon_start) ** run.progress
         )
-        recon = torch.nn.functional.mse_loss(fake, real)
-        loss_g = -critic(actions, fake).mean() + recon_weight * recon
+        recon = pooled_mse(fake, real)
+        loss_g = -critic(actions, fake, mean).mean() + recon_weight * recon
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

@@ -31,18 +31,30 @@ class VAEPainter(nn.Module):
         discrete: take the 13-field discrete-variant action.
         latent: size of the VAE's latent code (the paper uses 64).
         width: channels of the first encoder stage (doubling per stage).
+        encoder: build the encoder. Only training needs it; the shipped painter leaves
+            it out (see :meth:`without_encoder`), since painting is
+            ``decoder(to_latent(action))``.
     """
 
-    def __init__(self, size: int = 64, discrete: bool = False, latent: int = 64, width: int = 16):
+    def __init__(
+        self,
+        size: int = 64,
+        discrete: bool = False,
+        latent: int = 64,
+        width: int = 16,
+        encoder: bool = True,
+    ):
         super().__init__()
         if size != 64:
             raise ValueError(f"the VAE painter is built for 64 px canvases, got {size}")
         self.size, self.discrete, self.latent, self.width = size, discrete, latent, width
         w = width
-        self.encoder = nn.Sequential(
-            _down(1, w), _down(w, 2 * w), _down(2 * w, 4 * w), _down(4 * w, 8 * w), nn.Flatten()
-        )
-        self.to_stats = nn.Linear(8 * w * 16, 2 * latent)
+        self.has_encoder = encoder
+        if encoder:
+            self.encoder = nn.Sequential(
+                _down(1, w), _down(w, 2 * w), _down(2 * w, 4 * w), _down(4 * w, 8 * w), nn.Flatten()
+            )
+            self.to_stats = nn.Linear(8 * w * 16, 2 * latent)
         self.from_latent = nn.Linear(latent, 8 * w * 16)
         self.decoder = nn.Sequential(
             _up(8 * w, 4 * w),
@@ -57,6 +69,8 @@ class VAEPainter(nn.Module):
 
     def encode(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, 1, 64, 64)`` masks to the latent's mean and log-variance."""
+        if not self.has_encoder:
+            raise ValueError("this VAE painter was saved without its encoder; it only paints")
         mu, logvar = self.to_stats(self.encoder(masks)).chunk(2, dim=1)
         return mu, logvar.clamp(-10, 10)
 
@@ -71,10 +85,23 @@ class VAEPainter(nn.Module):
         """``(B, 12)`` actions to ``(B, 1, 64, 64)`` masks (deterministic)."""
         return self.decode(self.to_latent(shape_inputs(actions, self.discrete)))
 
+    def without_encoder(self) -> VAEPainter:
+        """A copy that only paints: the encoder is a training aid, and leaving it out
+        makes the shipped painter smaller."""
+        slim = VAEPainter(self.size, self.discrete, self.latent, self.width, encoder=False)
+        keep = {
+            k: v
+            for k, v in self.state_dict().items()
+            if not k.startswith(("encoder.", "to_stats."))
+        }
+        slim.load_state_dict(keep)
+        return slim.to(next(self.parameters()).device)
+
     def config(self) -> dict:
         return {
             "size": self.size,
             "discrete": self.discrete,
             "latent": self.latent,
             "width": self.width,
+            "encoder": self.has_encoder,
         }

@@ -1,0 +1,59 @@
+"""Fidelity measures (spectral distance, the noise-ceiling correction) and log-friendly
+progress bars."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from neuralpaint.benchmarks.transfer import expected_stroke_ceiling
+from neuralpaint.painters import metrics
+from neuralpaint.progress import progress_bar
+
+
+def test_spectral_distance_tells_a_sampler_from_a_mean(renderer, rng):
+    actions = rng.random((60, 12))
+    real = torch.as_tensor(renderer.render_masks(actions, seed=1)[:, None])
+    other = torch.as_tensor(renderer.render_masks(actions, seed=2)[:, None])
+    renders = [renderer.render_masks(actions, seed=10 + k) for k in range(6)]
+    mean = torch.as_tensor(np.mean(renders, axis=0)[:, None])
+    assert metrics.spectral_distance_db(real, real) == 0.0
+    sampler, smooth = (metrics.spectral_distance_db(x, real) for x in (other, mean))
+    # another render of MyPaint has its texture; the mean of renders is smoothed
+    assert sampler < 1.0 < smooth
+    # white noise on top of the strokes is punished too (too much high frequency)
+    noisy = (real + 0.3 * torch.rand_like(real)).clamp(0, 1)
+    assert metrics.spectral_distance_db(noisy, real) > 1.0
+
+
+def test_radial_spectrum_of_a_pure_tone_peaks_at_its_frequency():
+    x = torch.arange(64, dtype=torch.float64)
+    row = 0.5 + 0.5 * torch.cos(2 * torch.pi * 5 * x / 64)
+    tone = row[None, None, None, :].expand(1, 1, 64, 64)
+    spectrum = metrics.radial_power_spectrum(tone)
+    assert len(spectrum) == 32 and int(spectrum.argmax()) + 1 == 5
+
+
+def test_ceiling_correction_for_finitely_many_renders():
+    # the mean of K renders carries 1/K of a render's noise: 1 - R2 shrinks by K/(K+1)
+    full, half = {"r2": 0.9, "ink_iou": 0.76}, {"r2": 0.89, "ink_iou": 0.74}
+    ceiling = expected_stroke_ceiling(full, half, k=31, k_half=15)
+    assert ceiling["r2"] == pytest.approx(1 - 0.1 * 31 / 32)
+    # IoU extrapolated linearly in 1/K through both points, to 1/K = 0
+    slope = (0.74 - 0.76) / (1 / 15 - 1 / 31)
+    assert ceiling["ink_iou"] == pytest.approx(0.76 - slope / 31)
+    assert ceiling["ink_iou"] > 0.76
+
+
+def test_progress_bar_writes_whole_lines_off_a_terminal():
+    stream = io.StringIO()  # not a tty, like a log file
+    bar = progress_bar(total=1000, desc="work", file=stream)
+    for i in range(1000):
+        bar.set_postfix(step=i, refresh=False)
+        bar.update(1)
+    bar.close()
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert 1 <= len(lines) <= 3 and "1000/1000" in lines[-1]
