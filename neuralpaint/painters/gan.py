@@ -115,7 +115,7 @@ class Critic(nn.Module):
     local, so a patch critic fits it better than one global score.
     """
 
-    def __init__(self, discrete: bool = False, width: int = 32):
+    def __init__(self, discrete: bool = False, width: int = 16):
         super().__init__()
         self.discrete = discrete
         self.first = nn.Conv2d(2, width, 4, stride=2, padding=1)

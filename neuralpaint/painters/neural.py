@@ -42,7 +42,7 @@ def build_painter(config: dict) -> torch.nn.Module:
             raise ckpt.CheckpointError("a regression painter with noise inputs is a 0.1.0 GAN")
         return BroadcastPainter(**common, **arch)
     if kind == "gan":
-        if "head_width" not in arch:
+        if "noise" in arch and "head_width" not in arch:
             raise ckpt.CheckpointError(
                 "this GAN painter was written by neuralpaint 0.1.0 (a noisy broadcast decoder);"
                 " retrain it with `neuralpaint painter train --kind gan`"
