@@ -1,0 +1,61 @@
+"""The shipped painters as a table, generated from their own ``config.json`` files.
+
+Each shipped painter records how it was trained (the full training config, steps,
+seconds, steps/s, the load average at start and end, held-out metrics). This module
+turns those records into the table of ``neuralpaint/painters/weights/README.md``, so
+the table cannot drift from the weights.
+"""
+
+from __future__ import annotations
+
+import json
+
+from neuralpaint.painters.neural import WEIGHTS_DIR, shipped_painters
+
+METRICS = ("r2", "ink_iou", "texture_ratio", "spectral_db")
+
+
+def train_command(config: dict) -> str:
+    """The ``neuralpaint painter train`` command line that reproduces a run's config."""
+    parts = ["neuralpaint painter train", f"--kind {config['kind']}"]
+    if config.get("discrete"):
+        parts.append("--discrete")
+    parts += [f"--minutes {config['minutes']:g}", f"--threads {config['threads']}"]
+    parts.append(f"--lr {config['lr']:g}")
+    if config["kind"] == "gan":
+        parts.append(f"--init-from {config['init_from']}")
+    if config.get("arch"):
+        parts.append(f"--arch '{json.dumps(config['arch'])}'")
+    parts.append(f"--out {config['out']}")
+    if config.get("resume"):
+        parts.append("--resume")
+    return " ".join(parts)
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "not recorded" if value is None else format(value, fmt)
+
+
+def painter_table() -> str:
+    """A Markdown table of every shipped painter: command, budget, speed, contention
+    and held-out metrics (on the last shard of its training dataset)."""
+    lines = [
+        "| painter | command (last run) | minutes | steps | steps/s | load average "
+        "(start → end) | " + " | ".join(METRICS) + " |",
+        "|" + "---|" * (6 + len(METRICS)),
+    ]
+    for name in shipped_painters():
+        trained = json.loads((WEIGHTS_DIR / name / "config.json").read_text())["trained"]
+        held_out = trained["held_out_metrics"]
+        load = (
+            f"{trained['load_average_start']:.2f} → {trained['load_average_end']:.2f}"
+            if "load_average_start" in trained
+            else "not recorded"
+        )
+        metrics = " | ".join(_number(held_out.get(m), ".3f") for m in METRICS)
+        lines.append(
+            f"| `{name}` | `{train_command(trained['config'])}` | {trained['seconds'] / 60:.0f} "
+            f"| {trained['steps']:,} | {_number(trained.get('steps_per_second'), '.2f')} "
+            f"| {load} | {metrics} |"
+        )
+    return "\n".join(lines) + "\n"
