@@ -13,34 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from neuralpaint import actions as A
-from neuralpaint.io import atomic_path
+from neuralpaint.io import save_png, tile
 from neuralpaint.painters.mypaint import MyPaintCanvas, MyPaintRenderer
-
-
-def tile(images: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
-    """Lay ``(H, W, 3)`` float images out in a grid with a grey border."""
-    h, w = images[0].shape[:2]
-    rows = -(-len(images) // columns)
-    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 0.6, np.float32)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        grid[y : y + h, x : x + w] = img
-    return grid
-
-
-def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
-    """Save a float RGB image in [0, 1] as a PNG, enlarged ``scale`` times, atomically."""
-    pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    if scale > 1:
-        pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
-    with atomic_path(path) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
-    return Path(path)
-
 
 DEMO_AGENT = "amortized-mnist"
 

@@ -21,8 +21,7 @@ from tqdm.auto import tqdm
 from neuralpaint.agents.base import Agent, Budget, Progress
 from neuralpaint.agents.registry import get_agent_class
 from neuralpaint.agents.task import Task
-from neuralpaint.demo import save_png
-from neuralpaint.io import atomic_path, write_text
+from neuralpaint.io import save_gif, save_png, tile, write_text
 
 SHIPPED_AGENTS = Path(__file__).with_name("weights")
 
@@ -153,25 +152,9 @@ def stroke_frames(actions: np.ndarray, size: int, seed: int) -> list[np.ndarray]
     return frames
 
 
-def save_gif(frames: list[np.ndarray], path: Path, scale: int = 4, ms: int = 250) -> Path:
-    """An animated GIF of float RGB frames, written atomically."""
-    images = [
-        Image.fromarray((np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(
-            (f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST
-        )
-        for f in frames
-    ]
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0
-        )
-    return path
-
-
 def paint_outputs(agent: Agent, targets: np.ndarray, out: Path, seed: int, stem: str) -> dict:
     """Paint targets; write side-by-side PNG (target | neural | MyPaint) and GIFs."""
     from neuralpaint.agents.evaluation import evaluate_on_mypaint
-    from neuralpaint.demo import tile
 
     result = evaluate_on_mypaint(agent, targets, seed=seed)
     rows = []

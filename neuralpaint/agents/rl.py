@@ -27,7 +27,8 @@ from neuralpaint.agents.base import Agent, Budget, Progress, ProgressCallback, S
 from neuralpaint.agents.registry import register_agent
 from neuralpaint.agents.task import Task
 from neuralpaint.envs.datasets import ArrayTargets
-from neuralpaint.envs.paint import PaintEnv, to_uint8
+from neuralpaint.envs.paint import PaintEnv
+from neuralpaint.io import to_uint8
 
 MODEL_FILE = "model.zip"
 

@@ -31,8 +31,7 @@ from neuralpaint.agents.registry import get_agent_class
 from neuralpaint.agents.task import Task
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.aggregate import mean_ci
-from neuralpaint.demo import save_png, tile
-from neuralpaint.io import write_text
+from neuralpaint.io import save_png, tile, write_text
 
 TARGET_SEED = 0
 """Seed of the fixed random subset of test targets."""

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from neuralpaint.errors import UserError, require
 from neuralpaint.io import atomic_path
 
 DATA_ENV = "NEURALPAINT_DATA"
@@ -60,7 +61,7 @@ IMAGE_TEST_EVERY = 10
 DOWNLOAD_TIMEOUT_S = 60
 
 
-class DatasetError(FileNotFoundError):
+class DatasetError(UserError, FileNotFoundError):
     """A dataset is missing or broken; the message says how to get it."""
 
 
@@ -550,11 +551,11 @@ def load_photos(split: str = "train", size: int = 64) -> ArrayTargets:
     """Colour targets that need no download: square crops of ``skimage.data`` photos at
     three scales (a colour dataset for benchmarks on a machine without CelebA)."""
     _check_split(split)
-    import skimage.data
+    skimage_data = require("skimage.data", "the Photos dataset (scikit-image's sample photos)")
 
     crops = []
     for name in PHOTOS_TRAIN if split == "train" else PHOTOS_TEST:
-        photo = getattr(skimage.data, name)()
+        photo = getattr(skimage_data, name)()
         photo = photo[0] if isinstance(photo, tuple) else photo  # stereo pairs: the left
         img = Image.fromarray(np.ascontiguousarray(photo[..., :3]))
         for fraction in PHOTO_CROP_FRACTIONS:

@@ -13,7 +13,8 @@ from gymnasium import spaces
 
 from neuralpaint import actions as A
 from neuralpaint.envs import datasets as D
-from neuralpaint.envs.registration import COLOR_MODES, DEFAULTS, VARIANTS
+from neuralpaint.envs.registration import DEFAULTS, check_episode
+from neuralpaint.io import to_uint8
 from neuralpaint.painters.base import Painter
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
 
@@ -95,11 +96,6 @@ def apply_color(stroke: np.ndarray, mode: str) -> np.ndarray:
     elif mode == "gray":
         stroke[A.COLOR_SLICE] = stroke[A.COLOR_SLICE.start]
     return stroke
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """A float image in [0, 1] as uint8, rounded."""
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 class PaintEnv(gym.Env):
@@ -250,24 +246,21 @@ class PaintEnv(gym.Env):
         grid_size: int = GRID_SIZE,
         render_mode: str | None = None,
     ):
-        if variant not in VARIANTS.values():
-            raise ValueError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}")
         if isinstance(dataset, D.TargetSet):
-            self.targets = dataset
             defaults = DEFAULTS["images"]
         elif dataset in DEFAULTS:
-            self.targets = D.load_dataset(dataset, split, data_dir, download, image_dir)
             defaults = DEFAULTS[dataset]
         else:
             raise ValueError(f"unknown dataset {dataset!r}; expected one of {tuple(DEFAULTS)}")
         self.variant = variant
         grid_default = defaults.grid_strokes if variant == "grid" else defaults.strokes
         self.strokes = int(grid_default if strokes is None else strokes)
-        if self.strokes < 1:
-            raise ValueError(f"strokes must be at least 1, got {strokes}")
         self.color = defaults.color if color is None else color
-        if self.color not in COLOR_MODES:
-            raise ValueError(f"color must be one of {COLOR_MODES}, got {self.color!r}")
+        check_episode(variant, self.color, self.strokes)
+        if isinstance(dataset, D.TargetSet):
+            self.targets = dataset
+        else:
+            self.targets = D.load_dataset(dataset, split, data_dir, download, image_dir)
         if not (callable(reward) or reward in REWARD_MODES):
             raise ValueError(
                 f"reward must be one of {REWARD_MODES} or a callable score(canvas, target) "

@@ -50,6 +50,20 @@ DEFAULTS: dict[str, DatasetDefaults] = {
 }
 
 
+def check_episode(variant: str, color: str, strokes: int) -> None:
+    """Validate the arguments an environment and an agent's Task share, with the same words.
+
+    Raises:
+        ValueError: naming the argument and its choices.
+    """
+    if variant not in VARIANTS.values():
+        raise ValueError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}")
+    if color not in COLOR_MODES:
+        raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
+    if int(strokes) < 1:
+        raise ValueError(f"strokes must be at least 1, got {strokes}")
+
+
 def env_id(dataset: str, variant: str = "continuous") -> str:
     """The id of a dataset's environment, e.g. ``env_id("mnist", "grid")``."""
     infix = {v: k for k, v in VARIANTS.items()}[variant]
