@@ -348,7 +348,7 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def add_deprecated_commands(sub: argparse._SubParsersAction) -> None:
-    """The old names, hidden from ``--help``, each with its new command's flags."""
+    """The old names, left out of ``--help``, each with its new command's flags."""
     from neuralpaint.agents.commands import add_paint_arguments, add_train_arguments
     from neuralpaint.parameterization.commands import add_report_arguments
 
@@ -363,10 +363,9 @@ def add_deprecated_commands(sub: argparse._SubParsersAction) -> None:
         "parameterization-report": report,
     }
     for old, build in builders.items():
+        # No help=: argparse then leaves the name out of the command list.
         parser = sub.add_parser(
-            old,
-            help=argparse.SUPPRESS,
-            description=f"Deprecated: use `neuralpaint {DEPRECATED[old]}`.",
+            old, description=f"Deprecated: use `neuralpaint {DEPRECATED[old]}`."
         )
         build(parser)
         parser.set_defaults(deprecated=old)

@@ -158,8 +158,7 @@ def cmd_train_agent(args: argparse.Namespace) -> int:
             agent.save(out)
 
     agent.train(budget, on_progress)
-    used = budget.fraction(agent.trained_seconds - start_seconds, agent.trained_steps - start_steps)
-    bar.n = min(100, int(100 * used))
+    bar.n = 100  # train() returns when the budget is spent (at once if there is nothing to learn)
     bar.close()
     agent.save(out)
     print(
