@@ -6,7 +6,7 @@ Another package adds an agent with one class and one line of packaging::
     [project.entry-points."neuralpaint.agents"]
     my-agent = "mypkg.agents:MyAgent"
 
-after which ``get_agent_class("my-agent")`` and ``neuralpaint train-agent my-agent``
+after which ``get_agent_class("my-agent")`` and ``neuralpaint agent train my-agent``
 find it. ``get_agent_class("mypkg.agents:MyAgent")`` works without packaging.
 """
 

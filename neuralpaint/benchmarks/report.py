@@ -6,6 +6,9 @@ A page marks each included file with its path from the repository root::
     ...replaced by the file's body...
     <!-- end include -->
 
+or a table the package generates from its own definitions (:data:`GENERATED`), such as
+``<!-- include: neuralpaint:env-table -->``.
+
 ``neuralpaint bench report --readme`` replaces everything between each pair with the
 named file's content, without its top-level title, and with image links rewritten
 relative to the page. Pages without include blocks are left as they are.
@@ -23,6 +26,16 @@ RESULTS = "results"
 """The results folder the README and docs link to, relative to the repository root."""
 PAGES = ("README.md", "docs/*.md")
 """The pages whose include blocks are refreshed, as globs from the repository root."""
+
+
+def _env_table() -> str:
+    from neuralpaint.envs.registration import env_table
+
+    return env_table()
+
+
+GENERATED = {"neuralpaint:env-table": _env_table}
+"""Include names that are generated, not read from a results file."""
 
 INCLUDE = re.compile(
     r"(<!-- include: (?P<path>[^ ]+) -->\n)(?P<body>.*?)(<!-- end include -->)", re.DOTALL
@@ -53,6 +66,9 @@ def update_page(page: str | Path, root: str | Path = ".") -> list[str]:
     included = []
 
     def replace(match: re.Match) -> str:
+        if match.group("path") in GENERATED:
+            included.append(match.group("path"))
+            return match.group(1) + GENERATED[match.group("path")]() + match.group(4)
         path = root / match.group("path")
         if not path.is_file():
             raise FileNotFoundError(
