@@ -100,9 +100,9 @@ def check_arguments(cls: type[Agent], kwargs: dict) -> None:
     valid = cls.arguments()
     unknown = sorted(set(kwargs) - set(valid)) if valid is not None else []
     if unknown:
+        takes = f"its arguments are {', '.join(valid)}" if valid else "it takes none"
         raise ValueError(
-            f"agent {cls.name!r} has no argument {', '.join(map(repr, unknown))}; its "
-            f"arguments are {', '.join(valid)}"
+            f"agent {cls.name!r} has no argument {', '.join(map(repr, unknown))}; {takes}"
         )
 
 
