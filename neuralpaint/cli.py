@@ -106,24 +106,35 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
     print(f"wrote {out}/")
 
 
+def check_readme_flag(args: argparse.Namespace) -> None:
+    """Refuse ``--readme`` with another results folder before any suite runs.
+
+    Raises:
+        ValueError: the README and docs link to ``results/``, not to ``--results``.
+    """
+    from neuralpaint.benchmarks.report import RESULTS
+
+    if vars(args).get("readme") and args.results.rstrip("/") != RESULTS:
+        raise ValueError(
+            f"--readme refreshes README.md and docs/ from {RESULTS}/, the folder they link "
+            f"to; it cannot take --results {args.results}"
+        )
+
+
 def refresh_docs(args: argparse.Namespace) -> None:
     """Write the claims page into the results folder; with ``--readme``, also refresh
     the generated blocks of README.md and docs/*.md."""
     from neuralpaint.benchmarks.claims import write_claims
-    from neuralpaint.benchmarks.report import RESULTS, refresh_includes
+    from neuralpaint.benchmarks.report import refresh_includes
 
     print(f"wrote {write_claims(args.results)}")
     if args.readme:
-        if args.results.rstrip("/") != RESULTS:
-            raise ValueError(
-                f"--readme refreshes README.md and docs/ from {RESULTS}/, the folder they "
-                f"link to; it cannot take --results {args.results}"
-            )
         for page, included in refresh_includes().items():
             print(f"{page} refreshed from {', '.join(included)}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    check_readme_flag(args)
     if args.suite == "report":
         refresh_docs(args)
         return 0

@@ -198,3 +198,6 @@ def test_report_elsewhere_names_its_folder_and_leaves_the_readme(tmp_path, monke
     assert f"`{results.as_posix()}/`" in claims and "`results/`" not in claims
     assert not (tmp_path / "README.md").exists()
     fails(capsys, ["bench", "report", "--results", str(results), "--readme"], "--readme")
+    # refused before any suite runs
+    fails(capsys, ["bench", "all", "--results", str(results), "--readme"], "--readme")
+    assert not (results / "throughput").exists()
