@@ -28,10 +28,11 @@ system:
 		echo "installing python3-venv"; $(SUDO) apt-get install -y -qq python3-venv; }
 
 # torch is pinned in the same pip command: an unpinned torch pulls a multi-GB CUDA build.
+# Every extra: the tests cover the parameterization tools and the Photos envs too.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "torch==2.13.0" -e ".[dev]"
+	$(BIN)/pip install -q "torch==2.13.0" -e ".[parameterization,dev]"
 	touch $(STAMP)
 
 demo: setup
@@ -47,7 +48,7 @@ format: setup
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: setup
-	$(BIN)/neuralpaint bench all --preset quick
+	$(BIN)/neuralpaint bench all --preset quick --readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,18 +1,38 @@
 """The ``neuralpaint`` command.
 
-Examples::
+One verb structure::
 
     neuralpaint demo
-    neuralpaint bench throughput --preset quick
-    neuralpaint bench convergence --agents amortized@regression,ppo --seeds 3
-    neuralpaint bench all --preset quick
+    neuralpaint painter {dataset,train}
+    neuralpaint agent {train,paint}          # agent train ppo@regression --budget 10m
+    neuralpaint bench SUITE                  # bench convergence --agents amortized,ppo
+    neuralpaint visualize --class violin
+    neuralpaint stylize photo.jpg
+
+Errors a user can act on (an unknown name, a missing file, a corrupt checkpoint...)
+print ``error: <message>`` and exit with status 2; ``--debug`` shows the traceback.
+Nothing here imports torch, so ``neuralpaint --help`` answers at once; each command
+imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from neuralpaint import __version__
+from neuralpaint.cli_flags import add_compute_flags, add_device_flag
+
+EXIT_USER_ERROR = 2
+"""Exit status for errors in what was asked, as argparse uses for bad flags."""
+
+DEPRECATED = {
+    "train-agent": "agent train",
+    "paint": "agent paint",
+    "parameterization-report": "bench parameterization",
+}
+"""Old command names, still accepted for one release with a note on stderr."""
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -29,20 +49,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------- bench
+
+
 def _split(text: str | None) -> list[str] | None:
     return [t for t in text.split(",") if t] if text else None
 
 
 def run_suite(suite: str, args: argparse.Namespace) -> None:
-    """Run one benchmark suite with the command's options and print its tables."""
+    """Run one benchmark suite with the command's options and print its tables.
+
+    ``bench all`` passes its own namespace, which lacks the per-suite choices
+    (``--agents``, ``--painters``...): those suites then run their defaults.
+    """
     out = f"{args.results}/{suite}"
-    common = {
-        "device": args.device,
-        "cache": args.cache,
-        "fresh": args.fresh,
-        "seconds": args.seconds,
-        "workers": args.workers,
-    }
+    option = vars(args).get
+    training = {k: option(k) for k in ("device", "cache", "fresh", "seconds", "workers")}
     if suite == "throughput":
         from neuralpaint.benchmarks import throughput
 
@@ -52,24 +74,19 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
         from neuralpaint.benchmarks import transfer
 
         table = transfer.run(
-            args.preset, out, _split(args.painters), args.device, _split(args.agents)
+            args.preset, out, _split(option("painters")), args.device, _split(option("agents"))
         )
         print(table.to_markdown(index=False, floatfmt=".3f"))
     elif suite == "agents":
         from neuralpaint.benchmarks import agents
 
-        if not args.agents:
-            raise SystemExit(
-                "bench agents needs --agents, e.g. random,amortized-mnist,runs/agent-ppo"
-            )
         table = agents.run(_split(args.agents), args.env, args.preset, out)
         print(table.to_markdown(index=False, floatfmt=".4f"))
     elif suite == "discrete":
         from neuralpaint.benchmarks import discrete
 
-        painter = args.painters or "regression-discrete"
-        tables = discrete.run(args.preset, out, painter, args.seeds, **common)
-        for table in tables:
+        painter = option("painter") or "regression-discrete"
+        for table in discrete.run(args.preset, out, painter, args.seeds, **training):
             print(table.to_markdown(index=False, floatfmt=".4f"))
     elif suite == "convergence":
         from neuralpaint.benchmarks import convergence
@@ -77,37 +94,56 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
         tables = convergence.run(
             args.preset,
             out,
-            _split(args.agents),
-            _split(args.envs),
+            _split(option("agents")),
+            _split(option("envs")),
             args.seeds,
-            **common,
+            **training,
         )
         for env, table in tables.items():
             print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
     else:
-        raise SystemExit(f"unknown benchmark suite {suite!r}")
+        raise ValueError(f"unknown benchmark suite {suite!r}")
     print(f"wrote {out}/")
 
 
-ALL_SUITES = ("throughput", "transfer", "discrete", "convergence")
-"""What ``bench all`` runs, in order, before refreshing the README."""
+def check_readme_flag(args: argparse.Namespace) -> None:
+    """Refuse ``--readme`` with another results folder before any suite runs.
+
+    Raises:
+        ValueError: the README and docs link to ``results/``, not to ``--results``.
+    """
+    from neuralpaint.benchmarks.report import RESULTS
+
+    if vars(args).get("readme") and args.results.rstrip("/") != RESULTS:
+        raise ValueError(
+            f"--readme refreshes README.md and docs/ from {RESULTS}/, the folder they link "
+            f"to; it cannot take --results {args.results}"
+        )
+
+
+def refresh_docs(args: argparse.Namespace) -> None:
+    """Write the claims page into the results folder; with ``--readme``, also refresh
+    the generated blocks of README.md and docs/*.md."""
+    from neuralpaint.benchmarks.claims import write_claims
+    from neuralpaint.benchmarks.report import refresh_includes
+
+    print(f"wrote {write_claims(args.results)}")
+    if args.readme:
+        for page, included in refresh_includes().items():
+            print(f"{page} refreshed from {', '.join(included)}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import time
-
-    from neuralpaint.benchmarks.claims import write_claims
-    from neuralpaint.benchmarks.report import update_readme
-
+    check_readme_flag(args)
     if args.suite == "report":
-        print(f"wrote {write_claims(args.results)}")
-        included = update_readme("README.md")
-        print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
+        refresh_docs(args)
         return 0
     if args.suite != "all":
         run_suite(args.suite, args)
         return 0
-    from neuralpaint.benchmarks import provenance
+    import time
+
+    from neuralpaint.benchmarks import ALL_SUITES, provenance
     from neuralpaint.io import write_text
 
     provenance.git_commit()  # read before any output makes the checkout dirty
@@ -126,10 +162,116 @@ def cmd_bench(args: argparse.Namespace) -> int:
         + "\n".join(lines)
         + f"\n| **total** | {sum(minutes.values()):.1f} |\n",
     )
-    print(f"wrote {write_claims(args.results)}")
-    included = update_readme("README.md")
-    print(f"README.md refreshed from {', '.join(included) or 'nothing'}")
+    refresh_docs(args)
     return 0
+
+
+def _results_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results", default="results", help="results root folder; writes RESULTS/SUITE/"
+    )
+
+
+def _preset_flag(parser: argparse.ArgumentParser, choices=("tiny", "quick", "full")) -> None:
+    parser.add_argument("--preset", default="quick", choices=choices, help="(default quick)")
+
+
+def _readme_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also refresh the generated tables of README.md and docs/*.md (from results/)",
+    )
+
+
+def _training_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the suites that train agents in cached runs."""
+    parser.add_argument("--seeds", type=int, default=None, help="seeds (default: the preset's)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="training runs side by side (default: preset)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="training seconds per run (default: the preset's)",
+    )
+    parser.add_argument("--cache", default="runs/bench", help="folder of finished runs")
+    parser.add_argument("--fresh", action="store_true", help="rerun cached training runs")
+
+
+AGENTS_HELP = (
+    "comma-separated agents: NAME[@PAINTER] (e.g. amortized@gan, ppo@mypaint), "
+    "module:Class, saved folders or shipped agents"
+)
+
+
+def add_bench_commands(sub: argparse._SubParsersAction) -> None:
+    """``bench SUITE``: each suite its own parser, so its ``--help`` lists only its flags
+    and a flag it does not use is refused."""
+    from neuralpaint.parameterization.commands import add_report_arguments
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark suite and write results/SUITE/",
+        description="Benchmark suites. 'all' runs throughput, transfer, discrete and "
+        "convergence. Finished training runs are cached in --cache and skipped on a rerun "
+        "(--fresh reruns them).",
+    )
+    suites = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    bench.set_defaults(func=cmd_bench)
+
+    p = suites.add_parser("throughput", help="strokes per second of the renderers and envs")
+    _preset_flag(p)
+    _results_flag(p)
+
+    p = suites.add_parser("transfer", help="painter fidelity against MyPaint")
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument("--painters", default=None, help="comma-separated painters (default: shipped)")
+    p.add_argument("--agents", default=None, help=AGENTS_HELP)
+    add_device_flag(p)
+
+    p = suites.add_parser("agents", help="agents painting held-out targets on MyPaint")
+    p.add_argument("--agents", required=True, help=AGENTS_HELP)
+    p.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id")
+    _preset_flag(p)
+    _results_flag(p)
+
+    p = suites.add_parser("discrete", help="lift flicker, size rounding, stuck training")
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument(
+        "--painter", default="regression-discrete", help="discrete-variant painter to study"
+    )
+    add_device_flag(p)
+    _training_flags(p)
+
+    p = suites.add_parser("convergence", help="gradient agents against RL, by wall-clock")
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument("--agents", default=None, help=AGENTS_HELP + " (default: the preset's)")
+    p.add_argument("--envs", default=None, help="comma-separated env ids (default: preset)")
+    add_device_flag(p)
+    _training_flags(p)
+
+    p = suites.add_parser("parameterization", help="class paintings and style transfer")
+    _results_flag(p)
+    add_report_arguments(p)
+
+    p = suites.add_parser("all", help="throughput, transfer, discrete and convergence")
+    _preset_flag(p)
+    _results_flag(p)
+    add_device_flag(p)
+    _training_flags(p)
+    _readme_flag(p)
+
+    p = suites.add_parser("report", help="write RESULTS/claims.md from the results files")
+    _results_flag(p)
+    _readme_flag(p)
+
+
+# ----------------------------------------------------------------------- painter
 
 
 def cmd_painter_dataset(args: argparse.Namespace) -> int:
@@ -153,6 +295,10 @@ def cmd_painter_train(args: argparse.Namespace) -> int:
 
     from neuralpaint.painters.training import PainterTrainConfig, train
 
+    try:
+        arch = json.loads(args.arch)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--arch must be JSON, e.g. '{{\"width\": 32}}': {exc}") from exc
     config = PainterTrainConfig(
         kind=args.kind,
         out=args.out or f"runs/painter-{args.kind}{'-discrete' if args.discrete else ''}",
@@ -165,7 +311,7 @@ def cmd_painter_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         threads=args.threads,
-        arch=json.loads(args.arch),
+        arch=arch,
         init_from=args.init_from,
         resume=args.resume,
         tensorboard=args.tensorboard,
@@ -175,60 +321,9 @@ def cmd_painter_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="neuralpaint",
-        description="Brushstroke painting benchmark: MyPaint and neural painters.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="paint strokes with MyPaint into results/demo/")
-    demo.add_argument("--out", default="results/demo", help="output folder")
-    demo.add_argument("--seed", type=int, default=0, help="random seed for strokes and texture")
-    demo.set_defaults(func=cmd_demo)
-
-    bench = sub.add_parser(
-        "bench",
-        help="run a benchmark suite and write results/SUITE/",
-        description="Benchmark suites. 'all' runs throughput, transfer, discrete and "
-        "convergence, then refreshes the README. Finished training runs are cached in "
-        "--cache and skipped on a rerun (--fresh reruns them).",
-    )
-    bench.add_argument(
-        "suite",
-        choices=["throughput", "transfer", "agents", "discrete", "convergence", "all", "report"],
-        help="which suite",
-    )
-    bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
-    bench.add_argument("--results", default="results", help="results root folder")
-    bench.add_argument(
-        "--painters", default=None, help="comma-separated painters (default: shipped)"
-    )
-    bench.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    bench.add_argument(
-        "--agents",
-        default=None,
-        help="comma-separated agents: registered names (NAME@PAINTER in convergence), "
-        "module:Class, saved folders or shipped agents",
-    )
-    bench.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id (agents suite)")
-    bench.add_argument("--envs", default=None, help="comma-separated env ids (convergence)")
-    bench.add_argument("--seeds", type=int, default=None, help="seeds (default: the preset's)")
-    bench.add_argument(
-        "--workers", type=int, default=None, help="training runs side by side (default: preset)"
-    )
-    bench.add_argument(
-        "--seconds",
-        type=float,
-        default=None,
-        help="training seconds per run in convergence and discrete (default: the preset's)",
-    )
-    bench.add_argument("--cache", default="runs/bench", help="folder of finished runs")
-    bench.add_argument("--fresh", action="store_true", help="rerun cached training runs")
-    bench.set_defaults(func=cmd_bench)
-
-    painter = sub.add_parser("painter", help="neural painters: datasets, training")
-    painter_sub = painter.add_subparsers(dest="painter_command", required=True)
+def add_painter_commands(sub: argparse._SubParsersAction) -> None:
+    painter = sub.add_parser("painter", help="neural painters: stroke datasets, training")
+    painter_sub = painter.add_subparsers(dest="painter_command", required=True, metavar="COMMAND")
     data = painter_sub.add_parser("dataset", help="render random strokes with MyPaint into shards")
     data.add_argument("--strokes", type=int, default=100_000, help="number of strokes")
     data.add_argument("--shard-size", type=int, default=10_000, help="strokes per shard file")
@@ -250,8 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=None, help="peak learning rate")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    tr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    add_compute_flags(tr)
     tr.add_argument("--arch", default="{}", help="architecture JSON, e.g. '{\"width\": 32}'")
     tr.add_argument(
         "--init-from", default="regression", help="GAN: regression painter to start from"
@@ -260,18 +354,98 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")
     tr.set_defaults(func=cmd_painter_train)
 
+
+# ------------------------------------------------------------------------ parser
+
+
+def add_deprecated_commands(sub: argparse._SubParsersAction) -> None:
+    """The old names, left out of ``--help``, each with its new command's flags."""
+    from neuralpaint.agents.commands import add_paint_arguments, add_train_arguments
+    from neuralpaint.parameterization.commands import add_report_arguments
+
+    def report(parser: argparse.ArgumentParser) -> None:
+        add_report_arguments(parser)
+        parser.add_argument("--out", default="results/parameterization", help="output folder")
+        parser.set_defaults(results=None)
+
+    builders: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+        "train-agent": add_train_arguments,
+        "paint": add_paint_arguments,
+        "parameterization-report": report,
+    }
+    for old, build in builders.items():
+        # No help=: argparse then leaves the name out of the command list.
+        parser = sub.add_parser(
+            old, description=f"Deprecated: use `neuralpaint {DEPRECATED[old]}`."
+        )
+        build(parser)
+        parser.set_defaults(deprecated=old)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; imports no heavy module."""
     from neuralpaint.agents.commands import add_commands as add_agent_commands
     from neuralpaint.parameterization.commands import add_commands as add_parameterization
 
-    add_agent_commands(sub)
+    parser = argparse.ArgumentParser(
+        prog="neuralpaint",
+        description="Brushstroke painting benchmark: MyPaint and neural painters.",
+    )
+    parser.add_argument("--version", action="version", version=f"neuralpaint {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    demo = sub.add_parser("demo", help="paint MNIST digits and MyPaint strokes into results/demo/")
+    demo.add_argument("--out", default="results/demo", help="output folder")
+    demo.add_argument("--seed", type=int, default=0, help="random seed for strokes and texture")
+    demo.set_defaults(func=cmd_demo)
+
+    add_painter_commands(sub)
+    add_agent_commands(sub)
+    add_bench_commands(sub)
     add_parameterization(sub)
+    add_deprecated_commands(sub)
     return parser
 
 
+def is_user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is about what was asked (its message says what to do) rather
+    than a bug: the project's own errors, bad values, missing files, unknown ids."""
+    from neuralpaint.errors import UserError
+
+    if isinstance(exc, (UserError, ValueError, OSError, KeyError)):
+        return True
+    gym_error = getattr(sys.modules.get("gymnasium.error"), "Error", None)
+    return gym_error is not None and isinstance(exc, gym_error)
+
+
+def describe(exc: BaseException) -> str:
+    """The one-line message of a user error (a bare ``KeyError`` names only its key)."""
+    if isinstance(exc, KeyError) and exc.args and not str(exc.args[0]).count(" "):
+        return f"unknown name {exc.args[0]!r}"
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, not only before the command.
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    if getattr(args, "deprecated", None):
+        print(
+            f"note: `neuralpaint {args.deprecated}` is deprecated and will be removed in the "
+            f"next release; use `neuralpaint {DEPRECATED[args.deprecated]}`",
+            file=sys.stderr,
+        )
+    try:
+        return args.func(args)
+    except Exception as exc:
+        if debug or not is_user_error(exc):
+            raise
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

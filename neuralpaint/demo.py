@@ -10,52 +10,53 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from neuralpaint import actions as A
-from neuralpaint.io import atomic_path
+from neuralpaint.io import save_png, tile
 from neuralpaint.painters.mypaint import MyPaintCanvas, MyPaintRenderer
-
-
-def tile(images: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
-    """Lay ``(H, W, 3)`` float images out in a grid with a grey border."""
-    h, w = images[0].shape[:2]
-    rows = -(-len(images) // columns)
-    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 0.6, np.float32)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        grid[y : y + h, x : x + w] = img
-    return grid
-
-
-def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
-    """Save a float RGB image in [0, 1] as a PNG, enlarged ``scale`` times, atomically."""
-    pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    if scale > 1:
-        pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
-    with atomic_path(path) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
-    return Path(path)
-
 
 DEMO_AGENT = "amortized-mnist"
 
 
-def paint_mnist(out_dir: str | Path = "results/demo", seed: int = 0) -> dict:
-    """Paint the first test digit of each class with the shipped agent; returns the L2
-    scores (mean squared error per pixel against the targets)."""
+@contextlib.contextmanager
+def reproducible_torch() -> Iterator[None]:
+    """One thread and deterministic kernels for the duration, then the caller's settings.
+
+    The demo's files are committed: with torch's default of one thread per core, the
+    order of float sums changes with the machine and the load, and with it the last
+    bits of every stroke, so each run rewrote every file.
+    """
+    import torch
+
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def paint_mnist(out_dir: str | Path = "results/demo", seed: int = 0, digits: int = 10) -> dict:
+    """Paint the first test digit of the first ``digits`` classes with the shipped agent;
+    returns the L2 scores (mean squared error per pixel against the targets). The same
+    seed writes the same bytes on every run."""
     from neuralpaint.agents.base import Agent
     from neuralpaint.agents.commands import paint_outputs, resolve_agent_folder
 
-    agent = Agent.load(resolve_agent_folder(DEMO_AGENT))
-    labels = agent.task.labels("test")
-    first_of_class = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
-    targets = agent.task.targets("test")[first_of_class]
-    return paint_outputs(agent, targets, Path(out_dir), seed, stem="mnist_")
+    with reproducible_torch():
+        agent = Agent.load(resolve_agent_folder(DEMO_AGENT))
+        labels = agent.task.labels("test")
+        classes = np.unique(labels)[:digits]
+        first_of_class = [int(np.flatnonzero(labels == c)[0]) for c in classes]
+        targets = agent.task.targets("test")[first_of_class]
+        return paint_outputs(agent, targets, Path(out_dir), seed, stem="mnist_")
 
 
 def run(out_dir: str | Path = "results/demo", seed: int = 0, size: int = 64) -> Path:

@@ -1,5 +1,6 @@
 """Agents: interface, registry, each kind on a tiny configuration, preconditioning."""
 
+import json
 import sys
 import textwrap
 
@@ -247,43 +248,68 @@ def test_agent_benchmark_tiny(tmp_path, painter_folder):
     assert (tmp_path / "agents_NeuralPaint-MNIST-v0.png").is_file()
 
 
-def test_cli_train_agent_resumes_and_paint_writes_outputs(tmp_path, painter_folder):
-    import json
-
+def test_cli_train_agent_resumes_and_paint_writes_outputs(tmp_path, painter_folder, capsys):
     from PIL import Image
 
     from neuralpaint.cli import main
 
     out = tmp_path / "agent"
-    args = ["train-agent", "amortized", "--painter", str(painter_folder), "--out", str(out)]
-    args += ["--agent-arg", "batch_size=2", "--agent-arg", "hidden=16", "--agent-arg", "width=4"]
+    args = ["agent", "train", f"amortized@{painter_folder}", "--out", str(out)]
     args += ["--device", "cpu", "--threads", "1"]
-    assert main([*args, "--budget", "2steps"]) == 0
+    arguments = ["batch_size=2", "hidden=16", "width=4", "log_every_seconds=0"]
+    assert main([*args, "--budget", "2steps", *(f"--agent-arg={a}" for a in arguments)]) == 0
     assert main([*args, "--budget", "3steps", "--resume"]) == 0
-    assert json.loads((out / "agent.json").read_text())["trained_steps"] == 5
+    saved = json.loads((out / "agent.json").read_text())
+    assert saved["trained_steps"] == 5 and saved["trains_on"] == str(painter_folder)
+    # The resumed run's log continues the step count and the clock.
+    log = pd.read_csv(out / "progress.csv")
+    assert list(log["steps"]) == [1, 2, 3, 4, 5]
+    assert log["seconds"].is_monotonic_increasing
 
     digit = np.full((28, 28, 3), 255, np.uint8)
     digit[5:23, 12:16] = 0
     Image.fromarray(digit).save(tmp_path / "digit.png")
     paint_dir = tmp_path / "painting"
+    target = str(tmp_path / "digit.png")
     assert (
-        main(
-            [
-                "paint",
-                "--agent",
-                str(out),
-                "--target",
-                str(tmp_path / "digit.png"),
-                "--out",
-                str(paint_dir),
-            ]
-        )
+        main(["agent", "paint", "--agent", str(out), "--target", target, "--out", str(paint_dir)])
         == 0
     )
     assert Image.open(paint_dir / "side_by_side.png").size == (3 * (3 * 66 + 2), 3 * 68)
     assert Image.open(paint_dir / "0_strokes.gif").n_frames == 8
     (tmp_path / "broken.png").write_bytes(b"not an image")
-    with pytest.raises(ValueError, match="cannot read target image"):
-        main(["paint", "--agent", str(out), "--target", str(tmp_path / "broken.png")])
-    with pytest.raises(FileNotFoundError, match="no saved agent"):
-        main(["paint", "--agent", str(tmp_path / "nothing"), "--target", "x.png"])
+    assert (
+        main(["agent", "paint", "--agent", str(out), "--target", str(tmp_path / "broken.png")]) == 2
+    )
+    assert "error: cannot read target image" in capsys.readouterr().err
+
+
+def test_the_painter_is_named_one_way_and_recorded(tmp_path, painter_folder):
+    from neuralpaint.agents.registry import make_agent
+
+    with pytest.raises(ValueError, match="MyPaint has no gradient"):
+        make_agent("amortized@mypaint")
+    with pytest.raises(ValueError, match="ppo@mypaint"):
+        make_agent("ppo", kwargs={"renderer": "mypaint"})
+    # PPO takes the Grid variant, with the Grid episode length.
+    ppo = make_agent(
+        "ppo", "NeuralPaint-MNIST-Grid-v0", kwargs={"n_envs": 1, "n_steps": 16, "batch_size": 16}
+    )
+    assert ppo.task.variant == "grid" and ppo.task.strokes == 20
+    assert ppo.trains_on == "mypaint"
+    on_painter = make_agent(
+        f"ppo@{painter_folder}", kwargs={"n_envs": 1, "n_steps": 16, "batch_size": 16}
+    )
+    assert on_painter.trains_on == str(painter_folder)
+    assert on_painter.task.painter == str(painter_folder)
+    saved = json.loads((ppo.save(tmp_path) / "agent.json").read_text())
+    assert saved["trains_on"] == "mypaint" and saved["task"]["variant"] == "grid"
+
+
+def test_rl_progress_bar_reaches_the_end(tmp_path, capsys):
+    from neuralpaint.cli import main
+
+    argv = ["agent", "train", "ppo", "--budget", "32steps", "--out", str(tmp_path)]
+    arguments = ["n_envs=1", "n_steps=16", "batch_size=16", "n_epochs=1"]
+    assert main([*argv, "--device", "cpu", *(f"--agent-arg={a}" for a in arguments)]) == 0
+    assert "100%" in capsys.readouterr().err

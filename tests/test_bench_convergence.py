@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from neuralpaint.agents.registry import parse_agent_spec
 from neuralpaint.benchmarks import convergence
 from neuralpaint.benchmarks.claims import write_claims
 from neuralpaint.cli import main
@@ -79,11 +80,11 @@ def test_summary_times_to_threshold_and_headline():
 
 def test_bad_agent_spec_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match="no name"):
-        convergence.parse_agent("@gan")
+        parse_agent_spec("@gan")
     with pytest.raises((KeyError, ValueError), match="nosuchagent"):
         convergence.run("tiny", tmp_path, agents=["nosuchagent"], cache=tmp_path)
-    assert convergence.parse_agent("amortized@gan") == ("amortized", "gan")
-    assert convergence.parse_agent("ppo") == ("ppo", None)
+    assert parse_agent_spec("amortized@gan") == ("amortized", "gan")
+    assert parse_agent_spec("ppo") == ("ppo", None)
 
 
 def test_threshold_follows_the_better_trivial_painting():

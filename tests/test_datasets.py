@@ -217,3 +217,18 @@ def test_image_folder_fixed_split(tmp_path):
     os.remove(train.paths[0])
     with pytest.raises(D.DatasetError, match="cannot read image"):
         train.image(0, 64)
+
+
+def test_a_missing_extra_names_the_pip_command(monkeypatch):
+    import sys
+
+    from neuralpaint.errors import MissingExtraError, require
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # as if scikit-image were absent
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    D.load_photos.cache_clear()
+    with pytest.raises(MissingExtraError, match=r"pip install 'neuralpaint\[parameterization\]'"):
+        D.load_photos("test")
+    with pytest.raises(ImportError, match="needs no_such_package.*pip install no_such_package"):
+        require("no_such_package", "this feature")
+    D.load_photos.cache_clear()

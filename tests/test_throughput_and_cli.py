@@ -38,23 +38,50 @@ def test_cli_demo_paints_digits_with_the_shipped_agent(tmp_path):
     assert scores["mypaint_l2"] < 0.06
 
 
-def test_report_copies_results_into_the_readme(tmp_path):
-    from neuralpaint.benchmarks.report import update_readme
+def test_report_copies_results_into_the_readme_and_docs(tmp_path):
+    from neuralpaint.benchmarks.report import refresh_includes, update_page
 
     results = tmp_path / "results" / "x"
     results.mkdir(parents=True)
     (results / "table.md").write_text(
         "# Title\n\n| a |\n|---|\n| 1 |\n\n## Part two\n\n![plot](plot.png)\n"
     )
+    block = "<!-- include: results/x/table.md -->\nstale\n<!-- end include -->\n"
     readme = tmp_path / "README.md"
-    readme.write_text(
-        "intro\n<!-- include: results/x/table.md -->\nstale\n<!-- end include -->\noutro\n"
-    )
-    assert update_readme(readme, tmp_path) == ["results/x/table.md"]
+    readme.write_text(f"intro\n{block}outro\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text(block)
+    (tmp_path / "docs" / "plain.md").write_text("no includes\n")
+    assert refresh_includes(tmp_path) == {
+        "README.md": ["results/x/table.md"],
+        "docs/page.md": ["results/x/table.md"],
+    }
     text = readme.read_text()
     assert "stale" not in text and "| 1 |" in text and "# Title" not in text
     assert "![plot](results/x/plot.png)" in text and text.endswith("outro\n")
     assert "\n#### Part two\n" in text
+    # image links are relative to the page that includes them
+    assert "![plot](../results/x/plot.png)" in (tmp_path / "docs" / "page.md").read_text()
     readme.write_text("<!-- include: results/missing.md -->\n<!-- end include -->\n")
     with pytest.raises(FileNotFoundError, match="results/missing.md"):
-        update_readme(readme, tmp_path)
+        update_page(readme, tmp_path)
+
+
+def test_demo_writes_the_same_bytes_on_every_run(tmp_path):
+    import torch
+
+    from neuralpaint import demo
+
+    runs = []
+    for threads, name in ((2, "a"), (1, "b")):
+        torch.set_num_threads(threads)  # the demo must not depend on the caller's threads
+        demo.paint_mnist(tmp_path / name, seed=0, digits=2)
+        runs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())})
+    assert torch.get_num_threads() == 1  # the caller's setting is restored
+    assert runs[0].keys() == {
+        "mnist_0_strokes.gif",
+        "mnist_1_strokes.gif",
+        "mnist_side_by_side.png",
+        "mnist_scores.json",
+    }
+    assert runs[0] == runs[1]

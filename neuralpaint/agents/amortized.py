@@ -10,7 +10,7 @@ forcing loss preconditions the strokes on human examples (see :mod:`precondition
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +153,14 @@ class AmortizedAgent(Agent):
         """Per optimizer step: training L2, the policy's gradient norm and, for the
         discrete variant, the fraction of strokes MyPaint would paint (``lift < 0.5``)."""
 
+    @classmethod
+    def arguments(cls) -> list[str]:
+        return [*super().arguments(), *(f.name for f in fields(AmortizedConfig))]
+
+    @property
+    def trains_on(self) -> str:
+        return str(self.task.painter)
+
     @property
     def strokes_rendered(self) -> int:
         """Painter calls while training: one per stroke of each target in a batch."""
@@ -229,10 +237,7 @@ class AmortizedAgent(Agent):
             if callback and clock.elapsed - last_log >= cfg.log_every_seconds:
                 last_log = clock.elapsed
                 metrics = {"train_l2_per_pixel": float(np.mean(losses[-20:]))}
-                if (
-                    callback(Progress(self.trained_seconds + clock.elapsed, steps, metrics))
-                    is False
-                ):
+                if callback(Progress(clock.elapsed, steps, metrics)) is False:
                     break
         bar.close()
         self.trained_seconds += clock.elapsed

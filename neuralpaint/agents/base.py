@@ -9,6 +9,7 @@ renderer: its actions are painted by the real MyPaint program
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from abc import ABC, abstractmethod
@@ -57,7 +58,12 @@ class Budget:
 
 @dataclass
 class Progress:
-    """What an agent reports while training (units in the metric names)."""
+    """What an agent reports while training (units in the metric names).
+
+    ``elapsed_seconds`` and ``steps`` count from the start of the current
+    :meth:`Agent.train` call, the span its :class:`Budget` applies to; add
+    ``trained_seconds`` and ``trained_steps`` from before the call for totals.
+    """
 
     elapsed_seconds: float
     steps: int
@@ -88,6 +94,26 @@ class Agent(ABC):
         self.kwargs = kwargs
         self.trained_seconds = 0.0
         self.trained_steps = 0
+
+    @classmethod
+    def arguments(cls) -> list[str] | None:
+        """The keyword arguments the constructor takes besides ``task`` and ``seed``, so
+        that a misspelt one is reported with the valid ones; ``None`` when it takes any
+        (a ``**kwargs`` that a subclass does not spell out)."""
+        params = inspect.signature(cls.__init__).parameters
+        overridden = cls.arguments.__func__ is not Agent.arguments.__func__
+        if not overridden and any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return None
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return [
+            n for n, p in params.items() if p.kind in named and n not in ("self", "task", "seed")
+        ]
+
+    @property
+    def trains_on(self) -> str | None:
+        """The renderer training learns from: a neural painter, ``mypaint``, or ``None``
+        for agents that learn nothing. Saved in ``agent.json``."""
+        return None
 
     @property
     def strokes_rendered(self) -> int:
@@ -120,6 +146,7 @@ class Agent(ABC):
             "seed": self.seed,
             "kwargs": self.kwargs,
             "task": self.task.describe(),
+            "trains_on": self.trains_on,
             "trained_seconds": self.trained_seconds,
             "trained_steps": self.trained_steps,
         }
@@ -145,10 +172,12 @@ class Agent(ABC):
         try:
             meta = json.loads(path.read_text())
             agent_cls = get_agent_class(meta["agent"])
-        except (json.JSONDecodeError, KeyError) as exc:
-            raise ValueError(f"{path} is corrupt ({exc}); retrain or restore it") from exc
-        task = task or Task.from_description(meta["task"])
-        agent = agent_cls(task, seed=meta["seed"], **meta["kwargs"])
+            task = task or Task.from_description(meta["task"])
+            seed, kwargs = meta["seed"], meta["kwargs"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            why = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{path} is corrupt ({why}); retrain or restore it") from exc
+        agent = agent_cls(task, seed=seed, **kwargs)
         agent.load_state(folder)
         agent.trained_seconds = meta.get("trained_seconds", 0.0)
         agent.trained_steps = meta.get("trained_steps", 0)

@@ -1,8 +1,8 @@
-"""The ``train-agent`` and ``paint`` commands.
+"""The ``agent train`` and ``agent paint`` commands.
 
-``neuralpaint train-agent NAME --env ID --budget 10m`` trains any registered agent
-with a progress bar, saves it every ``--checkpoint-seconds`` (atomically, file by
-file), and continues a saved run with ``--resume``. ``neuralpaint paint --agent A
+``neuralpaint agent train NAME[@PAINTER] --env ID --budget 10m`` trains any registered
+agent with a progress bar, saves it every ``--checkpoint-seconds`` (atomically, file by
+file), and continues a saved run with ``--resume``. ``neuralpaint agent paint --agent A
 --target image.png`` writes MyPaint's painting, the neural canvas and an animated GIF
 of the strokes in order.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from neuralpaint.agents.base import Agent, Budget, Progress
-from neuralpaint.agents.registry import get_agent_class
-from neuralpaint.agents.task import Task
-from neuralpaint.demo import save_png
-from neuralpaint.io import atomic_path, write_text
+from neuralpaint.agents.registry import make_agent, parse_agent_spec
+from neuralpaint.cli_flags import add_compute_flags, set_threads
+from neuralpaint.io import save_gif, save_png, tile, write_text
+from neuralpaint.painters import DEFAULT_PAINTER
 
 SHIPPED_AGENTS = Path(__file__).with_name("weights")
+PROGRESS_FILE = "progress.csv"
 
 
 def parse_budget(text: str) -> Budget:
@@ -72,56 +74,96 @@ def resolve_agent_folder(name_or_path: str) -> Path:
         return SHIPPED_AGENTS / name_or_path
     raise FileNotFoundError(
         f"no saved agent at {name_or_path!r}: give a folder written by "
-        f"`neuralpaint train-agent` or a shipped agent {shipped_agents()}"
+        f"`neuralpaint agent train` or a shipped agent {shipped_agents()}"
     )
 
 
-def cmd_train_agent(args: argparse.Namespace) -> int:
-    if args.threads:
-        import torch
+def default_out(spec: str) -> Path:
+    """``runs/agent-ppo-regression`` for ``ppo@regression``."""
+    return Path("runs") / ("agent-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", spec).strip("-"))
 
-        torch.set_num_threads(args.threads)
-    out = Path(args.out or f"runs/agent-{args.name}")
-    budget = parse_budget(args.budget)
-    if args.resume and (out / "agent.json").is_file():
+
+def prepare_agent(args: argparse.Namespace, out: Path) -> Agent:
+    """The agent to train: resumed from ``out`` or new, never silently replacing one.
+
+    Raises:
+        FileExistsError: when ``out`` holds a saved agent and neither ``--resume`` nor
+            ``--overwrite`` was given.
+        FileNotFoundError: for ``--resume`` with nothing saved in ``out``.
+        ValueError: for ``--resume`` with another agent or with constructor arguments.
+    """
+    saved = (out / "agent.json").is_file()
+    if args.resume:
+        if not saved:
+            raise FileNotFoundError(f"--resume: there is no saved agent in {out} to resume")
+        if args.agent_arg or args.precondition:
+            raise ValueError(
+                "--resume continues the saved agent as it is; drop --agent-arg and --precondition"
+            )
         agent = Agent.load(out)
+        name = parse_agent_spec(args.name)[0]
+        if name != agent.name:
+            raise ValueError(f"{out} holds a {agent.name!r} agent, not {name!r}")
         print(f"resuming {agent.name} from {out} ({agent.trained_steps} steps so far)")
-    else:
-        task = Task.from_env_id(args.env, painter=args.painter)
-        kwargs = parse_agent_args(args.agent_arg)
-        if args.device:
-            kwargs.setdefault("device", args.device)
-        agent = get_agent_class(args.name)(task, seed=args.seed, **kwargs)
-        if args.precondition:
-            from neuralpaint.agents.preconditioning import PreconditioningSchedule, precondition
+        return agent
+    if saved and not args.overwrite:
+        raise FileExistsError(
+            f"{out} already holds a saved agent; pass --resume to continue it, --overwrite "
+            "to replace it, or choose another --out"
+        )
+    (out / PROGRESS_FILE).unlink(missing_ok=True)
+    agent = make_agent(
+        args.name, args.env, args.seed, parse_agent_args(args.agent_arg), args.device
+    )
+    if args.precondition:
+        from neuralpaint.agents.preconditioning import PreconditioningSchedule, precondition
 
-            schedule = PreconditioningSchedule(**parse_agent_args(args.precondition_arg))
-            precondition(agent, task.labels("train"), schedule)
+        schedule = PreconditioningSchedule(**parse_agent_args(args.precondition_arg))
+        precondition(agent, agent.task.labels("train"), schedule)
+    return agent
+
+
+def cmd_train_agent(args: argparse.Namespace) -> int:
+    if args.painter is not None:  # the deprecated flag, spelled the one way now
+        if "@" in args.name:
+            raise ValueError("give the painter once: NAME@PAINTER, without --painter")
+        print(f"note: --painter is deprecated; use {args.name}@{args.painter}", file=sys.stderr)
+        args.name = f"{args.name}@{args.painter}"
+    budget = parse_budget(args.budget)
+    set_threads(args.threads)
+    out = Path(args.out) if args.out else default_out(args.name)
+    out.mkdir(parents=True, exist_ok=True)  # fails now, not after training, under a file
+    agent = prepare_agent(args, out)
+    # A resumed run's log continues the clock and the step count of the saved agent.
+    start_seconds, start_steps = agent.trained_seconds, agent.trained_steps
     bar = tqdm(total=100, desc=f"train {agent.name}", unit="%")
     state = {"last_save": 0.0}
-    log_path = out / "progress.csv"
+    log_path = out / PROGRESS_FILE
 
     def on_progress(progress: Progress) -> None:
         bar.n = min(100, int(100 * budget.fraction(progress.elapsed_seconds, progress.steps)))
         bar.set_postfix(
-            steps=progress.steps, **{k: f"{v:.4g}" for k, v in progress.metrics.items()}
+            steps=start_steps + progress.steps,
+            **{k: f"{v:.4g}" for k, v in progress.metrics.items()},
         )
-        out.mkdir(parents=True, exist_ok=True)
         new = not log_path.exists()
         with open(log_path, "a") as fh:
             if new:
                 fh.write("seconds,steps,metric,value\n")
+            seconds, steps = start_seconds + progress.elapsed_seconds, start_steps + progress.steps
             for k, v in progress.metrics.items():
-                fh.write(f"{progress.elapsed_seconds:.1f},{progress.steps},{k},{v}\n")
+                fh.write(f"{seconds:.1f},{steps},{k},{v}\n")
         if progress.elapsed_seconds - state["last_save"] >= args.checkpoint_seconds:
             state["last_save"] = progress.elapsed_seconds
             agent.save(out)
 
     agent.train(budget, on_progress)
+    bar.n = 100  # train() returns when the budget is spent (at once if there is nothing to learn)
     bar.close()
     agent.save(out)
     print(
-        f"saved {agent.name} to {out} ({agent.trained_steps} steps, {agent.trained_seconds:.0f} s)"
+        f"saved {agent.name} (trained on {agent.trains_on or 'nothing'}) to {out} "
+        f"({agent.trained_steps} steps, {agent.trained_seconds:.0f} s)"
     )
     return 0
 
@@ -153,25 +195,9 @@ def stroke_frames(actions: np.ndarray, size: int, seed: int) -> list[np.ndarray]
     return frames
 
 
-def save_gif(frames: list[np.ndarray], path: Path, scale: int = 4, ms: int = 250) -> Path:
-    """An animated GIF of float RGB frames, written atomically."""
-    images = [
-        Image.fromarray((np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(
-            (f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST
-        )
-        for f in frames
-    ]
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0
-        )
-    return path
-
-
 def paint_outputs(agent: Agent, targets: np.ndarray, out: Path, seed: int, stem: str) -> dict:
     """Paint targets; write side-by-side PNG (target | neural | MyPaint) and GIFs."""
     from neuralpaint.agents.evaluation import evaluate_on_mypaint
-    from neuralpaint.demo import tile
 
     result = evaluate_on_mypaint(agent, targets, seed=seed)
     rows = []
@@ -198,22 +224,26 @@ def cmd_paint(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``train-agent`` and ``paint`` on the ``neuralpaint`` parser."""
-    tr = sub.add_parser("train-agent", help="train an agent (any registered name)")
+def add_train_arguments(tr: argparse.ArgumentParser) -> None:
+    """The flags of ``agent train`` (and of its old name ``train-agent``)."""
     tr.add_argument(
         "name",
-        help="agent name (random, stroke-optimizer, amortized, ppo, sac, plug-ins) or module:Class",
+        metavar="NAME[@PAINTER]",
+        help="agent (random, stroke-optimizer, amortized, ppo, sac, a plug-in or module:Class) "
+        "and what it trains through: a neural painter name or folder, or 'mypaint' for RL "
+        f"agents. Default: {DEFAULT_PAINTER} for gradient agents, mypaint for RL",
     )
     tr.add_argument("--env", default="NeuralPaint-MNIST-v0", help="environment id")
     tr.add_argument("--budget", default="10m", help="e.g. 90s, 10m, 5000steps, 10m,5000steps")
-    tr.add_argument("--painter", default="regression", help="neural painter for gradient agents")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--device", default=None, help="cpu, cuda or auto")
-    tr.add_argument("--out", default=None, help="folder (default runs/agent-NAME)")
-    tr.add_argument("--resume", action="store_true", help="continue the agent saved in --out")
-    tr.add_argument("--checkpoint-seconds", type=float, default=60.0)
-    tr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    tr.add_argument("--out", default=None, help="folder (default runs/agent-NAME-PAINTER)")
+    again = tr.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the agent saved in --out")
+    again.add_argument("--overwrite", action="store_true", help="replace an agent saved in --out")
+    tr.add_argument(
+        "--checkpoint-seconds", type=float, default=60.0, help="save every this many seconds"
+    )
+    add_compute_flags(tr)
     tr.add_argument(
         "--agent-arg", action="append", default=[], help="constructor argument key=value"
     )
@@ -221,11 +251,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--precondition-arg", action="append", default=[], help="schedule field key=value"
     )
+    tr.add_argument("--painter", default=None, help=argparse.SUPPRESS)  # deprecated: NAME@PAINTER
     tr.set_defaults(func=cmd_train_agent)
 
-    paint = sub.add_parser("paint", help="paint an image with a trained agent")
+
+def add_paint_arguments(paint: argparse.ArgumentParser) -> None:
+    """The flags of ``agent paint`` (and of its old name ``paint``)."""
     paint.add_argument("--agent", required=True, help="saved agent folder or shipped name")
     paint.add_argument("--target", required=True, help="image file")
     paint.add_argument("--out", default="results/paint", help="output folder")
     paint.add_argument("--seed", type=int, default=0, help="MyPaint texture seed")
     paint.set_defaults(func=cmd_paint)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``agent train`` and ``agent paint`` on the ``neuralpaint`` parser."""
+    agent = sub.add_parser("agent", help="agents: train one, paint an image with one")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True, metavar="COMMAND")
+    add_train_arguments(
+        agent_sub.add_parser(
+            "train",
+            help="train an agent (any registered name) within a budget",
+            description="Train an agent and save it in --out, with a progress log "
+            "(progress.csv) and periodic checkpoints.",
+        )
+    )
+    add_paint_arguments(agent_sub.add_parser("paint", help="paint an image with a trained agent"))

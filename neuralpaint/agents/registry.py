@@ -6,7 +6,7 @@ Another package adds an agent with one class and one line of packaging::
     [project.entry-points."neuralpaint.agents"]
     my-agent = "mypkg.agents:MyAgent"
 
-after which ``get_agent_class("my-agent")`` and ``neuralpaint train-agent my-agent``
+after which ``get_agent_class("my-agent")`` and ``neuralpaint agent train my-agent``
 find it. ``get_agent_class("mypkg.agents:MyAgent")`` works without packaging.
 """
 
@@ -76,3 +76,77 @@ def get_agent_class(spec: str) -> type[Agent]:
         f"unknown agent {spec!r}; available: {', '.join(available_agents())}, or give "
         "'module.path:ClassName'"
     )
+
+
+def parse_agent_spec(spec: str) -> tuple[str, str | None]:
+    """``NAME[@PAINTER]`` to ``(NAME, PAINTER or None)``.
+
+    ``module:Class@painter`` works too: the painter is what follows the last ``@``.
+    """
+    name, sep, painter = spec.rpartition("@")
+    if not sep:
+        name, painter = spec, ""
+    if not name:
+        raise ValueError(f"agent spec {spec!r} has no name; expected NAME or NAME@PAINTER")
+    return name, painter or None
+
+
+def check_arguments(cls: type[Agent], kwargs: dict) -> None:
+    """Refuse constructor arguments ``cls`` does not take, listing those it does.
+
+    Raises:
+        ValueError: naming the unknown keys and the valid ones.
+    """
+    valid = cls.arguments()
+    unknown = sorted(set(kwargs) - set(valid)) if valid is not None else []
+    if unknown:
+        takes = f"its arguments are {', '.join(valid)}" if valid else "it takes none"
+        raise ValueError(
+            f"agent {cls.name!r} has no argument {', '.join(map(repr, unknown))}; {takes}"
+        )
+
+
+def make_agent(
+    spec: str,
+    env_id: str = "NeuralPaint-MNIST-v0",
+    seed: int = 0,
+    kwargs: dict | None = None,
+    device: str | None = None,
+) -> Agent:
+    """A fresh agent from ``NAME[@PAINTER]``, the one way to say what an agent paints
+    through, used alike by ``neuralpaint agent train`` and the benchmarks.
+
+    ``PAINTER`` is a shipped neural painter name, a checkpoint folder or, for agents
+    that train on a renderer (RL), ``mypaint``. Without it, gradient agents learn
+    through :data:`~neuralpaint.painters.DEFAULT_PAINTER` and RL agents train on
+    MyPaint. The agent saves what it really used as ``trains_on`` in ``agent.json``.
+
+    Raises:
+        ValueError: for an unknown name or argument, ``renderer=`` given as an argument,
+            or ``mypaint`` for an agent that needs gradients.
+    """
+    from neuralpaint.agents.task import Task
+    from neuralpaint.painters import DEFAULT_PAINTER
+
+    name, painter = parse_agent_spec(spec)
+    cls = get_agent_class(name)
+    kwargs = dict(kwargs or {})
+    check_arguments(cls, kwargs)
+    takes = cls.arguments() or []
+    if "renderer" in kwargs:
+        raise ValueError(
+            f"say the renderer in the agent spec, e.g. '{name}@mypaint' or "
+            f"'{name}@regression', not as renderer={kwargs['renderer']!r}"
+        )
+    if "renderer" in takes:
+        kwargs["renderer"] = painter or "mypaint"
+    elif painter == "mypaint":
+        raise ValueError(
+            f"agent {name!r} learns through a differentiable painter; MyPaint has no "
+            f"gradient. Name a neural painter, e.g. '{name}@{DEFAULT_PAINTER}'"
+        )
+    if device is not None and "device" in takes:
+        kwargs.setdefault("device", device)
+    neural = painter if painter not in (None, "mypaint") else DEFAULT_PAINTER
+    task = Task.from_env_id(env_id, painter=neural)
+    return cls(task, seed=seed, **kwargs)

@@ -8,6 +8,7 @@ canvas-and-target observations (6 channels) and SB3's vector envs and callbacks.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +28,8 @@ from neuralpaint.agents.base import Agent, Budget, Progress, ProgressCallback, S
 from neuralpaint.agents.registry import register_agent
 from neuralpaint.agents.task import Task
 from neuralpaint.envs.datasets import ArrayTargets
-from neuralpaint.envs.paint import PaintEnv, to_uint8
+from neuralpaint.envs.paint import PaintEnv
+from neuralpaint.io import to_uint8
 
 MODEL_FILE = "model.zip"
 
@@ -66,7 +68,7 @@ class BudgetCallback(BaseCallback):
         clock: Stopwatch,
         callback: ProgressCallback | None,
         start_steps: int,
-        every_seconds: float = 10.0,
+        every_seconds: float = 2.0,
     ):
         super().__init__()
         self.budget, self.clock, self.user = budget, clock, callback
@@ -153,6 +155,17 @@ class SB3Agent(Agent):
             verbose=0,
             **{**self.defaults, **algo_kwargs},
         )
+
+    @classmethod
+    def arguments(cls) -> list[str]:
+        skip = {"self", "policy", "env", "seed", "device", "policy_kwargs", "verbose"}
+        skip.add("_init_setup_model")
+        algo = inspect.signature(cls.algorithm.__init__).parameters
+        return [*super().arguments(), *(n for n in algo if n not in skip)]
+
+    @property
+    def trains_on(self) -> str:
+        return str(self.renderer)
 
     def _make_env(self, targets: ArrayTargets | None = None) -> PaintEnv:
         return PaintEnv(

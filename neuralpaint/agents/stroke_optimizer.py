@@ -70,6 +70,10 @@ class StrokeOptimizer(Agent):
         self.last_losses: list[float] = []
         """Mean L2 per pixel at each iteration of the last batch painted."""
 
+    @property
+    def trains_on(self) -> str:
+        return str(self.task.painter)
+
     def train(self, budget: Budget, callback: ProgressCallback | None = None) -> None:
         """Nothing is amortised: painting does the optimisation."""
 

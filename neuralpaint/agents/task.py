@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from neuralpaint.envs.registration import DEFAULTS, check_episode
+from neuralpaint.painters import DEFAULT_PAINTER
+
 
 @dataclass
 class Task:
@@ -37,20 +40,13 @@ class Task:
     strokes: int = 8
     color: str = "black"
     variant: str = "continuous"
-    painter: str = "regression"
+    painter: str = DEFAULT_PAINTER
     size: int = 64
     train_targets: np.ndarray | None = field(default=None, repr=False)
     test_targets: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.strokes < 1:
-            raise ValueError(f"strokes must be at least 1, got {self.strokes}")
-        if self.variant not in ("continuous", "discrete", "grid"):
-            raise ValueError(
-                f"variant must be 'continuous', 'discrete' or 'grid', got {self.variant!r}"
-            )
-        if self.color not in ("black", "gray", "rgb"):
-            raise ValueError(f"color must be 'black', 'gray' or 'rgb', got {self.color!r}")
+        check_episode(self.variant, self.color, self.strokes)
 
     @property
     def discrete(self) -> bool:
@@ -106,25 +102,33 @@ class Task:
         return cls(**description)
 
     @classmethod
-    def from_env_id(cls, env_id: str, painter: str = "regression") -> Task:
-        """The task an environment id defines (strokes, colour mode, variant)."""
+    def from_env_id(cls, env_id: str, painter: str = DEFAULT_PAINTER) -> Task:
+        """The task an environment id defines (strokes, colour mode, variant), with the
+        env's own defaults: a Grid id gets its longer episode.
+
+        Raises:
+            ValueError: for an id that is not a registered NeuralPaint id, listing them.
+        """
         import gymnasium as gym
 
         import neuralpaint  # noqa: F401 - registers the ids
-        from neuralpaint.envs.registration import DEFAULTS
+        from neuralpaint.envs.registration import env_ids
 
-        kwargs = gym.spec(env_id).kwargs
+        try:
+            kwargs = gym.spec(env_id).kwargs
+        except gym.error.Error as exc:
+            raise ValueError(
+                f"unknown environment id {env_id!r}; the ids are {', '.join(env_ids())}"
+            ) from exc
+        if kwargs.get("dataset") not in DEFAULTS:
+            raise ValueError(f"{env_id!r} is not a NeuralPaint environment id")
         defaults = DEFAULTS[kwargs["dataset"]]
         variant = kwargs.get("variant", "continuous")
-        if variant == "grid":
-            raise ValueError(
-                f"{env_id} has a MultiDiscrete action; gradient agents need the "
-                "continuous or -Discrete variant"
-            )
+        strokes = defaults.grid_strokes if variant == "grid" else defaults.strokes
         return cls(
             env_id=env_id,
             dataset=kwargs["dataset"],
-            strokes=int(kwargs.get("strokes", defaults.strokes)),
+            strokes=int(kwargs.get("strokes", strokes)),
             color=kwargs.get("color", defaults.color),
             variant=variant,
             painter=painter,

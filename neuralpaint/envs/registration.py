@@ -38,16 +38,38 @@ class DatasetDefaults:
     color: str
     """How stroke colour is used: ``black``, ``gray`` (the red field is the grey level)
     or ``rgb``."""
+    targets: str = ""
+    """What the targets are, for the docs' table of ids."""
 
 
 DEFAULTS: dict[str, DatasetDefaults] = {
-    "mnist": DatasetDefaults("MNIST", 8, 20, "black"),
-    "kmnist": DatasetDefaults("KMNIST", 12, 20, "black"),
-    "fashion-mnist": DatasetDefaults("FashionMNIST", 12, 20, "gray"),
-    "celeba": DatasetDefaults("CelebA", 15, 20, "rgb"),
-    "images": DatasetDefaults("Images", 30, 30, "rgb"),
-    "photos": DatasetDefaults("Photos", 15, 20, "rgb"),
+    "mnist": DatasetDefaults("MNIST", 8, 20, "black", "digits, offline out of the box"),
+    "kmnist": DatasetDefaults("KMNIST", 12, 20, "black", "Kuzushiji characters"),
+    "fashion-mnist": DatasetDefaults("FashionMNIST", 12, 20, "gray", "clothes"),
+    "celeba": DatasetDefaults("CelebA", 15, 20, "rgb", "faces, 64×64 centre crops"),
+    "images": DatasetDefaults("Images", 30, 30, "rgb", "a folder of your images"),
+    "photos": DatasetDefaults(
+        "Photos",
+        15,
+        20,
+        "rgb",
+        "64×64 crops of scikit-image's sample photos (the `[parameterization]` extra)",
+    ),
 }
+
+
+def check_episode(variant: str, color: str, strokes: int) -> None:
+    """Validate the arguments an environment and an agent's Task share, with the same words.
+
+    Raises:
+        ValueError: naming the argument and its choices.
+    """
+    if variant not in VARIANTS.values():
+        raise ValueError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}")
+    if color not in COLOR_MODES:
+        raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
+    if int(strokes) < 1:
+        raise ValueError(f"strokes must be at least 1, got {strokes}")
 
 
 def env_id(dataset: str, variant: str = "continuous") -> str:
@@ -59,6 +81,25 @@ def env_id(dataset: str, variant: str = "continuous") -> str:
 def env_ids() -> list[str]:
     """Every registered id, datasets in table order, variants in order."""
     return [env_id(d, v) for d in DEFAULTS for v in VARIANTS.values()]
+
+
+def env_table() -> str:
+    """The Markdown table of ids and their defaults, generated into docs/environments.md
+    by ``neuralpaint bench report --readme`` so that no count or default is typed by hand."""
+    rows = [
+        f"Importing `neuralpaint` registers {len(env_ids())} Gymnasium ids: {len(DEFAULTS)} "
+        f"datasets, each in {len(VARIANTS)} action variants "
+        f"({', '.join(f'`{v}-v0`' for v in VARIANTS)}).",
+        "",
+        "| ids | strokes per episode | Grid steps | colour | targets |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset, d in DEFAULTS.items():
+        rows.append(
+            f"| `{env_id(dataset)}` ... | {d.strokes} | {d.grid_strokes} | {d.color} | "
+            f"{d.targets} |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 def register_envs() -> None:

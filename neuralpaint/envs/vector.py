@@ -104,6 +104,12 @@ class PaintVectorEnv(VectorEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if np.shape(actions) != self.action_space.shape:
+            raise ValueError(
+                f"actions must have shape {self.action_space.shape}, one action of shape "
+                f"{self.single_action_space.shape} for each of the {self.num_envs} "
+                f"environments; got shape {np.shape(actions)}"
+            )
         strokes: dict[int, np.ndarray] = {}
         for i, env in enumerate(self.envs):
             if not self._autoreset[i]:
@@ -144,6 +150,34 @@ class PaintVectorEnv(VectorEnv):
             canvas = self.envs[i].canvas
             canvas.paint(strokes[i])
             self._images[i] = canvas.image()
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Call method ``name`` of every environment (or read it, if not callable), as
+        Gymnasium's ``SyncVectorEnv.call`` does."""
+        results = []
+        for env in self.envs:
+            attr = getattr(env, name)
+            results.append(attr(*args, **kwargs) if callable(attr) else attr)
+        return tuple(results)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """Attribute ``name`` of every environment."""
+        return tuple(getattr(env, name) for env in self.envs)
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        """Set attribute ``name`` of every environment: one value each, or one for all.
+
+        Raises:
+            ValueError: for a list or tuple whose length is not ``num_envs``.
+        """
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(
+                f"set_attr needs one value per environment ({self.num_envs}), got {len(values)}"
+            )
+        for env, value in zip(self.envs, values, strict=True):
+            setattr(env, name, value)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """Each environment's target and canvas side by side."""

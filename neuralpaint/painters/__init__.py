@@ -1,0 +1,33 @@
+"""Renderers that paint a stroke: the real MyPaint program and neural painters.
+
+``MyPaintRenderer`` drives libmypaint; ``NeuralRenderer`` runs a trained painter network
+(``load_painter`` gives the bare ``torch.nn.Module``). ``StrokeDatasetSpec`` and
+``PainterTrainConfig`` describe the data and the training of a new painter. Names load
+on first use, so ``import neuralpaint.painters`` does not import torch.
+"""
+
+from __future__ import annotations
+
+from neuralpaint._lazy import lazy_exports
+
+DEFAULT_PAINTER = "regression"
+"""The shipped neural painter used when none is named: the one trained longest on the
+reference CPU. Gradient agents, benchmarks and the parameterization tools all default
+to it."""
+
+_EXPORTS = {
+    "Canvas": "base",
+    "Painter": "base",
+    "DEFAULT_BRUSH": "mypaint",
+    "MyPaintCanvas": "mypaint",
+    "MyPaintRenderer": "mypaint",
+    "NeuralRenderer": "neural",
+    "load_painter": "neural",
+    "shipped_painters": "neural",
+    "CheckpointError": "checkpoint",
+    "StrokeDatasetSpec": "dataset",
+    "PainterTrainConfig": "training",
+    "train": "training",
+}
+__all__ = ["DEFAULT_PAINTER", *_EXPORTS]
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -17,13 +17,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import neuralpaint
+from neuralpaint.errors import UserError
 from neuralpaint.io import atomic_path, write_text
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint is missing, corrupt, or does not match what was asked for."""
 
 

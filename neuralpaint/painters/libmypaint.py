@@ -2,8 +2,8 @@
 
 Only the few functions the renderer uses are declared. The library is looked up by
 its soname (``libmypaint-1.5.so.1`` on Debian, whose package version is 1.6.0), by
-``ctypes.util.find_library`` and in the usual prefixes of Homebrew and conda, or at
-the path in ``NEURALPAINT_LIBMYPAINT``.
+``ctypes.util.find_library`` and in the usual prefixes of Homebrew and conda. When
+``NEURALPAINT_LIBMYPAINT`` is set, its path is the only one tried.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from cffi import FFI
+
+from neuralpaint.errors import UserError
 
 CDEF = """
 typedef struct MyPaintBrush MyPaintBrush;
@@ -89,16 +91,19 @@ ONE = 1 << 15
 STATE_X, STATE_Y, STATE_ACTUAL_X, STATE_ACTUAL_Y = 0, 1, 14, 15
 
 
-class LibMyPaintNotFoundError(OSError):
+class LibMyPaintNotFoundError(UserError, OSError):
     """libmypaint (or a brush file) is not installed where we can find it."""
 
 
 def candidate_paths() -> list[str]:
-    """Where to look for the shared library, most specific first."""
-    paths = []
+    """Where to look for the shared library, most specific first.
+
+    ``NEURALPAINT_LIBMYPAINT``, when set, is the only candidate: a user who names a
+    library means that one, and silently using the system's instead would hide a typo.
+    """
     if env := os.environ.get("NEURALPAINT_LIBMYPAINT"):
-        paths.append(env)
-    paths.extend(SONAMES)
+        return [env]
+    paths = list(SONAMES)
     for name in ("mypaint-1.5", "mypaint-1.6", "mypaint"):
         if found := ctypes.util.find_library(name):
             paths.append(found)
@@ -120,6 +125,11 @@ def open_library(paths: list[str]) -> tuple[FFI, object]:
             return ffi, ffi.dlopen(path)
         except OSError as exc:
             errors.append(f"{path}: {exc}")
+    if (env := os.environ.get("NEURALPAINT_LIBMYPAINT")) and paths == [env]:
+        raise LibMyPaintNotFoundError(
+            f"NEURALPAINT_LIBMYPAINT={env!r} could not be loaded as libmypaint ({errors[0]}); "
+            "point it at libmypaint-1.5.so.1 or unset it to use the system's library"
+        )
     raise LibMyPaintNotFoundError(
         "libmypaint could not be loaded. " + INSTALL_HINT + f" (tried {len(errors)} paths)"
     )

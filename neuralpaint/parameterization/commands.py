@@ -6,15 +6,15 @@ Examples::
     neuralpaint visualize --class 953 --painter regression --steps 300 --size 128
     neuralpaint stylize                      # scikit-image's astronaut
     neuralpaint stylize photo.jpg --size 320x192 --grayscale
-    neuralpaint parameterization-report      # results/parameterization/
+    neuralpaint bench parameterization       # results/parameterization/
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from neuralpaint.parameterization import common
+from neuralpaint.cli_flags import add_compute_flags, set_threads
+from neuralpaint.painters import DEFAULT_PAINTER
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -29,29 +29,8 @@ def parse_size(text: str) -> tuple[int, int]:
     return (sizes[0], sizes[-1])
 
 
-def set_threads(threads: int) -> None:
-    """Use ``threads`` torch CPU threads (0 keeps torch's default of one per core).
-
-    The default is 1: these loops run many small tensor ops, and on a CPU shared with
-    other jobs torch's multi-threaded kernels spin and wait; measured on the 2-core
-    machine while painters trained, one thread ran a visualisation step in 0.8 s and
-    two threads in 5.9 s.
-    """
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
-def _fail(err: Exception) -> int:
-    print(f"error: {err}", file=sys.stderr)
-    return 2
-
-
 def cmd_visualize(args: argparse.Namespace) -> int:
-    from neuralpaint.painters.checkpoint import CheckpointError
     from neuralpaint.parameterization import visualize
-    from neuralpaint.parameterization.classifiers import ModelUnavailable
 
     config = visualize.VisualizeConfig(
         target=args.target,
@@ -68,10 +47,7 @@ def cmd_visualize(args: argparse.Namespace) -> int:
         device=args.device,
     )
     set_threads(args.threads)
-    try:
-        result = visualize.run(config)
-    except (ValueError, ModelUnavailable, CheckpointError) as err:
-        return _fail(err)
+    result = visualize.run(config)
     out = args.out or f"results/visualize/{result.class_name.replace(' ', '_')}"
     paths = visualize.save(result, out)
     print(f"{result.class_name} (class {result.class_index}), {result.seconds:.0f} s")
@@ -86,9 +62,7 @@ def cmd_visualize(args: argparse.Namespace) -> int:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from neuralpaint.painters.checkpoint import CheckpointError
     from neuralpaint.parameterization import stylize
-    from neuralpaint.parameterization.classifiers import ModelUnavailable
 
     width, height = args.size
     config = stylize.StylizeConfig(
@@ -108,10 +82,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         device=args.device,
     )
     set_threads(args.threads)
-    try:
-        result = stylize.run(config)
-    except (ValueError, ModelUnavailable, CheckpointError) as err:
-        return _fail(err)
+    result = stylize.run(config)
     name = args.sample if args.photo is None else "photo"
     out = args.out or f"results/stylize/{name}{'-gray' if args.grayscale else ''}"
     paths = stylize.save(result, out)
@@ -129,23 +100,33 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """``neuralpaint bench parameterization``: class paintings and style transfer."""
     from neuralpaint.parameterization import report
 
     set_threads(args.threads)
-    try:
-        table = report.run(args.preset, args.out, args.painter, args.device)
-    except ValueError as err:
-        return _fail(err)
-    print(table)
-    print(f"wrote {args.out}/parameterization.md, .csv, classes.png and stylize.png")
+    out = getattr(args, "out", None) or f"{args.results}/parameterization"
+    print(report.run(args.preset, out, args.painter, args.device))
+    print(f"wrote {out}/parameterization.md, .csv, classes.png and stylize.png")
     return 0
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``bench parameterization``."""
+    parser.add_argument("--preset", choices=["tiny", "quick"], default="quick")
+    parser.add_argument(
+        "--painter",
+        default=DEFAULT_PAINTER,
+        help=f"shipped painter or checkpoint folder (default {DEFAULT_PAINTER})",
+    )
+    add_compute_flags(parser)
+    parser.set_defaults(func=cmd_report)
 
 
 def _common_flags(parser: argparse.ArgumentParser, steps: int, strokes: int, lr: float) -> None:
     parser.add_argument(
         "--painter",
-        default=common.DEFAULT_PAINTER,
-        help=f"shipped painter or checkpoint folder (default {common.DEFAULT_PAINTER})",
+        default=DEFAULT_PAINTER,
+        help=f"shipped painter or checkpoint folder (default {DEFAULT_PAINTER})",
     )
     parser.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
     parser.add_argument(
@@ -156,19 +137,12 @@ def _common_flags(parser: argparse.ArgumentParser, steps: int, strokes: int, lr:
     )
     parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    _threads_flag(parser)
+    add_compute_flags(parser)
     parser.add_argument("--out", default=None, help="output folder")
 
 
-def _threads_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads; 0: one per core (default 1)"
-    )
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``visualize``, ``stylize`` and ``parameterization-report``."""
+    """Register ``visualize`` and ``stylize``."""
     vis = sub.add_parser(
         "visualize",
         help="paint an ImageNet class by optimising strokes against classifiers",
@@ -221,16 +195,3 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     _common_flags(sty, steps=150, strokes=4, lr=0.1)
     sty.set_defaults(func=cmd_stylize)
-
-    rep = sub.add_parser(
-        "parameterization-report",
-        help="measure class paintings and style transfer; write results/parameterization/",
-    )
-    rep.add_argument("--preset", choices=["tiny", "quick"], default="quick")
-    rep.add_argument(
-        "--painter", default=common.DEFAULT_PAINTER, help="shipped painter or checkpoint folder"
-    )
-    rep.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    _threads_flag(rep)
-    rep.add_argument("--out", default="results/parameterization", help="output folder")
-    rep.set_defaults(func=cmd_report)

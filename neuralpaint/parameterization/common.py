@@ -17,13 +17,14 @@ import torch
 from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
-from neuralpaint.io import atomic_path, write_text
+from neuralpaint import painters
+from neuralpaint.io import atomic_path, enlarge, to_uint8, write_text
 from neuralpaint.painters.neural import load_painter, resolve_device
 
-DEFAULT_PAINTER = "regression"
-"""The shipped painter used by default. The paper paints its section-5 images with a GAN
-painter; here the regression painter is the default because it is the one trained longest
-on this CPU (``--painter gan`` picks the GAN fine-tune when it is shipped)."""
+DEFAULT_PAINTER = painters.DEFAULT_PAINTER
+"""The paper paints its section-5 images with a GAN painter; here the default is the
+package's, the regression painter trained longest on this CPU (``--painter gan`` picks
+the GAN fine-tune when it is shipped)."""
 
 
 def random_affine(
@@ -97,10 +98,7 @@ def display_scale(side: int, target: int = 256) -> int:
 
 def panel(images: list[np.ndarray], captions: list[str], scale: int = 1) -> Image.Image:
     """Images side by side, enlarged ``scale`` times (nearest), each with a caption below."""
-    tiles = []
-    for img in images:
-        pixels = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-        tiles.append(pixels.repeat(scale, axis=0).repeat(scale, axis=1))
+    tiles = [enlarge(to_uint8(img), scale) for img in images]
     h = max(t.shape[0] for t in tiles)
     pad, text_h = 4, 14 * max(c.count("\n") + 1 for c in captions)
     width = sum(t.shape[1] for t in tiles) + pad * (len(tiles) + 1)

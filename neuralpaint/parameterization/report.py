@@ -10,7 +10,7 @@ Style transfer is judged by the content loss it minimised (untransformed) and by
 against the photo, for the initial random strokes, the neural painting and the MyPaint
 re-rendering.
 
-``neuralpaint parameterization-report`` writes ``parameterization.md`` (with the
+``neuralpaint bench parameterization`` writes ``parameterization.md`` (with the
 provenance header: command, commit, machine, library versions), two CSV tables and the
 galleries ``classes.png`` and ``stylize.png`` into ``results/parameterization/``.
 """
@@ -66,7 +66,7 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     p = PRESETS[preset]
     out = Path(out_dir)
-    command = f"neuralpaint parameterization-report --preset {preset} --painter {painter}"
+    command = f"neuralpaint bench parameterization --preset {preset} --painter {painter}"
     started = time.perf_counter()
 
     class_rows, class_panels = [], []

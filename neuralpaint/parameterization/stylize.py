@@ -25,7 +25,8 @@ from PIL import Image, UnidentifiedImageError
 from pytorch_msssim import ssim
 from tqdm.auto import tqdm
 
-from neuralpaint.demo import save_png
+from neuralpaint.errors import require
+from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
 from neuralpaint.parameterization import common
 from neuralpaint.parameterization.classifiers import (
@@ -56,8 +57,7 @@ def load_photo(path: str | Path | None, sample: str, width: int, height: int) ->
     else:
         if sample not in SAMPLES:
             raise ValueError(f"unknown sample photo {sample!r}; choose one of {SAMPLES}")
-        from skimage import data
-
+        data = require("skimage.data", "a sample photo (scikit-image's)")
         pixels = getattr(data, sample)()
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[..., None], 3, axis=2)

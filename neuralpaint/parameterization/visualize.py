@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from neuralpaint.demo import save_png
+from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
 from neuralpaint.parameterization import common
 from neuralpaint.parameterization.classifiers import (
