@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
 
 from neuralpaint import actions as A
 from neuralpaint.agents.base import Agent, Budget, Progress, ProgressCallback, Stopwatch
@@ -32,6 +31,7 @@ from neuralpaint.agents.registry import register_agent
 from neuralpaint.agents.relaxations import check_relaxation
 from neuralpaint.agents.task import Task
 from neuralpaint.io import atomic_path
+from neuralpaint.progress import progress_bar
 
 WEIGHTS = "policy.safetensors"
 
@@ -197,7 +197,7 @@ class AmortizedAgent(Agent):
             )
         opt, opt_c = self.optimizers
         clock, steps = Stopwatch(), 0
-        bar = tqdm(total=100, desc="amortized agent", unit="%", disable=not self.progress)
+        bar = progress_bar(total=100, desc="amortized agent", unit="%", disable=not self.progress)
         last_log, losses = 0.0, []
         while not budget.exhausted(clock.elapsed, steps):
             idx = self.rng.integers(0, len(train_targets), cfg.batch_size)
@@ -232,8 +232,8 @@ class AmortizedAgent(Agent):
             if self.task.discrete:
                 record["visible"] = (actions[..., A.LIFT_INDEX] < 0.5).float().mean().item()
             self.history.append(record)
-            bar.n = min(100, int(100 * budget.fraction(clock.elapsed, steps)))
-            bar.set_postfix(l2=f"{np.mean(losses[-20:]):.4f}")
+            bar.set_postfix(l2=f"{np.mean(losses[-20:]):.4f}", refresh=False)
+            bar.update(min(100, int(100 * budget.fraction(clock.elapsed, steps))) - bar.n)
             if callback and clock.elapsed - last_log >= cfg.log_every_seconds:
                 last_log = clock.elapsed
                 metrics = {"train_l2_per_pixel": float(np.mean(losses[-20:]))}

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from neuralpaint.agents.base import Agent, Budget, Progress
 from neuralpaint.agents.registry import make_agent, parse_agent_spec
 from neuralpaint.cli_flags import add_compute_flags, set_threads
 from neuralpaint.io import save_gif, save_png, tile, write_text
 from neuralpaint.painters import DEFAULT_PAINTER
+from neuralpaint.progress import progress_bar
 
 SHIPPED_AGENTS = Path(__file__).with_name("weights")
 PROGRESS_FILE = "progress.csv"
@@ -136,15 +136,18 @@ def cmd_train_agent(args: argparse.Namespace) -> int:
     agent = prepare_agent(args, out)
     # A resumed run's log continues the clock and the step count of the saved agent.
     start_seconds, start_steps = agent.trained_seconds, agent.trained_steps
-    bar = tqdm(total=100, desc=f"train {agent.name}", unit="%")
+    bar = progress_bar(total=100, desc=f"train {agent.name}", unit="%")
     state = {"last_save": 0.0}
     log_path = out / PROGRESS_FILE
 
     def on_progress(progress: Progress) -> None:
-        bar.n = min(100, int(100 * budget.fraction(progress.elapsed_seconds, progress.steps)))
         bar.set_postfix(
             steps=start_steps + progress.steps,
             **{k: f"{v:.4g}" for k, v in progress.metrics.items()},
+            refresh=False,
+        )
+        bar.update(
+            min(100, int(100 * budget.fraction(progress.elapsed_seconds, progress.steps))) - bar.n
         )
         new = not log_path.exists()
         with open(log_path, "a") as fh:
@@ -158,7 +161,7 @@ def cmd_train_agent(args: argparse.Namespace) -> int:
             agent.save(out)
 
     agent.train(budget, on_progress)
-    bar.n = 100  # train() returns when the budget is spent (at once if there is nothing to learn)
+    bar.update(100 - bar.n)  # train() returns when the budget is spent (or has nothing to learn)
     bar.close()
     agent.save(out)
     print(

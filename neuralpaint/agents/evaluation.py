@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neuralpaint.agents.base import Agent
 from neuralpaint.agents.task import Task
 from neuralpaint.painters.mypaint import MyPaintCanvas
 from neuralpaint.painters.neural import NeuralRenderer
+from neuralpaint.progress import progress_bar
 
 
 @dataclass
@@ -51,7 +51,7 @@ def paint_on_mypaint(
 ) -> np.ndarray:
     """Paint ``(N, T, D)`` action sequences with MyPaint; ``(N, H, W, 3)`` images."""
     images = np.empty((len(actions), size, size, 3), np.float32)
-    for i, seq in enumerate(tqdm(actions, desc="MyPaint", disable=not progress)):
+    for i, seq in enumerate(progress_bar(actions, desc="MyPaint", disable=not progress)):
         canvas = MyPaintCanvas(size, seed=(seed, i))
         canvas.paint_many(seq)
         images[i] = canvas.image()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from neuralpaint.agents.base import Agent, Budget, ProgressCallback
 from neuralpaint.agents.differentiable import (
@@ -22,6 +21,7 @@ from neuralpaint.agents.differentiable import (
 from neuralpaint.agents.registry import register_agent
 from neuralpaint.agents.relaxations import check_relaxation
 from neuralpaint.agents.task import Task
+from neuralpaint.progress import progress_bar
 
 
 @register_agent
@@ -90,7 +90,7 @@ class StrokeOptimizer(Agent):
         logits = (torch.randn(b, t, d, generator=gen) * 0.5).to(self.device).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=self.lr)
         self.last_losses = []
-        for _ in tqdm(
+        for _ in progress_bar(
             range(self.iterations), desc="stroke optimisation", disable=not self.progress
         ):
             actions = torch.sigmoid(logits)

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from pytorch_msssim import ssim
-from tqdm.auto import tqdm
 
 from neuralpaint.errors import require
 from neuralpaint.io import save_png
@@ -34,6 +33,7 @@ from neuralpaint.parameterization.classifiers import (
     ImageClassifier,
     load_classifier,
 )
+from neuralpaint.progress import progress_bar
 
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field")
 """scikit-image sample photos that ship inside the package (no download)."""
@@ -184,7 +184,7 @@ def run(
         initial = canvas()
     optimizer = torch.optim.Adam([canvas.raw], lr=config.lr)
     losses = []
-    bar = tqdm(range(config.steps), desc="painting content", disable=not progress)
+    bar = progress_bar(range(config.steps), desc="painting content", disable=not progress)
     for _ in bar:
         theta = common.random_affine(1, gen, config.jitter, config.rotate_deg, config.scale, device)
         with torch.no_grad():
@@ -194,7 +194,7 @@ def run(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        bar.set_postfix(content_loss=f"{losses[-1]:.4f}")
+        bar.set_postfix(content_loss=f"{losses[-1]:.4f}", refresh=False)
     with torch.no_grad():
         torch.manual_seed(config.seed)  # a noisy (GAN) painter's final texture
         neural = canvas()

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
@@ -34,6 +33,7 @@ from neuralpaint.parameterization.classifiers import (
     class_name,
     load_classifier,
 )
+from neuralpaint.progress import progress_bar
 
 
 @dataclass
@@ -167,7 +167,9 @@ def run(
         initial = canvas()
     optimizer = torch.optim.Adam([canvas.raw], lr=config.lr)
     losses = []
-    bar = tqdm(range(config.steps), desc=f"painting {class_name(target)}", disable=not progress)
+    bar = progress_bar(
+        range(config.steps), desc=f"painting {class_name(target)}", disable=not progress
+    )
     for _ in bar:
         image = canvas()
         views = image.expand(config.views, -1, -1, -1)
@@ -182,7 +184,7 @@ def run(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        bar.set_postfix(logit=f"{-losses[-1]:.2f}")
+        bar.set_postfix(logit=f"{-losses[-1]:.2f}", refresh=False)
     with torch.no_grad():
         torch.manual_seed(config.seed)  # a noisy (GAN) painter's final texture
         neural = canvas()
