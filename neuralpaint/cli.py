@@ -290,16 +290,17 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_painter_train(args: argparse.Namespace) -> int:
+def painter_train_config(args: argparse.Namespace):
+    """The :class:`PainterTrainConfig` that ``painter train`` flags describe."""
     import json
 
-    from neuralpaint.painters.training import PainterTrainConfig, train
+    from neuralpaint.painters.training import PainterTrainConfig
 
     try:
         arch = json.loads(args.arch)
     except json.JSONDecodeError as exc:
         raise ValueError(f"--arch must be JSON, e.g. '{{\"width\": 32}}': {exc}") from exc
-    config = PainterTrainConfig(
+    return PainterTrainConfig(
         kind=args.kind,
         out=args.out or f"runs/painter-{args.kind}{'-discrete' if args.discrete else ''}",
         data=args.data,
@@ -316,7 +317,12 @@ def cmd_painter_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         tensorboard=args.tensorboard,
     )
-    folder = train(config)
+
+
+def cmd_painter_train(args: argparse.Namespace) -> int:
+    from neuralpaint.painters.training import train
+
+    folder = train(painter_train_config(args))
     print(f"painter written to {folder}")
     return 0
 

@@ -205,3 +205,24 @@ def test_shipped_painters_load_and_paint_offline(name):
     assert masks.min() >= 0 and masks.max() <= 1 and masks.mean() > 0.01
     trained = painter.painter_config["trained"]
     assert trained["steps"] > 0 and trained["held_out_metrics"]["r2"] > 0.5
+
+
+def test_painter_table_commands_reproduce_the_shipped_configs():
+    import shlex
+    from dataclasses import asdict
+
+    from neuralpaint.cli import build_parser, painter_train_config
+    from neuralpaint.painters.catalog import painter_table, train_command
+    from neuralpaint.painters.neural import WEIGHTS_DIR, shipped_painters
+
+    table = painter_table()
+    for name in shipped_painters():
+        assert f"| `{name}` |" in table
+        stored = json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["trained"]["config"]
+        argv = shlex.split(train_command(stored))
+        assert argv[:3] == ["neuralpaint", "painter", "train"]
+        config = asdict(painter_train_config(build_parser().parse_args(argv[1:])))
+        keys = ["kind", "discrete", "minutes", "threads", "lr", "arch", "out", "resume"]
+        if stored["kind"] == "gan":
+            keys.append("init_from")
+        assert {k: config[k] for k in keys} == {k: stored[k] for k in keys}, name

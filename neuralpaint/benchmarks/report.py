@@ -24,7 +24,7 @@ from neuralpaint.io import write_text
 
 RESULTS = "results"
 """The results folder the README and docs link to, relative to the repository root."""
-PAGES = ("README.md", "docs/*.md")
+PAGES = ("README.md", "docs/*.md", "neuralpaint/painters/weights/README.md")
 """The pages whose include blocks are refreshed, as globs from the repository root."""
 
 
@@ -34,7 +34,13 @@ def _env_table() -> str:
     return env_table()
 
 
-GENERATED = {"neuralpaint:env-table": _env_table}
+def _painter_table() -> str:
+    from neuralpaint.painters.catalog import painter_table
+
+    return painter_table()
+
+
+GENERATED = {"neuralpaint:env-table": _env_table, "neuralpaint:painter-table": _painter_table}
 """Include names that are generated, not read from a results file."""
 
 INCLUDE = re.compile(
