@@ -74,9 +74,12 @@ class PainterTrainConfig:
     vae_stage1_fraction: float = 0.6
     """VAE only: share of the budget spent on the VAE before the action-to-latent net."""
     gan_critic_steps: int = 2
-    gan_recon_start: float = 100.0
-    """GAN only: weight of the pooled reconstruction term at the start ..."""
-    gan_recon_end: float = 10.0
+    gan_recon_start: float = 1000.0
+    """GAN only: weight of the pooled reconstruction term at the start. Its gradient per
+    stroke is about err/32 per unit weight against the critic's norm of 1 (WGAN-GP), so
+    1000 keeps the ink weight in charge early on, where 100 let the critic darken faint
+    strokes ..."""
+    gan_recon_end: float = 100.0
     """... and at the end of the run (exponential in between)."""
     resume: bool = False
     tensorboard: bool = False
