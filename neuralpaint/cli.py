@@ -6,6 +6,8 @@ Examples::
     neuralpaint bench throughput --preset quick
     neuralpaint bench convergence --agents amortized@regression,ppo --seeds 3
     neuralpaint bench all --preset quick
+    neuralpaint bench convergence --preset quick --executor ray --ray-address auto
+    neuralpaint bench sweep --agents ppo --space '{"lr": [1e-4, 1e-3]}' --seconds 60
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
         )
         for env, table in tables.items():
             print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
+    elif suite == "sweep":
+        from neuralpaint.benchmarks import sweep
+
+        table = sweep.run_from_args(args, out)
+        print(table.to_markdown(index=False, floatfmt=".4g"))
+        sweep.raise_failures(table)
     else:
         raise SystemExit(f"unknown benchmark suite {suite!r}")
     print(f"wrote {out}/")
@@ -94,6 +102,18 @@ ALL_SUITES = ("throughput", "transfer", "discrete", "convergence")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from neuralpaint import executors
+    from neuralpaint.benchmarks.cells import CellsFailed
+
+    with executors.using(executors.from_args(args)):
+        try:
+            return _bench(args)
+        except CellsFailed as failed:
+            print(failed.table())
+            return 1
+
+
+def _bench(args: argparse.Namespace) -> int:
     import time
 
     from neuralpaint.benchmarks.claims import write_claims
@@ -133,6 +153,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_painter_dataset(args: argparse.Namespace) -> int:
+    from neuralpaint import executors
     from neuralpaint.painters import dataset
 
     spec = dataset.StrokeDatasetSpec(
@@ -143,7 +164,13 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
         discrete=args.discrete,
         seed=args.seed,
     )
-    folder = dataset.generate(spec, args.out, workers=args.workers)
+    folder = dataset.generate(
+        spec,
+        args.out,
+        workers=args.workers,
+        executor=executors.from_args(args),
+        shared=args.shared_out,
+    )
     print(f"stroke dataset ready in {folder}")
     return 0
 
@@ -175,7 +202,24 @@ def cmd_painter_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``bench sweep`` (beside ``--agents``, ``--env``, ``--seeds``...)."""
+    parser.add_argument(
+        "--space",
+        default=None,
+        help="sweep: JSON of agent argument to a list of values (or, for optuna, "
+        '{"low": a, "high": b, "log": true}), e.g. \'{"lr": [1e-4, 1e-3]}\'',
+    )
+    parser.add_argument("--search", choices=["grid", "optuna"], default="grid")
+    parser.add_argument("--trials", type=int, default=None, help="sweep: settings to try")
+    parser.add_argument(
+        "--parallel", type=int, default=4, help="sweep (optuna): proposals run side by side"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from neuralpaint.executors import add_executor_arguments
+
     parser = argparse.ArgumentParser(
         prog="neuralpaint",
         description="Brushstroke painting benchmark: MyPaint and neural painters.",
@@ -196,7 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "suite",
-        choices=["throughput", "transfer", "agents", "discrete", "convergence", "all", "report"],
+        choices=[
+            "throughput",
+            "transfer",
+            "agents",
+            "discrete",
+            "convergence",
+            "sweep",
+            "all",
+            "report",
+        ],
         help="which suite",
     )
     bench.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
@@ -211,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated agents: registered names (NAME@PAINTER in convergence), "
         "module:Class, saved folders or shipped agents",
     )
-    bench.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id (agents suite)")
+    bench.add_argument(
+        "--env", default="NeuralPaint-MNIST-v0", help="env id (agents and sweep suites)"
+    )
     bench.add_argument("--envs", default=None, help="comma-separated env ids (convergence)")
     bench.add_argument("--seeds", type=int, default=None, help="seeds (default: the preset's)")
     bench.add_argument(
@@ -221,10 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds",
         type=float,
         default=None,
-        help="training seconds per run in convergence and discrete (default: the preset's)",
+        help="training seconds per run in convergence, discrete and sweep (default: preset)",
     )
     bench.add_argument("--cache", default="runs/bench", help="folder of finished runs")
     bench.add_argument("--fresh", action="store_true", help="rerun cached training runs")
+    add_executor_arguments(bench)
+    add_sweep_arguments(bench)
     bench.set_defaults(func=cmd_bench)
 
     painter = sub.add_parser("painter", help="neural painters: datasets, training")
@@ -238,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--seed", type=int, default=0, help="dataset seed")
     data.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     data.add_argument("--out", default=None, help="folder (default: $NEURALPAINT_DATA/...)")
+    add_executor_arguments(data)
+    data.add_argument(
+        "--shared-out",
+        action="store_true",
+        help="with --executor ray: --out is on storage every node mounts, so workers write "
+        "shards there themselves instead of returning them to the driver",
+    )
     data.set_defaults(func=cmd_painter_dataset)
 
     tr = painter_sub.add_parser("train", help="train a neural painter on a stroke dataset")

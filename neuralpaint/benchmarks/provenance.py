@@ -1,7 +1,8 @@
 """Where a result came from: command, commit, machine and library versions.
 
 Every results file starts with this header so that a number can always be traced
-to the command and machine that produced it.
+to the command and machine that produced it, and to where its cells ran (the
+executor, and for Ray the cluster's nodes, CPUs and GPUs).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from neuralpaint import executors
 
 LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
 
@@ -64,6 +67,7 @@ def header(command: str | None = None) -> dict[str, str]:
         "commit": git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
+        "executor": executors.current().describe(),
     }
 
 
