@@ -132,8 +132,10 @@ class RayExecutor:
     def start(self) -> None:
         """Connect (or start a local Ray) unless already connected; keep Ray's logs
         and the workers' output out of the driver's tables."""
-        import ray
-
+        try:
+            import ray
+        except ImportError as error:
+            raise ImportError("--executor ray needs Ray: pip install 'neuralpaint[ray]'") from error
         if ray.is_initialized():
             return
         options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
@@ -150,9 +152,9 @@ class RayExecutor:
         workers: int = 1,
     ) -> Iterator[tuple[int, Any]]:
         """``workers`` is ignored: as many tasks run at once as the cluster has room for."""
+        self.start()
         import ray
 
-        self.start()
         task = ray.remote(fn).options(
             num_cpus=threads, num_gpus=gpus, max_retries=self.retries, retry_exceptions=True
         )

@@ -60,26 +60,28 @@ def versions() -> dict[str, str]:
     return out
 
 
-def header(command: str | None = None) -> dict[str, str]:
-    """The provenance fields, as ordered key-value pairs."""
+def header(command: str | None = None, executor: str | None = None) -> dict[str, str]:
+    """The provenance fields, as ordered key-value pairs; ``executor`` defaults to the
+    current one's description (:func:`neuralpaint.executors.current`)."""
     return {
         "command": command or " ".join(["neuralpaint", *sys.argv[1:]]),
         "commit": git_commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
-        "executor": executors.current().describe(),
+        "executor": executor or executors.current().describe(),
     }
 
 
-def markdown_header(command: str | None = None) -> str:
+def markdown_header(command: str | None = None, executor: str | None = None) -> str:
     """The header as Markdown lines, for the top of a results table."""
-    return "\n".join(f"- **{k}**: `{v}`" for k, v in header(command).items()) + "\n"
+    fields = header(command, executor)
+    return "\n".join(f"- **{k}**: `{v}`" for k, v in fields.items()) + "\n"
 
 
-def csv_header(command: str | None = None) -> str:
+def csv_header(command: str | None = None, executor: str | None = None) -> str:
     """The header as ``#`` comment lines, for the top of a CSV file
     (read it back with ``pandas.read_csv(path, comment='#')``)."""
-    return "\n".join(f"# {k}: {v}" for k, v in header(command).items()) + "\n"
+    return "\n".join(f"# {k}: {v}" for k, v in header(command, executor).items()) + "\n"
 
 
 def read_csv_header(path: str | Path) -> dict[str, str]:

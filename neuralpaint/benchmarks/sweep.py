@@ -175,8 +175,12 @@ def run_sweep(
 
 
 def _optuna(space, trials: int, parallel: int, seed: int, evaluate) -> list[dict[str, Any]]:
-    import optuna
-
+    try:
+        import optuna
+    except ImportError as error:
+        raise ImportError(
+            "--search optuna needs Optuna: pip install 'neuralpaint[sweep]'"
+        ) from error
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     rows: list[dict[str, Any]] = []

@@ -229,6 +229,7 @@ class Run:
                 "steps": self.step,
                 "seconds": round(self.elapsed, 1),
                 **self.contention(),
+                "replicas": self.replicas.world,  # data-parallel: batch_size per replica
                 "dataset": str(self.shards.folder.name),
                 "held_out_metrics": final_metrics,
                 "config": asdict(self.config),
