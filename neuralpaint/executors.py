@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import contextvars
 import logging
+import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -129,19 +130,24 @@ class RayExecutor:
     retries: int = 1
     name: str = "ray"
 
-    def start(self) -> None:
-        """Connect (or start a local Ray) unless already connected; keep Ray's logs
-        and the workers' output out of the driver's tables."""
+    def start(self, **options: Any) -> None:
+        """Connect (or start a local Ray) unless already connected; ``options`` go to
+        ``ray.init`` (``num_cpus=2`` in tests).
+
+        Ray's logs, the workers' output and Ray's notices of each retry stay out of the
+        driver's stdout, where the tables go; a cell that still fails is reported by
+        :func:`~neuralpaint.benchmarks.cells.run_cells` instead."""
         try:
             import ray
         except ImportError as error:
             raise ImportError("--executor ray needs Ray: pip install 'neuralpaint[ray]'") from error
         if ray.is_initialized():
             return
-        options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+        os.environ.setdefault("RAY_enable_output_error_log_if_still_retry", "0")
+        defaults: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
         if self.address is None:
-            options["include_dashboard"] = False
-        ray.init(address=self.address, **options)
+            defaults["include_dashboard"] = False
+        ray.init(address=self.address, **(defaults | options))
 
     def imap(
         self,

@@ -25,16 +25,13 @@ TESTS = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """One local Ray for the module; workers import this file's cell functions."""
+    """One local Ray for the module; workers import this folder's test modules."""
     path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        runtime_env={"env_vars": {"PYTHONPATH": path}},
+    executor = RayExecutor(retries=1)
+    executor.start(
+        num_cpus=2, logging_level=logging.ERROR, runtime_env={"env_vars": {"PYTHONPATH": path}}
     )
-    yield RayExecutor(retries=1)
+    yield executor
     ray.shutdown()
 
 
@@ -165,3 +162,39 @@ def test_executor_defaults_to_local_and_is_scoped():
     with executors.using(RayExecutor(address="auto")) as ex:
         assert executors.current() is ex
     assert executors.current() == LocalExecutor()
+
+
+def test_sweep_trials_run_as_ray_tasks(local_ray, tmp_path):
+    from neuralpaint.benchmarks import sweep
+
+    space = {"ink": [0.2, 1.0], "fail": [False, True]}
+    table = sweep.run_sweep(
+        "test_sweep:ToyAgent",
+        space,
+        budget_seconds=0.1,
+        targets=2,
+        cache=tmp_path,
+        executor=local_ray,
+    )
+    assert list(table["status"]) == ["ok", "failed", "ok", "failed"]
+    assert set(table.loc[table["status"] == "failed", "error"]) == {
+        "ValueError: this setting cannot work"
+    }
+
+
+def test_overhead_script_writes_a_side_by_side_table(local_ray, tmp_path, monkeypatch):
+    from neuralpaint.benchmarks import executor_overhead
+
+    ran = []
+    monkeypatch.setattr(  # the real suite is the lead's to time on an idle machine
+        executor_overhead.convergence,
+        "run",
+        lambda preset, *a, **kw: ran.append((preset, executors.current().name)),
+    )
+    assert executor_overhead.main(["--strokes", "40", "--out", str(tmp_path)]) == 0
+    assert ran == [("tiny", "local"), ("tiny", "ray")]
+    md = (tmp_path / "overhead.md").read_text()
+    assert "bit-identical" in md and "| painter dataset, 40 strokes " in md
+    assert "**executor**: `local, and ray at local: 1 node(s), 2 CPUs" in md
+    csv = pd.read_csv(tmp_path / "overhead.csv", comment="#")
+    assert set(csv["executor"]) == {"local", "ray"}
