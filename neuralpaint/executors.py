@@ -56,8 +56,14 @@ class Executor(Protocol):
         ...
 
 
-def _describe_error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+def _failure(error: BaseException, detail: BaseException | None = None) -> Failure:
+    """A :class:`Failure` for ``error``; the full traceback (of ``detail`` when given,
+    e.g. Ray's error that carries the remote one) goes to the log, on stderr."""
+    shown = detail or error
+    logging.getLogger(__name__).warning(
+        "gave up after retries:\n%s", "".join(traceback.format_exception(shown))
+    )
+    return Failure(f"{type(error).__name__}: {error}")
 
 
 def _with_retries(fn: Callable[..., Any], retries: int, *args: Any) -> Any:
@@ -95,7 +101,7 @@ class LocalExecutor:
                 try:
                     yield i, _with_retries(fn, self.retries, *a)
                 except Exception as error:
-                    yield i, Failure(_describe_error(error))
+                    yield i, _failure(error)
             return
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             futures = {
@@ -106,7 +112,7 @@ class LocalExecutor:
                     error = future.exception()
                     yield (
                         futures[future],
-                        Failure(_describe_error(error)) if error else future.result(),
+                        _failure(error) if error else future.result(),
                     )
             finally:
                 for future in futures:
@@ -173,9 +179,9 @@ class RayExecutor:
                     try:
                         yield refs[ref], ray.get(ref)
                     except ray.exceptions.RayTaskError as error:
-                        yield refs[ref], Failure(_describe_error(error.cause or error))
+                        yield refs[ref], _failure(error.cause or error, error)
                     except ray.exceptions.RayError as error:  # lost worker or node
-                        yield refs[ref], Failure(_describe_error(error))
+                        yield refs[ref], _failure(error)
         finally:
             for ref in pending:
                 ray.cancel(ref)

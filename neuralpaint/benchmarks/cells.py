@@ -65,7 +65,7 @@ class CellsFailed(RuntimeError):
     """Cells that still raised after their retries; the finished ones are in the cache.
 
     Attributes:
-        failures: cell label to ``ExceptionType: message``.
+        failures: cell file stem (``env_agent_seed_hash``) to ``ExceptionType: message``.
     """
 
     def __init__(self, suite: str, failures: dict[str, str], finished: int):
@@ -150,8 +150,6 @@ def run_cells(
     """
     results, failures = run_cells_partial(suite, cells, work, cache, workers, fresh, executor)
     if failures:
-        labels = {
-            cell_label(cell_path(Path(cache), suite, cells[i])): failures[i].error for i in failures
-        }
-        raise CellsFailed(suite, labels, len(results))
+        names = {cell_path(Path(cache), suite, cells[i]).stem: f.error for i, f in failures.items()}
+        raise CellsFailed(suite, names, len(results))
     return [row for i in range(len(cells)) for row in results[i]]
