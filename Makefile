@@ -32,7 +32,7 @@ system:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "torch==2.13.0" -e ".[parameterization,dev]"
+	$(BIN)/pip install -q "torch==2.13.0" -e ".[parameterization,dev,ray,sweep]"
 	touch $(STAMP)
 
 demo: setup

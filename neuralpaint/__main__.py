@@ -1,4 +1,4 @@
-"""``python -m neuralpaint``: the ``neuralpaint`` command."""
+"""``python -m neuralpaint``: the ``neuralpaint`` command, also under ``torchrun -m``."""
 
 import sys
 

@@ -6,6 +6,8 @@ One verb structure::
     neuralpaint painter {dataset,train}
     neuralpaint agent {train,paint}          # agent train ppo@regression --budget 10m
     neuralpaint bench SUITE                  # bench convergence --agents amortized,ppo
+    neuralpaint bench convergence --executor ray --ray-address auto
+    neuralpaint bench sweep --agents ppo --space '{"learning_rate": [1e-4, 1e-3]}'
     neuralpaint visualize --class violin
     neuralpaint stylize photo.jpg
 
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from neuralpaint import __version__
 from neuralpaint.cli_flags import add_compute_flags, add_device_flag
+from neuralpaint.executors import add_executor_arguments
 
 EXIT_USER_ERROR = 2
 """Exit status for errors in what was asked, as argparse uses for bad flags."""
@@ -101,6 +104,12 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
         )
         for env, table in tables.items():
             print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
+    elif suite == "sweep":
+        from neuralpaint.benchmarks import sweep
+
+        table = sweep.run_from_args(args, out)
+        print(table.to_markdown(index=False, floatfmt=".4g"))
+        sweep.raise_failures(table)
     else:
         raise ValueError(f"unknown benchmark suite {suite!r}")
     print(f"wrote {out}/")
@@ -134,7 +143,22 @@ def refresh_docs(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Run a suite on the chosen executor; cells that still fail after their retries
+    are listed by name (the finished ones are kept) and the exit status is 1."""
+    from neuralpaint import executors
+    from neuralpaint.benchmarks.cells import CellsFailed
+
     check_readme_flag(args)
+    executor = executors.from_args(args) if "executor" in vars(args) else executors.LocalExecutor()
+    with executors.using(executor):
+        try:
+            return _bench(args)
+        except CellsFailed as failed:
+            print(failed.table())
+            return 1
+
+
+def _bench(args: argparse.Namespace) -> int:
     if args.suite == "report":
         refresh_docs(args)
         return 0
@@ -198,6 +222,22 @@ def _training_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache", default="runs/bench", help="folder of finished runs")
     parser.add_argument("--fresh", action="store_true", help="rerun cached training runs")
+    add_executor_arguments(parser)
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``bench sweep`` beside the training flags."""
+    parser.add_argument(
+        "--space",
+        required=True,
+        help="JSON of agent argument to a list of values (or, for optuna, "
+        '{"low": a, "high": b, "log": true}), e.g. \'{"learning_rate": [1e-4, 1e-3]}\'',
+    )
+    parser.add_argument("--search", choices=["grid", "optuna"], default="grid")
+    parser.add_argument("--trials", type=int, default=None, help="settings to try")
+    parser.add_argument(
+        "--parallel", type=int, default=4, help="optuna: proposals run side by side"
+    )
 
 
 AGENTS_HELP = (
@@ -255,6 +295,15 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     add_device_flag(p)
     _training_flags(p)
 
+    p = suites.add_parser("sweep", help="a hyperparameter grid or Optuna search for one agent")
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument("--agents", required=True, help="the one agent to tune, NAME[@PAINTER]")
+    p.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id")
+    add_device_flag(p)
+    _training_flags(p)
+    add_sweep_arguments(p)
+
     p = suites.add_parser("parameterization", help="class paintings and style transfer")
     _results_flag(p)
     add_report_arguments(p)
@@ -275,6 +324,7 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_painter_dataset(args: argparse.Namespace) -> int:
+    from neuralpaint import executors
     from neuralpaint.painters import dataset
 
     spec = dataset.StrokeDatasetSpec(
@@ -285,7 +335,13 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
         discrete=args.discrete,
         seed=args.seed,
     )
-    folder = dataset.generate(spec, args.out, workers=args.workers)
+    folder = dataset.generate(
+        spec,
+        args.out,
+        workers=args.workers,
+        executor=executors.from_args(args),
+        shared=args.shared_out,
+    )
     print(f"stroke dataset ready in {folder}")
     return 0
 
@@ -339,6 +395,13 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--seed", type=int, default=0, help="dataset seed")
     data.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     data.add_argument("--out", default=None, help="folder (default: $NEURALPAINT_DATA/...)")
+    add_executor_arguments(data)
+    data.add_argument(
+        "--shared-out",
+        action="store_true",
+        help="with --executor ray: --out is on storage every node mounts, so workers write "
+        "shards there themselves instead of returning them to the driver",
+    )
     data.set_defaults(func=cmd_painter_dataset)
 
     tr = painter_sub.add_parser("train", help="train a neural painter on a stroke dataset")

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from neuralpaint._lazy import lazy_exports
 
-SUITES = ("throughput", "transfer", "agents", "discrete", "convergence", "parameterization")
+SUITES = (
+    "throughput",
+    "transfer",
+    "agents",
+    "discrete",
+    "convergence",
+    "sweep",
+    "parameterization",
+)
 """Every suite ``neuralpaint bench`` runs."""
 ALL_SUITES = ("throughput", "transfer", "discrete", "convergence")
 """What ``bench all`` runs, in order."""

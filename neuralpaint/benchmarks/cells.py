@@ -3,8 +3,11 @@
 A suite lists its cells as plain dicts. Each finished cell's rows are written
 atomically to ``<cache>/<suite>/<name>.json``, keyed by everything that defines the
 cell (including the preset's settings), so a rerun skips finished cells and an
-interrupted suite resumes where it stopped. Cells run in worker processes, each with
-an equal share of the CPU's threads, so wall-clock times stay comparable.
+interrupted suite resumes where it stopped. Cells run on an executor
+(:mod:`neuralpaint.executors`: local worker processes or Ray tasks), each with an equal
+share of the CPU's threads, so wall-clock times stay comparable. The driver writes each
+cell as it arrives; a cell that still fails after its retries is reported by name
+(:class:`CellsFailed`) once every other cell has finished and been kept.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ import json
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from neuralpaint import executors
+from neuralpaint.executors import Executor, Failure
 from neuralpaint.io import write_text
 
 DEFAULT_CACHE = Path("runs/bench")
@@ -37,37 +40,59 @@ def cell_path(cache: Path, suite: str, cell: dict) -> Path:
     return cache / suite / f"{stem}_{digest}.json"
 
 
+def cell_label(path: Path) -> str:
+    """The readable part of a cell's file name (``env_agent_seed``), for reports."""
+    return path.stem.rsplit("_", 1)[0]
+
+
 def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-def _run_one(work: Work, cell: dict, threads: int, path: Path) -> list[dict]:
+def cell_gpus(cell: dict) -> float:
+    """GPUs a cell asks its executor for: one when it trains on CUDA."""
+    return 1.0 if str(cell.get("device", "cpu")).startswith("cuda") else 0.0
+
+
+def _run_one(work: Work, cell: dict, threads: int) -> list[dict]:
     import torch
 
     torch.set_num_threads(threads)
-    rows = work(cell)
-    write_text(path, json.dumps(rows))
-    return rows
+    return work(cell)
 
 
-def run_cells(
+class CellsFailed(RuntimeError):
+    """Cells that still raised after their retries; the finished ones are in the cache.
+
+    Attributes:
+        failures: cell file stem (``env_agent_seed_hash``) to ``ExceptionType: message``.
+    """
+
+    def __init__(self, suite: str, failures: dict[str, str], finished: int):
+        self.suite, self.failures, self.finished = suite, failures, finished
+        super().__init__(
+            f"{len(failures)} {suite} cell(s) failed ({finished} finished and kept in the "
+            f"cache; a rerun retries only the failed ones): {', '.join(failures)}"
+        )
+
+    def table(self) -> str:
+        """The failed cells and their errors, as Markdown."""
+        rows = [f"| {name} | {error.splitlines()[0]} |" for name, error in self.failures.items()]
+        return "\n".join([f"{self}\n", "| failed cell | error |", "|---|---|", *rows])
+
+
+def run_cells_partial(
     suite: str,
     cells: list[dict],
     work: Work,
     cache: str | Path = DEFAULT_CACHE,
     workers: int = 1,
     fresh: bool = False,
-) -> list[dict]:
-    """Run ``work(cell)`` for every unfinished cell; return all cells' rows in order.
-
-    Args:
-        suite: names the cache subfolder.
-        cells: JSON-serialisable dicts; ``work`` must be a module-level function.
-        cache: the folder of finished cells.
-        workers: processes running cells side by side (each gets
-            ``cpu_count // workers`` torch threads).
-        fresh: rerun every cell, ignoring finished ones.
-    """
+    executor: Executor | None = None,
+) -> tuple[dict[int, list[dict]], dict[int, Failure]]:
+    """Like :func:`run_cells`, but returns ``(rows by cell index, failures by cell index)``
+    instead of raising, for callers that report failed cells themselves (sweeps)."""
+    executor = executor or executors.current()
     cache = Path(cache)
     paths = [cell_path(cache, suite, c) for c in cells]
     results: dict[int, list[dict]] = {}
@@ -79,17 +104,52 @@ def run_cells(
                 path.unlink()  # a damaged cell is run again
     todo = [i for i in range(len(cells)) if i not in results]
     threads = threads_per_worker(workers)
+    gpus = max((cell_gpus(cells[i]) for i in todo), default=0.0)
+    failures: dict[int, Failure] = {}
     bar = tqdm(total=len(cells), initial=len(results), desc=f"bench {suite}", unit="cell")
-    if workers <= 1 or len(todo) <= 1:
-        for i in todo:
-            bar.set_postfix_str(paths[i].stem.rsplit("_", 1)[0])
-            results[i] = _run_one(work, cells[i], threads, paths[i])
-            bar.update()
-    else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_run_one, work, cells[i], threads, paths[i]): i for i in todo}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
+    outcomes = executor.imap(
+        _run_one, [(work, cells[i], threads) for i in todo], threads, gpus, workers
+    )
+    for k, outcome in outcomes:
+        i = todo[k]
+        if isinstance(outcome, Failure):
+            failures[i] = outcome
+        else:
+            write_text(paths[i], json.dumps(outcome))  # as it arrives: no shared filesystem
+            results[i] = outcome
+        bar.set_postfix_str(cell_label(paths[i]))
+        bar.update()
     bar.close()
+    return results, failures
+
+
+def run_cells(
+    suite: str,
+    cells: list[dict],
+    work: Work,
+    cache: str | Path = DEFAULT_CACHE,
+    workers: int = 1,
+    fresh: bool = False,
+    executor: Executor | None = None,
+) -> list[dict]:
+    """Run ``work(cell)`` for every unfinished cell; return all cells' rows in order.
+
+    Args:
+        suite: names the cache subfolder.
+        cells: JSON-serialisable dicts; ``work`` must be a module-level function.
+        cache: the folder of finished cells.
+        workers: local processes running cells side by side (each gets
+            ``cpu_count // workers`` torch threads; on Ray each cell asks for that many
+            CPUs and the cluster decides how many run at once).
+        fresh: rerun every cell, ignoring finished ones.
+        executor: where cells run; default :func:`neuralpaint.executors.current`.
+
+    Raises:
+        CellsFailed: after every cell has run, when some still failed after their
+            retries; the finished cells are written to the cache first.
+    """
+    results, failures = run_cells_partial(suite, cells, work, cache, workers, fresh, executor)
+    if failures:
+        names = {cell_path(Path(cache), suite, cells[i]).stem: f.error for i, f in failures.items()}
+        raise CellsFailed(suite, names, len(results))
     return [row for i in range(len(cells)) for row in results[i]]

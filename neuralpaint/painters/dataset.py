@@ -22,6 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neuralpaint import actions as A
+from neuralpaint.executors import Executor, Failure, LocalExecutor
 from neuralpaint.io import atomic_path, write_text
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
 
@@ -71,18 +72,49 @@ def shard_path(folder: Path, index: int) -> Path:
     return folder / f"shard-{index:05d}.npz"
 
 
+def render_shard(
+    spec: StrokeDatasetSpec, index: int, workers: int = 1, folder: Path | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Shard ``index``: ``(actions float32, masks uint8)``, or written into ``folder``
+    (by a worker that shares the driver's storage) and ``None`` returned."""
+    actions = spec.shard_actions(index)
+    renderer = MyPaintRenderer(spec.size, spec.brush)
+    masks = renderer.render_masks(actions, seed=spec.seed * 100_003 + index, workers=workers)
+    masks = np.round(masks * 255).astype(np.uint8)
+    if folder is None:
+        return actions, masks
+    write_shard(folder, index, actions, masks)
+    return None
+
+
+def write_shard(folder: Path, index: int, actions: np.ndarray, masks: np.ndarray) -> None:
+    with atomic_path(shard_path(folder, index)) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, actions=actions, masks=masks)
+
+
 def generate(
     spec: StrokeDatasetSpec,
     folder: str | Path | None = None,
     workers: int = 0,
     progress: bool = True,
+    executor: Executor | None = None,
+    shared: bool = False,
 ) -> Path:
     """Render the dataset into ``folder`` (default: under :func:`default_data_root`).
 
     Finished shards are skipped, so an interrupted run resumes where it stopped.
 
+    Args:
+        workers: local processes rendering each shard (``0``: all cores).
+        executor: where shards render; the default renders them one after another
+            here. Any other executor runs one single-process task per shard.
+        shared: the executor's workers write shards into ``folder`` themselves (it is
+            on storage they all mount) instead of returning them to this process.
+
     Raises:
         ValueError: when ``folder`` holds a dataset with a different spec.
+        RuntimeError: naming the shards that still failed after their retries (the
+            finished ones are kept).
     """
     folder = Path(folder) if folder else default_data_root() / spec.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,19 +127,30 @@ def generate(
                 "--out folder or delete it"
             )
     write_text(meta, json.dumps(asdict(spec), indent=2))
-    renderer = MyPaintRenderer(spec.size, spec.brush)
     todo = [i for i in range(spec.shards) if not shard_path(folder, i).exists()]
     bar = tqdm(
         total=spec.strokes, desc=f"strokes -> {folder.name}", unit="stroke", disable=not progress
     )
     bar.update(spec.strokes - sum(len(spec.shard_actions(i)) for i in todo))
-    for i in todo:
-        actions = spec.shard_actions(i)
-        masks = renderer.render_masks(actions, seed=spec.seed * 100_003 + i, workers=workers)
-        with atomic_path(shard_path(folder, i)) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, actions=actions, masks=np.round(masks * 255).astype(np.uint8))
-        bar.update(len(actions))
+    executor = executor or LocalExecutor(retries=0)
+    if not isinstance(executor, LocalExecutor):
+        workers = 1  # one task per shard, each asking for one CPU
+    target = folder if shared else None
+    tasks = [(spec, i, workers, target) for i in todo]
+    failed = {}
+    for k, shard in executor.imap(render_shard, tasks):
+        if isinstance(shard, Failure):
+            failed[todo[k]] = shard.error
+            continue
+        if shard is not None:
+            write_shard(folder, todo[k], *shard)
+        bar.update(len(spec.shard_actions(todo[k])))
     bar.close()
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} shard(s) of {folder} failed (rerun to retry them): "
+            + "; ".join(f"shard {i}: {error}" for i, error in sorted(failed.items()))
+        )
     return folder
 
 
@@ -167,11 +210,23 @@ class StrokeShards:
         return np.concatenate(acts)[:limit], np.concatenate(masks)[:limit]
 
     def stream(
-        self, batch_size: int, seed: int = 0, buffer_shards: int = 2, skip_last: int = 0
+        self,
+        batch_size: int,
+        seed: int = 0,
+        buffer_shards: int = 2,
+        skip_last: int = 0,
+        rank: int = 0,
+        world: int = 1,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Endless shuffled batches, holding at most ``buffer_shards`` shards in memory."""
-        rng = np.random.default_rng(seed)
+        """Endless shuffled batches, holding at most ``buffer_shards`` shards in memory.
+
+        With ``world`` data-parallel replicas, replica ``rank`` streams every
+        ``world``-th shard; when there are fewer shards than replicas, each streams all
+        of them in its own order."""
+        rng = np.random.default_rng(seed if world == 1 else (seed, rank))
         paths = self.paths[: len(self.paths) - skip_last] if skip_last else self.paths
+        if len(paths) >= world:
+            paths = paths[rank::world]
         while True:
             order = rng.permutation(len(paths))
             for start in range(0, len(order), buffer_shards):

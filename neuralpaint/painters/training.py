@@ -13,7 +13,8 @@ hyperparameters in :class:`PainterTrainConfig`:
 
 Every run writes ``log.csv`` (units in the column names), an atomic checkpoint with
 its training state every ``checkpoint_seconds`` (``--resume`` continues from it), and
-the shippable painter (weights only) in ``OUT/painter``.
+the shippable painter (weights only) in ``OUT/painter``. Under ``torchrun`` the loops
+train data-parallel (:mod:`neuralpaint.painters.distributed`) and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import torch
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
+from neuralpaint.painters.distributed import Replicas
 from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
 from neuralpaint.painters.neural import KINDS, build_painter, load_painter, resolve_device
 from neuralpaint.progress import progress_bar
@@ -116,10 +118,11 @@ class Run:
         if config.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
         self.config = config
+        self.replicas = Replicas.from_env(config.device)  # under torchrun: rank, world size
         self.device = resolve_device(config.device)
         if config.threads:
             torch.set_num_threads(config.threads)
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed + self.replicas.rank)
         folder = (
             config.data or default_data_root() / StrokeDatasetSpec(discrete=config.discrete).name
         )
@@ -134,13 +137,20 @@ class Run:
         acts, masks = self.shards.load_shard(self.shards.paths[-1])
         self.eval_actions = torch.as_tensor(acts[:EVAL_STROKES], device=self.device)
         self.eval_masks = torch.as_tensor(masks[:EVAL_STROKES, None], device=self.device)
-        self.batches = self.shards.stream(config.batch_size, seed=config.seed, skip_last=held_out)
+        self.batches = self.shards.stream(
+            config.batch_size,
+            seed=config.seed,
+            skip_last=held_out,
+            rank=self.replicas.rank,
+            world=self.replicas.world,
+        )
         self.out = Path(config.out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.replicas.main:  # only rank 0 writes
+            self.out.mkdir(parents=True, exist_ok=True)
         self.step, self.elapsed = 0, 0.0
         self.start_step, self.start_elapsed = 0, 0.0
         self.load_start = os.getloadavg()[0]
-        if self.load_start > LOAD_WARNING:
+        if self.load_start > LOAD_WARNING and self.replicas.main:
             warnings.warn(
                 f"load average is {self.load_start:.2f} at the start of painter training: other"
                 " jobs share the CPU, so this run gets fewer steps than its budget allows on an"
@@ -150,7 +160,7 @@ class Run:
         self.budget = config.minutes * 60.0
         self.log_path = self.out / "log.csv"
         self.writer = None
-        if config.tensorboard:
+        if config.tensorboard and self.replicas.main:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.out / "tb"))
@@ -177,16 +187,21 @@ class Run:
         return max(by_time, by_steps)
 
     def done(self) -> bool:
+        self.elapsed = self.replicas.latest(self.elapsed)
         return self.progress >= 1.0
 
     @torch.no_grad()
     def evaluate(self, painter: torch.nn.Module) -> dict[str, float]:
+        if not self.replicas.main:
+            return {}
         painter.eval()
         preds = torch.cat([painter(a) for a in self.eval_actions.split(250)])
         painter.train()
         return metrics.all_metrics(preds, self.eval_masks)
 
     def log(self, row: dict) -> None:
+        if not self.replicas.main:
+            return
         row = {"step": self.step, "seconds": round(self.elapsed, 1), **row}
         new = not self.log_path.exists()
         with open(self.log_path, "a", newline="") as fh:
@@ -201,6 +216,8 @@ class Run:
 
     def save(self, painter: torch.nn.Module, train_state: dict[str, torch.Tensor]) -> None:
         """The resumable checkpoint (weights + training state) in ``OUT/checkpoint``."""
+        if not self.replicas.main:
+            return
         config = {
             **self.painter_config(painter),
             "train": {"step": self.step, "elapsed": self.elapsed, **asdict(self.config)},
@@ -210,12 +227,15 @@ class Run:
 
     def export(self, painter: torch.nn.Module, final_metrics: dict) -> Path:
         """The shippable painter: weights only, plus how it was trained."""
+        if not self.replicas.main:
+            return self.out / "painter"
         config = {
             **self.painter_config(painter),
             "trained": {
                 "steps": self.step,
                 "seconds": round(self.elapsed, 1),
                 **self.contention(),
+                "replicas": self.replicas.world,  # data-parallel: batch_size per replica
                 "dataset": str(self.shards.folder.name),
                 "held_out_metrics": final_metrics,
                 "config": asdict(self.config),
@@ -234,7 +254,16 @@ class Run:
         }
 
     def resume_tensors(self) -> dict[str, torch.Tensor] | None:
-        """Training state to continue from, when ``--resume`` and a checkpoint exist."""
+        """Training state to continue from, when ``--resume`` and a checkpoint exist
+        (read by rank 0 and sent to every replica)."""
+        found = self.replicas.from_main(self._read_checkpoint)
+        if found is None:
+            return None
+        self.step, self.elapsed, tensors = found
+        self.start_step, self.start_elapsed = self.step, self.elapsed
+        return tensors
+
+    def _read_checkpoint(self) -> tuple[int, float, dict[str, torch.Tensor]] | None:
         folder = self.out / "checkpoint"
         if not (self.config.resume and (folder / ckpt.CONFIG).exists()):
             return None
@@ -244,21 +273,24 @@ class Run:
                 f"{folder} is a {config['kind']} painter (discrete={config['discrete']}); it "
                 f"cannot resume a {self.config.kind} run (discrete={self.config.discrete})"
             )
-        self.step, self.elapsed = config["train"]["step"], config["train"]["elapsed"]
-        self.start_step, self.start_elapsed = self.step, self.elapsed
-        return ckpt.load_tensors(folder)
+        return config["train"]["step"], config["train"]["elapsed"], ckpt.load_tensors(folder)
 
 
 def train(config: PainterTrainConfig) -> Path:
     """Train one painter; returns the folder of the exported painter."""
     run = Run(config)
     loop = {"regression": _train_regression, "vae": _train_vae, "gan": _train_gan}[config.kind]
-    return loop(run)
+    try:
+        return loop(run)
+    finally:
+        run.replicas.close()
 
 
 def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
     """Drive ``step_fn`` until the budget is spent; evaluate, log and checkpoint."""
-    bar = progress_bar(total=100, desc=f"{run.config.kind} painter", unit="%")
+    bar = progress_bar(
+        total=100, desc=f"{run.config.kind} painter", unit="%", disable=not run.replicas.main
+    )
     last_eval = last_ckpt = time.monotonic()
     t0 = time.monotonic() - run.elapsed
     losses: list[float] = []
@@ -294,12 +326,13 @@ def _train_regression(run: Run) -> Path:
     if (tensors := run.resume_tensors()) is not None:
         ckpt.load_state(painter, ckpt.split(tensors, "painter"), "resume")
         load_optimizer_tensors("train/opt", opt, tensors)
+    model = run.replicas.parallel(painter)  # DistributedDataParallel under torchrun
 
     def step() -> float:
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, run.step, run.progress)
         actions, masks = run.batch()
-        loss = torch.nn.functional.mse_loss(painter(actions), masks)
+        loss = torch.nn.functional.mse_loss(model(actions), masks)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -322,6 +355,7 @@ def _train_vae(run: Run) -> Path:
         ckpt.load_state(painter, ckpt.split(tensors, "painter"), "resume")
         load_optimizer_tensors("train/opt_vae", opt_vae, tensors)
         load_optimizer_tensors("train/opt_map", opt_map, tensors)
+    run.replicas.average_gradients(opt_vae, opt_map)  # under torchrun
     free_bits = 0.5 * painter.latent
     stage1 = cfg.vae_stage1_fraction
 
@@ -391,6 +425,7 @@ def _train_gan(run: Run) -> Path:
         ckpt.load_state(critic, ckpt.split(tensors, "train/critic"), "resume critic")
         load_optimizer_tensors("train/opt_g", opt_g, tensors)
         load_optimizer_tensors("train/opt_c", opt_c, tensors)
+    run.replicas.average_gradients(opt_g, opt_c)  # under torchrun
 
     def base_batch() -> tuple[torch.Tensor, ...]:
         actions, real = run.batch()
