@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from neuralpaint import executors
+from neuralpaint.agents.registry import parse_agent_spec
 from neuralpaint.benchmarks import convergence
 from neuralpaint.benchmarks.cells import CellsFailed, cell_path, run_cells
 from neuralpaint.cli import main
@@ -70,7 +71,7 @@ def test_tiny_convergence_on_ray_matches_local_and_resumes(local_ray, tmp_path, 
             "seconds": config.seconds,
             "evaluations": config.evaluations,
             "targets": config.targets,
-            "agent_kwargs": config.agent_kwargs.get(convergence.parse_agent(agent)[0], {}),
+            "agent_kwargs": config.agent_kwargs.get(parse_agent_spec(agent)[0], {}),
             "device": "cpu",
         }
         for env in config.envs

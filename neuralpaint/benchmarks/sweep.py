@@ -32,10 +32,11 @@ from typing import Any
 
 import pandas as pd
 
+from neuralpaint.agents.registry import parse_agent_spec
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.aggregate import mean_ci
 from neuralpaint.benchmarks.cells import DEFAULT_CACHE, CellsFailed, run_cells_partial
-from neuralpaint.benchmarks.convergence import PRESETS, convergence_cell, parse_agent
+from neuralpaint.benchmarks.convergence import PRESETS, convergence_cell
 from neuralpaint.executors import Executor, Failure
 from neuralpaint.io import write_text
 
@@ -129,7 +130,7 @@ def run_sweep(
     """
     if search not in SEARCHES:
         raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
-    parse_agent(agent)
+    parse_agent_spec(agent)
     base = dict(base_kwargs or {})
 
     def evaluate(batch: list[dict]) -> list[dict[str, Any]]:
@@ -249,7 +250,7 @@ def run(
         search=search,
         seeds=seeds or 1,
         targets=config.targets,
-        base_kwargs=config.agent_kwargs.get(parse_agent(agent)[0], {}),
+        base_kwargs=config.agent_kwargs.get(parse_agent_spec(agent)[0], {}),
         parallel=parallel,
         workers=workers or config.workers,
         device=device,
