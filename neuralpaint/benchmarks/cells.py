@@ -19,11 +19,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from neuralpaint import executors
 from neuralpaint.executors import Executor, Failure
 from neuralpaint.io import write_text
+from neuralpaint.progress import progress_bar
 
 DEFAULT_CACHE = Path("runs/bench")
 """Where finished cells are kept (``--cache``)."""
@@ -106,7 +105,7 @@ def run_cells_partial(
     threads = threads_per_worker(workers)
     gpus = max((cell_gpus(cells[i]) for i in todo), default=0.0)
     failures: dict[int, Failure] = {}
-    bar = tqdm(total=len(cells), initial=len(results), desc=f"bench {suite}", unit="cell")
+    bar = progress_bar(total=len(cells), initial=len(results), desc=f"bench {suite}", unit="cell")
     outcomes = executor.imap(
         _run_one, [(work, cells[i], threads) for i in todo], threads, gpus, workers
     )

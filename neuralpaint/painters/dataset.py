@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neuralpaint import actions as A
 from neuralpaint.executors import Executor, Failure, LocalExecutor
 from neuralpaint.io import atomic_path, write_text
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
+from neuralpaint.progress import progress_bar
 
 FORMAT_VERSION = 1
 LIFT_PROBABILITY = 0.3
@@ -128,7 +128,7 @@ def generate(
             )
     write_text(meta, json.dumps(asdict(spec), indent=2))
     todo = [i for i in range(spec.shards) if not shard_path(folder, i).exists()]
-    bar = tqdm(
+    bar = progress_bar(
         total=spec.strokes, desc=f"strokes -> {folder.name}", unit="stroke", disable=not progress
     )
     bar.update(spec.strokes - sum(len(spec.shard_actions(i)) for i in todo))
