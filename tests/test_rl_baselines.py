@@ -71,3 +71,71 @@ def test_step_channel_counts_strokes_and_passes_check_env():
     assert (obs[..., 6] == round(255 / 4)).all()
     gym_check_env(PaintEnv(strokes=4, step_channel=True))
     sb3_check_env(PaintEnv(strokes=4, step_channel=True), warn=False)
+
+
+def bar_targets(n: int = 8) -> np.ndarray:
+    images = np.ones((n, 64, 64, 3), np.float32)
+    for i in range(n):
+        x = 10 + 4 * i % 40
+        images[i, 12:52, x : x + 8] = 0.0
+    return images
+
+
+@pytest.fixture
+def task(painter_folder):
+    targets = bar_targets()
+    return Task(
+        strokes=4, painter=str(painter_folder), train_targets=targets, test_targets=targets[:2]
+    )
+
+
+def painter_gradients(agent) -> list[float]:
+    """Wraps the agent's painter so each forward records the gradient reaching its
+    output (an empty list: the painter was never called)."""
+    seen: list[float] = []
+
+    def hook(module, inputs, output):
+        if output.requires_grad:
+            output.register_hook(lambda g: seen.append(float(g.abs().sum())))
+        else:
+            seen.append(0.0)
+
+    agent.painter.register_forward_hook(hook)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["ddpg", "ddpg-free"])
+def test_ddpg_actor_learns_through_the_painter_only_when_model_based(name, task, tmp_path):
+    cfg = {"n_envs": 4, "batch_size": 8, "learning_starts": 8, "width": 8, "hidden": 32}
+    agent = get_agent_class(name)(task, device="cpu", **cfg)
+    assert agent.bundle == 4 and agent.decisions == 1
+    agent.train(Budget(steps=16))
+    assert len(agent.buffer) == 16 and agent.strokes_rendered > 0
+    batch = agent.buffer.sample(8, agent.rng, agent.device)
+    seen = painter_gradients(agent)
+    before = [p.detach().clone() for p in agent.actor.parameters()]
+    agent.actor_update(batch)
+    assert any(not torch.equal(b, p) for b, p in zip(before, agent.actor.parameters(), strict=True))
+    if name == "ddpg":
+        assert seen and all(g > 0 for g in seen), "the actor's gradient crosses the painter"
+    else:
+        assert seen == [], "the model-free actor update never calls the painter"
+    actions = agent.paint(task.targets("test"))
+    assert actions.shape == (2, 4, 12) and actions.min() >= 0 and actions.max() <= 1
+    agent.save(tmp_path)
+    loaded = Agent.load(tmp_path, task)
+    assert np.allclose(loaded.paint(task.targets("test")), actions)
+    assert loaded.strokes_rendered == agent.strokes_rendered
+
+
+def test_fixed_sequence_beats_blank_on_mnist_and_ignores_the_target(tmp_path):
+    task = Task.from_env_id("NeuralPaint-MNIST-v0", painter="regression")
+    agent = get_agent_class("fixed-sequence")(task, device="cpu", restarts=2)
+    agent.train(Budget(steps=40))
+    targets = task.targets("test")[::50][:16]
+    result = evaluate_on_mypaint(agent, targets, seed=0)
+    blank = ((1 - targets) ** 2).mean()
+    assert result.mypaint_l2.mean() < 0.9 * blank
+    assert (result.actions == result.actions[0]).all(), "one painting for every target"
+    agent.save(tmp_path)
+    assert np.allclose(Agent.load(tmp_path, task).paint(targets[:2]), result.actions[:2])
