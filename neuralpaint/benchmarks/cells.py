@@ -5,6 +5,12 @@ atomically to ``<cache>/<suite>/<name>.json``, keyed by everything that defines 
 cell (including the preset's settings), so a rerun skips finished cells and an
 interrupted suite resumes where it stopped. Cells run in worker processes, each with
 an equal share of the CPU's threads, so wall-clock times stay comparable.
+
+A long cell can also resume mid-way: a cell with a true ``"checkpoint"`` key is given
+``"checkpoint_dir"``, a folder of its own next to its result file
+(:func:`partial_dir`) that survives an interruption; the work function saves its state
+there as it goes and reads it back when run again. The folder is removed once the
+cell's rows are written.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -41,12 +48,19 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+def partial_dir(path: Path) -> Path:
+    """The mid-run state folder of the cell whose result file is ``path``."""
+    return path.with_name(path.stem + ".partial")
+
+
 def _run_one(work: Work, cell: dict, threads: int, path: Path) -> list[dict]:
     import torch
 
     torch.set_num_threads(threads)
-    rows = work(cell)
+    partial = partial_dir(path)
+    rows = work({**cell, "checkpoint_dir": str(partial)} if cell.get("checkpoint") else cell)
     write_text(path, json.dumps(rows))
+    shutil.rmtree(partial, ignore_errors=True)
     return rows
 
 
