@@ -288,7 +288,7 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     _training_flags(p)
 
     p = suites.add_parser("convergence", help="gradient agents against RL, by wall-clock")
-    _preset_flag(p)
+    _preset_flag(p, ("tiny", "quick", "long", "full"))
     _results_flag(p)
     p.add_argument("--agents", default=None, help=AGENTS_HELP + " (default: the preset's)")
     p.add_argument("--envs", default=None, help="comma-separated env ids (default: preset)")

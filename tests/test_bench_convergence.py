@@ -91,6 +91,8 @@ def test_threshold_follows_the_better_trivial_painting():
     rows = pd.DataFrame(
         {
             "agent": ["random", "random", "ppo"],
+            "seed": [0, 1, 0],
+            "evaluation": [0, 0, 0],
             "blank_l2": [0.3, 0.3, 0.3],
             "mypaint_l2": [0.1, 0.2, 0.25],
         }

@@ -87,6 +87,12 @@ class Agent(ABC):
     """
 
     name: ClassVar[str] = ""
+    family: ClassVar[str | None] = None
+    """``"model-free"`` or ``"model-based"`` for reinforcement-learning agents (the
+    families of the convergence headline); ``None`` for the rest."""
+    stochastic: ClassVar[bool] = False
+    """Whether :meth:`paint` takes ``deterministic=`` (a stochastic policy, judged
+    both as its mode and sampled)."""
 
     def __init__(self, task: Task, seed: int = 0, **kwargs):
         self.task = task

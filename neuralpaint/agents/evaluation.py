@@ -69,14 +69,25 @@ def paint_on_painter(actions: np.ndarray, task: Task) -> np.ndarray:
 
 
 def evaluate_on_mypaint(
-    agent: Agent, targets: np.ndarray, seed: int = 0, progress: bool = False
+    agent: Agent,
+    targets: np.ndarray,
+    seed: int = 0,
+    progress: bool = False,
+    deterministic: bool = True,
 ) -> Evaluation:
     """Paint ``targets`` with ``agent`` and judge the result on MyPaint.
+
+    ``deterministic=False`` judges a stochastic agent's sampled policy (agents whose
+    ``stochastic`` is false ignore it).
 
     Raises:
         ValueError: when the agent returns actions of the wrong shape or non-finite.
     """
-    actions = agent.paint(targets)
+    actions = (
+        agent.paint(targets, deterministic=deterministic)
+        if agent.stochastic
+        else agent.paint(targets)
+    )
     task = agent.task
     expected = (len(targets), task.strokes, task.action_dim)
     if actions.shape != expected or not np.isfinite(actions).all():

@@ -31,7 +31,7 @@ def register_agent(cls: type[Agent]) -> type[Agent]:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register_agent decorators.
-    for module in ("random_agent", "stroke_optimizer", "amortized", "rl"):
+    for module in ("random_agent", "stroke_optimizer", "amortized", "rl", "fixed_sequence", "ddpg"):
         importlib.import_module(f"neuralpaint.agents.{module}")
 
 

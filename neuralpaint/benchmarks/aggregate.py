@@ -79,3 +79,26 @@ def speedup(fast: Censored, slow: Censored) -> str:
         (True, True): "? ",
     }[(fast.censored, slow.censored)]
     return f"{qualifier}{ratio:.3g}×"
+
+
+def curve_slope(times, values, tail: float = 0.5) -> float:
+    """Least-squares slope of ``values`` against ``times`` over the last ``tail``
+    fraction of the time axis (the rate at which a curve is still falling at the end);
+    NaN with fewer than two points there."""
+    times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+    if len(times) == 0:
+        return math.nan
+    keep = times >= times.max() * (1 - tail)
+    if keep.sum() < 2 or np.ptp(times[keep]) == 0:
+        return math.nan
+    return float(np.polyfit(times[keep], values[keep], 1)[0])
+
+
+def time_at_slope(current: float, slope: float, threshold: float) -> float:
+    """How much longer a curve at ``current`` falling at ``slope`` per unit takes to
+    reach ``threshold``: 0 when it is there, infinite when it is not falling."""
+    if current <= threshold:
+        return 0.0
+    if not slope < 0:  # also NaN
+        return math.inf
+    return (current - threshold) / -slope

@@ -8,6 +8,13 @@ interrupted suite resumes where it stopped. Cells run on an executor
 share of the CPU's threads, so wall-clock times stay comparable. The driver writes each
 cell as it arrives; a cell that still fails after its retries is reported by name
 (:class:`CellsFailed`) once every other cell has finished and been kept.
+
+A long cell can also resume mid-way: a cell with a true ``"checkpoint"`` key is given
+``"checkpoint_dir"``, a folder of its own next to its result file
+(:func:`partial_dir`) that survives an interruption; the work function saves its state
+there as it goes and reads it back when run again. The driver removes the folder once
+the cell's rows are written. (On a Ray cluster without a shared filesystem the folder
+lives on the node that ran the cell, so only a rerun there resumes mid-way.)
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,11 +61,16 @@ def cell_gpus(cell: dict) -> float:
     return 1.0 if str(cell.get("device", "cpu")).startswith("cuda") else 0.0
 
 
-def _run_one(work: Work, cell: dict, threads: int) -> list[dict]:
+def partial_dir(path: Path) -> Path:
+    """The mid-run state folder of the cell whose result file is ``path``."""
+    return path.with_name(path.stem + ".partial")
+
+
+def _run_one(work: Work, cell: dict, threads: int, partial: str) -> list[dict]:
     import torch
 
     torch.set_num_threads(threads)
-    return work(cell)
+    return work({**cell, "checkpoint_dir": partial} if cell.get("checkpoint") else cell)
 
 
 class CellsFailed(RuntimeError):
@@ -107,7 +120,11 @@ def run_cells_partial(
     failures: dict[int, Failure] = {}
     bar = progress_bar(total=len(cells), initial=len(results), desc=f"bench {suite}", unit="cell")
     outcomes = executor.imap(
-        _run_one, [(work, cells[i], threads) for i in todo], threads, gpus, workers
+        _run_one,
+        [(work, cells[i], threads, str(partial_dir(paths[i]))) for i in todo],
+        threads,
+        gpus,
+        workers,
     )
     for k, outcome in outcomes:
         i = todo[k]
@@ -115,6 +132,7 @@ def run_cells_partial(
             failures[i] = outcome
         else:
             write_text(paths[i], json.dumps(outcome))  # as it arrives: no shared filesystem
+            shutil.rmtree(partial_dir(paths[i]), ignore_errors=True)
             results[i] = outcome
         bar.set_postfix_str(cell_label(paths[i]))
         bar.update()

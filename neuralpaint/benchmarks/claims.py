@@ -3,7 +3,8 @@
 ``neuralpaint bench report`` writes ``results/claims.md`` from the suites' CSV files,
 so each verdict and number in it comes from a results file, never from a hand:
 
-1. Learning through a neural painter converges faster than RL (convergence).
+1. Learning through a neural painter converges faster than RL (convergence), stated per
+   RL family (model-free; model-based DDPG through the painter).
 2. The GAN painter is sharper than the VAE painter (transfer: texture ratio, SSIM).
 3. Discrete actions are harmful to gradient training (discrete: lift flicker, size
    rounding, stuck training).
@@ -39,24 +40,26 @@ def convergence_claim(results: Path) -> str:
     config = convergence.PRESETS[preset.group(1) if preset else "quick"]
     seconds = re.search(r"--seconds ([0-9.]+)", command)
     if seconds:  # the budget that censors never-reached seeds
-        config = replace(config, seconds=float(seconds.group(1)))
+        config = replace(config, seconds=float(seconds.group(1)), agent_seconds={})
     lines = []
-    for env, table in convergence.summarize(raw, config).items():
+    for env, a in convergence.analyse(raw, config).items():
+        table = a["table"]
         rows = table.set_index("agent")
-        line = f"- {env}: {convergence.headline(table)}"
+        line = f"- {env}: {a['headline']}"
         grad = (
             rows.loc[convergence.GRADIENT_AGENT]
             if convergence.GRADIENT_AGENT in rows.index
             else None
         )
-        rl = rows[[convergence.is_rl_agent(a) for a in rows.index]]
+        rl = rows[[convergence.is_rl_agent(agent) for agent in rows.index]]
+        refs = "; ".join(f"{name} {l2:.4f}" for name, l2 in a["references"].items())
         if grad is not None and len(rl):
             best = rl["final MyPaint L2"].idxmin()
             lines.append(
                 line + f" Final MyPaint L2: {grad['final MyPaint L2']:.4f} "
                 f"± {grad['± 95% CI']:.4f} against {best}'s "
                 f"{rl.loc[best, 'final MyPaint L2']:.4f} ± {rl.loc[best, '± 95% CI']:.4f}; "
-                f"blank canvas {raw.loc[raw['env'] == env, 'blank_l2'].iloc[0]:.4f}."
+                f"without the target: {refs}."
             )
         else:
             lines.append(line)

@@ -161,6 +161,12 @@ class PaintEnv(gym.Env):
     channel-last images itself). Digits and other grey-scale sets still use three
     channels each, so every id has the same observation format.
 
+    With ``step_channel=True`` the observation is ``Box(0, 255, (H, W, 7), uint8)``:
+    channel 6 is constant, ``round(255 * strokes_used / strokes)``, the fraction of the
+    stroke budget already spent. Without it a policy cannot tell how many strokes remain
+    (the canvas alone does not say); Learning to Paint feeds its agent the same counter
+    as an extra plane. A plane rather than a ``Dict`` keeps ``CnnPolicy`` working as is.
+
     ## Rewards
 
     ``L2`` is the mean squared difference between canvas and target over all pixels
@@ -212,6 +218,7 @@ class PaintEnv(gym.Env):
     - ``device``: torch device of a neural renderer.
     - ``grid_size``: grid positions per axis of the Grid variant.
     - ``render_mode``: ``"rgb_array"`` gives target and canvas side by side.
+    - ``step_channel``: add the stroke counter as a 7th observation channel (above).
 
     ``info`` carries ``l2`` (the current L2), ``strokes`` (steps taken),
     ``target_index``, ``label`` (class, or -1) and, in the Grid variant, ``pen``. The
@@ -229,7 +236,8 @@ class PaintEnv(gym.Env):
 
     ## Version History
 
-    * v0: Initial version.
+    * v0: Initial version; ``step_channel`` added later as an option (off by default,
+      so the v0 observation is unchanged).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -251,6 +259,7 @@ class PaintEnv(gym.Env):
         device: str = "cpu",
         grid_size: int = GRID_SIZE,
         render_mode: str | None = None,
+        step_channel: bool = False,
     ):
         if isinstance(dataset, D.TargetSet):
             defaults = DEFAULTS["images"]
@@ -292,7 +301,9 @@ class PaintEnv(gym.Env):
         else:
             dim = A.DISCRETE_ACTION_DIM if variant == "discrete" else A.ACTION_DIM
             self.action_space = spaces.Box(0.0, 1.0, (dim,), np.float32)
-        self.observation_space = spaces.Box(0, 255, (self.size, self.size, 6), np.uint8)
+        self.step_channel = bool(step_channel)
+        channels = 7 if self.step_channel else 6
+        self.observation_space = spaces.Box(0, 255, (self.size, self.size, channels), np.uint8)
 
         self._target: np.ndarray | None = None
         self._target_f = np.ones((self.size, self.size, 3), np.float32)
@@ -460,7 +471,9 @@ class PaintEnv(gym.Env):
 
     def _observation(self) -> np.ndarray:
         obs = np.empty(self.observation_space.shape, np.uint8)
-        obs[..., 3:] = self._target
+        obs[..., 3:6] = self._target
+        if self.step_channel:
+            obs[..., 6] = round(255 * self._steps / self.strokes)
         np.multiply(self._image, 255.0, out=self._scratch)
         self._scratch += 0.5
         np.clip(self._scratch, 0.0, 255.0, out=self._scratch)
