@@ -15,6 +15,7 @@ A claim whose results file is missing is reported as not measured.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -70,15 +71,38 @@ def sharpness_claim(results: Path) -> str:
     table = _read(results / "transfer" / "painter_fidelity.csv")
     if table is None or not {"gan", "vae"} <= set(table["painter"]):
         return "not measured (run `neuralpaint bench transfer` with the gan and vae painters)."
-    rows = table.set_index("painter")
+    rows = table[table["variant"] == "continuous"].set_index("painter")
     gan, vae = rows.loc["gan"], rows.loc["vae"]
     holds = gan["texture_ratio"] > vae["texture_ratio"] and gan["ssim"] > vae["ssim"]
-    return (
+    text = (
         f"**{'holds' if holds else 'does not hold'}**: texture ratio (MyPaint = 1) GAN "
         f"{gan['texture_ratio']:.3f} vs VAE {vae['texture_ratio']:.3f}; SSIM "
         f"{gan['ssim']:.3f} vs {vae['ssim']:.3f}; ink IoU {gan['ink_iou']:.3f} vs "
-        f"{vae['ink_iou']:.3f}."
+        f"{vae['ink_iou']:.3f}"
     )
+    if "spectral_db" in rows.columns and "mypaint (one other render)" in rows.index:
+        other = rows.loc["mypaint (one other render)"]
+        text += (
+            f"; spectral distance to MyPaint GAN {gan['spectral_db']:.2f} dB vs VAE "
+            f"{vae['spectral_db']:.2f} dB (another MyPaint render: {other['spectral_db']:.2f})"
+        )
+    minutes = {name: _trained_minutes(name) for name in ("gan", "vae")}
+    if None not in minutes.values():
+        text += (
+            f". Training budgets of the shipped painters: GAN {minutes['gan']:.0f} min, VAE "
+            f"{minutes['vae']:.0f} min"
+        )
+    return text + "."
+
+
+def _trained_minutes(name: str) -> float | None:
+    """Wall-clock minutes a shipped painter trained for, from its config.json."""
+    from neuralpaint.painters.neural import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / name / "config.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["trained"]["seconds"] / 60
 
 
 def discrete_claim(results: Path) -> str:
