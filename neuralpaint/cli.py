@@ -159,6 +159,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if vars(args).get("device"):  # cells are cached by device: store the concrete one
+        from neuralpaint.painters.neural import resolve_device
+
+        args.device = str(resolve_device(args.device))
     if args.suite == "report":
         refresh_docs(args)
         return 0
