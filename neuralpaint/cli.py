@@ -376,6 +376,7 @@ def painter_train_config(args: argparse.Namespace):
         init_from=args.init_from,
         resume=args.resume,
         tensorboard=args.tensorboard,
+        select_by=args.select_by,
     )
 
 
@@ -425,6 +426,13 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")
+    tr.add_argument(
+        "--select-by",
+        choices=["spectral_db", "mse"],
+        default=None,
+        help="export the evaluation with the lowest held-out value of this metric "
+        "(default: the last weights)",
+    )
     tr.set_defaults(func=cmd_painter_train)
 
 

@@ -138,6 +138,22 @@ def test_resume_continues_where_it_stopped(tiny_data, tmp_path):
     assert (log["step"] == 0).sum() == 1  # no second start from zero
 
 
+def test_gan_exports_the_evaluation_selected_by_a_metric(tiny_data, tiny_regression, tmp_path):
+    config = tiny_config("gan", tiny_data, tmp_path, init_from=str(tiny_regression), lr=1e-3)
+    config.max_steps, config.select_by, config.eval_seconds = 5, "spectral_db", 0.0
+    folder = train(config)
+    log = pd.read_csv(tmp_path / "log.csv")
+    trained = json.loads((folder / ckpt.CONFIG).read_text())["trained"]
+    evaluated = log[log["step"] > 0]  # after training began: every step, and the last again
+    best = evaluated.loc[evaluated["spectral_db"].idxmin()]
+    assert trained["selected"] == {"by": "spectral_db", "step": int(best["step"])}
+    assert trained["held_out_metrics"]["spectral_db"] == pytest.approx(best["spectral_db"])
+    # the exported weights are the selected ones: they reproduce its held-out metric
+    assert trained["steps"] == 5
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        train(tiny_config("gan", tiny_data, tmp_path / "bad", select_by="r2"))
+
+
 @pytest.mark.parametrize(
     "module", [BroadcastPainter(), VAEPainter(), TexturePainter()], ids=["regression", "vae", "gan"]
 )
@@ -225,6 +241,5 @@ def test_painter_table_commands_reproduce_the_shipped_configs():
         assert argv[:3] == ["neuralpaint", "painter", "train"]
         config = asdict(painter_train_config(build_parser().parse_args(argv[1:])))
         keys = ["kind", "discrete", "minutes", "threads", "lr", "arch", "out", "resume"]
-        if stored["kind"] == "gan":
-            keys.append("init_from")
-        assert {k: config[k] for k in keys} == {k: stored[k] for k in keys}, name
+        keys += ["select_by"] + (["init_from"] if stored["kind"] == "gan" else [])
+        assert {k: config[k] for k in keys} == {k: stored.get(k) for k in keys}, name

@@ -27,6 +27,8 @@ def train_command(config: dict) -> str:
     if config.get("arch"):
         parts.append(f"--arch '{json.dumps(config['arch'])}'")
     parts.append(f"--out {config['out']}")
+    if config.get("select_by"):
+        parts.append(f"--select-by {config['select_by']}")
     if config.get("resume"):
         parts.append("--resume")
     return " ".join(parts)

@@ -39,6 +39,8 @@ from neuralpaint.painters.neural import KINDS, build_painter, load_painter, reso
 from neuralpaint.progress import progress_bar
 
 EVAL_STROKES = 1000
+SELECTABLE = ("spectral_db", "mse")
+"""Held-out metrics ``select_by`` can choose the exported weights by."""
 LOAD_WARNING = 1.0
 """1-minute load average above which ``painter train`` warns that the CPU is shared."""
 
@@ -85,6 +87,10 @@ class PainterTrainConfig:
     """... and at the end of the run (exponential in between)."""
     resume: bool = False
     tensorboard: bool = False
+    select_by: str | None = None
+    """Export the weights of the evaluation (every ``eval_seconds``, and the last) with
+    the lowest value of this held-out metric, e.g. ``spectral_db`` for a GAN, whose
+    texture can peak before the end of the run; ``None`` exports the last weights."""
 
 
 def lr_at(config: PainterTrainConfig, step: int, progress: float) -> float:
@@ -147,8 +153,15 @@ class Run:
         self.out = Path(config.out)
         if self.replicas.main:  # only rank 0 writes
             self.out.mkdir(parents=True, exist_ok=True)
+        if config.select_by and config.select_by not in SELECTABLE:
+            raise ValueError(
+                f"select_by must be one of {SELECTABLE} (lower is better), got {config.select_by!r}"
+            )
         self.step, self.elapsed = 0, 0.0
         self.start_step, self.start_elapsed = 0, 0.0
+        self.best: dict | None = None
+        """``select_by``'s best evaluation so far: value, step and metrics."""
+        self.best_state: dict[str, torch.Tensor] | None = None
         self.load_start = os.getloadavg()[0]
         if self.load_start > LOAD_WARNING and self.replicas.main:
             warnings.warn(
@@ -220,15 +233,37 @@ class Run:
             return
         config = {
             **self.painter_config(painter),
-            "train": {"step": self.step, "elapsed": self.elapsed, **asdict(self.config)},
+            "train": {
+                "step": self.step,
+                "elapsed": self.elapsed,
+                "best": self.best,
+                **asdict(self.config),
+            },
         }
         tensors = {**ckpt.join("painter", painter.state_dict()), **train_state}
+        if self.best_state is not None:
+            tensors |= ckpt.join("best", self.best_state)
         ckpt.save(self.out / "checkpoint", tensors, config)
 
+    def consider(self, painter: torch.nn.Module, metrics: dict[str, float]) -> None:
+        """Keep the weights of the best evaluation so far, when ``select_by`` is set."""
+        key = self.config.select_by
+        if not key or not metrics:
+            return
+        if self.best is None or metrics[key] < self.best["value"]:
+            self.best = {"value": metrics[key], "step": self.step, "metrics": metrics}
+            self.best_state = {k: v.detach().clone() for k, v in painter.state_dict().items()}
+
     def export(self, painter: torch.nn.Module, final_metrics: dict) -> Path:
-        """The shippable painter: weights only, plus how it was trained."""
+        """The shippable painter: weights only, plus how it was trained. With
+        ``select_by``, the best evaluation's weights and metrics."""
         if not self.replicas.main:
             return self.out / "painter"
+        selected = {}
+        if self.best_state is not None:
+            painter.load_state_dict(self.best_state)
+            final_metrics = self.best["metrics"]
+            selected = {"selected": {"by": self.config.select_by, "step": self.best["step"]}}
         config = {
             **self.painter_config(painter),
             "trained": {
@@ -238,6 +273,7 @@ class Run:
                 "replicas": self.replicas.world,  # data-parallel: batch_size per replica
                 "dataset": str(self.shards.folder.name),
                 "held_out_metrics": final_metrics,
+                **selected,
                 "config": asdict(self.config),
             },
         }
@@ -273,7 +309,11 @@ class Run:
                 f"{folder} is a {config['kind']} painter (discrete={config['discrete']}); it "
                 f"cannot resume a {self.config.kind} run (discrete={self.config.discrete})"
             )
-        return config["train"]["step"], config["train"]["elapsed"], ckpt.load_tensors(folder)
+        tensors = ckpt.load_tensors(folder)
+        if config["train"].get("best"):
+            self.best = config["train"]["best"]
+            self.best_state = ckpt.split(tensors, "best")
+        return config["train"]["step"], config["train"]["elapsed"], tensors
 
 
 def train(config: PainterTrainConfig) -> Path:
@@ -304,7 +344,9 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
         bar.update(min(100, int(100 * run.progress)) - bar.n)
         now = time.monotonic()
         if now - last_eval >= run.config.eval_seconds:
-            run.log({"train_loss": float(np.mean(losses[-50:])), **run.evaluate(painter)})
+            evaluation = run.evaluate(painter)
+            run.log({"train_loss": float(np.mean(losses[-50:])), **evaluation})
+            run.consider(painter, evaluation)
             last_eval = now
         if now - last_ckpt >= run.config.checkpoint_seconds:
             run.save(painter, state_fn())
@@ -312,6 +354,7 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
     bar.close()
     final = run.evaluate(painter)
     run.log({"train_loss": float(np.mean(losses[-50:])) if losses else math.nan, **final})
+    run.consider(painter, final)
     run.save(painter, state_fn())
     return final
 
