@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Protocol
 
+from neuralpaint.errors import MissingExtraError
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -146,7 +148,9 @@ class RayExecutor:
         try:
             import ray
         except ImportError as error:
-            raise ImportError("--executor ray needs Ray: pip install 'neuralpaint[ray]'") from error
+            raise MissingExtraError(
+                "--executor ray needs Ray: pip install 'neuralpaint[ray]'"
+            ) from error
         if ray.is_initialized():
             return
         os.environ.setdefault("RAY_enable_output_error_log_if_still_retry", "0")

@@ -232,7 +232,7 @@ class SB3Agent(Agent):
             self.env,
             policy_kwargs=policy_kwargs,
             seed=seed,
-            device="cuda" if device == "cuda" else ("auto" if device == "auto" else "cpu"),
+            device=device,
             verbose=0,
             **algo_kwargs,
             **extra,

@@ -36,11 +36,15 @@ DEFAULT_CACHE = Path("runs/bench")
 """Where finished cells are kept (``--cache``)."""
 
 Work = Callable[[dict], list[dict]]
+CACHE_VERSION = 2
+"""Part of every cell's hash. Raise it when what a cell computes changes for the same
+settings (version 2: SB3 agents on a symmetric box with reward normalisation, and both
+policies judged), so no stale cell is reused."""
 
 
 def cell_path(cache: Path, suite: str, cell: dict) -> Path:
     """The file of one cell: a readable stem plus a hash of every setting."""
-    key = json.dumps(cell, sort_keys=True, default=str)
+    key = json.dumps({**cell, "cache_version": CACHE_VERSION}, sort_keys=True, default=str)
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     label = "_".join(str(cell[k]) for k in ("env", "agent", "seed") if k in cell)
     stem = re.sub(r"[^A-Za-z0-9@.=-]+", "-", label).strip("-") or "cell"
@@ -115,6 +119,9 @@ def run_cells_partial(
             except json.JSONDecodeError:
                 path.unlink()  # a damaged cell is run again
     todo = [i for i in range(len(cells)) if i not in results]
+    if fresh:  # a fresh run does not resume a stale mid-run checkpoint either
+        for i in todo:
+            shutil.rmtree(partial_dir(paths[i]), ignore_errors=True)
     threads = threads_per_worker(workers)
     gpus = max((cell_gpus(cells[i]) for i in todo), default=0.0)
     failures: dict[int, Failure] = {}

@@ -15,7 +15,6 @@ A claim whose results file is missing is reported as not measured.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -86,23 +85,12 @@ def sharpness_claim(results: Path) -> str:
             f"; spectral distance to MyPaint GAN {gan['spectral_db']:.2f} dB vs VAE "
             f"{vae['spectral_db']:.2f} dB (another MyPaint render: {other['spectral_db']:.2f})"
         )
-    minutes = {name: _trained_minutes(name) for name in ("gan", "vae")}
-    if None not in minutes.values():
+    if "trained_minutes" in rows.columns:  # recorded with the measurement itself
         text += (
-            f". Training budgets of the shipped painters: GAN {minutes['gan']:.0f} min, VAE "
-            f"{minutes['vae']:.0f} min"
+            f". Training budgets: GAN {gan['trained_minutes']:.0f} min, VAE "
+            f"{vae['trained_minutes']:.0f} min"
         )
     return text + "."
-
-
-def _trained_minutes(name: str) -> float | None:
-    """Wall-clock minutes a shipped painter trained for, from its config.json."""
-    from neuralpaint.painters.neural import WEIGHTS_DIR
-
-    path = WEIGHTS_DIR / name / "config.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())["trained"]["seconds"] / 60
 
 
 def discrete_claim(results: Path) -> str:

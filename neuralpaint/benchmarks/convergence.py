@@ -263,8 +263,11 @@ def with_defaults(raw: pd.DataFrame, config: ConvergenceConfig) -> pd.DataFrame:
     raw = raw.copy()
     if "policy" not in raw:
         raw["policy"] = "default"
-    if "budget_seconds" not in raw:
-        raw["budget_seconds"] = [config.budget(a) for a in raw["agent"]]
+    raw["policy"] = raw["policy"].fillna("default")
+    budgets = pd.Series([config.budget(a) for a in raw["agent"]], index=raw.index)
+    raw["budget_seconds"] = (
+        raw["budget_seconds"].fillna(budgets) if "budget_seconds" in raw else budgets
+    )
     return raw
 
 

@@ -17,7 +17,7 @@ Two searches over ``space`` (a dict of constructor argument to values):
 The tuning budget of a sweep is ``trials x seeds x budget_seconds`` of training, which
 makes equal-budget comparisons between agents a matter of equal arguments.
 
-``neuralpaint bench sweep --agents ppo --space '{"lr": [1e-4, 3e-4, 1e-3]}'`` writes
+``neuralpaint bench sweep --agents ppo --space '{"learning_rate": [1e-4, 3e-4, 1e-3]}'`` writes
 ``results/sweep/sweep_<agent>_<env>.csv`` and ``.md``: one row per trial.
 """
 
@@ -37,6 +37,7 @@ from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.aggregate import mean_ci
 from neuralpaint.benchmarks.cells import DEFAULT_CACHE, CellsFailed, run_cells_partial
 from neuralpaint.benchmarks.convergence import PRESETS, convergence_cell
+from neuralpaint.errors import MissingExtraError
 from neuralpaint.executors import Executor, Failure
 from neuralpaint.io import write_text
 
@@ -179,7 +180,7 @@ def _optuna(space, trials: int, parallel: int, seed: int, evaluate) -> list[dict
     try:
         import optuna
     except ImportError as error:
-        raise ImportError(
+        raise MissingExtraError(
             "--search optuna needs Optuna: pip install 'neuralpaint[sweep]'"
         ) from error
     optuna.logging.set_verbosity(optuna.logging.WARNING)

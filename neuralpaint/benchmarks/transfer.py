@@ -134,11 +134,18 @@ def expected_stroke_ceiling(full: dict, half: dict, k: int, k_half: int) -> dict
     return {"painter": "expected stroke (ceiling)", "r2": r2, "ink_iou": iou}
 
 
+def _synchronize(device: str) -> None:
+    """Wait for queued GPU work, so that a timer measures it."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
 def speed(painters: list[str], device: str = "cpu") -> pd.DataFrame:
     """Strokes per second on one thread, batch 256: each painter forward and
     forward+backward, beside MyPaint's ``render_masks``, in alternating rounds."""
     actions = held_out_actions(SPEED_BATCH, discrete=False, seed=HELD_OUT_SEED + 3)
-    modules = {name: load_painter(name, device) for name in painters}
+    # agents freeze the painter: only the actions need gradients
+    modules = {name: load_painter(name, device).requires_grad_(False) for name in painters}
     inputs = {
         name: torch.as_tensor(
             held_out_actions(SPEED_BATCH, m.painter_config["discrete"], HELD_OUT_SEED + 3),
@@ -160,10 +167,12 @@ def speed(painters: list[str], device: str = "cpu") -> pd.DataFrame:
                 with torch.no_grad():
                     start = time.perf_counter()
                     module(inputs[name])
+                    _synchronize(device)
                     times.setdefault((name, "forward"), []).append(time.perf_counter() - start)
                 x = inputs[name].clone().requires_grad_(True)
                 start = time.perf_counter()
                 module(x).sum().backward()
+                _synchronize(device)
                 times.setdefault((name, "forward+backward"), []).append(time.perf_counter() - start)
     finally:
         torch.set_num_threads(threads)
@@ -229,7 +238,15 @@ def evaluate(config: FidelityConfig, painters: list[str], device: str = "cpu") -
             renderer = NeuralRenderer(name, device)
             pred = renderer.render_masks(actions, seed=0)
             gap = canvas_gap(renderer, config, 64) if not discrete else float("nan")
-            rows.append({**stroke_rows(name, pred, real), "variant": variant, "canvas_l2_gap": gap})
+            trained = renderer.module.painter_config.get("trained", {})
+            rows.append(
+                {
+                    **stroke_rows(name, pred, real),
+                    "variant": variant,
+                    "canvas_l2_gap": gap,
+                    "trained_minutes": trained.get("seconds", float("nan")) / 60,
+                }
+            )
         for row in rows:
             if row["variant"] == variant:
                 row["r2_of_ceiling"] = row["r2"] / ceiling["r2"]

@@ -135,7 +135,7 @@ def generate(
     executor = executor or LocalExecutor(retries=0)
     if not isinstance(executor, LocalExecutor):
         workers = 1  # one task per shard, each asking for one CPU
-    target = folder if shared else None
+    target = folder.resolve() if shared else None  # workers may run elsewhere
     tasks = [(spec, i, workers, target) for i in todo]
     failed = {}
     for k, shard in executor.imap(render_shard, tasks):

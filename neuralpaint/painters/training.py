@@ -254,15 +254,20 @@ class Run:
             self.best = {"value": metrics[key], "step": self.step, "metrics": metrics}
             self.best_state = {k: v.detach().clone() for k, v in painter.state_dict().items()}
 
+    def use_best(self, painter: torch.nn.Module, final_metrics: dict) -> dict[str, float]:
+        """With ``select_by``, load the best evaluation's weights into ``painter`` and
+        return its metrics; otherwise return ``final_metrics``."""
+        if self.best_state is None:
+            return final_metrics
+        painter.load_state_dict(self.best_state)
+        return self.best["metrics"]
+
     def export(self, painter: torch.nn.Module, final_metrics: dict) -> Path:
-        """The shippable painter: weights only, plus how it was trained. With
-        ``select_by``, the best evaluation's weights and metrics."""
+        """The shippable painter: weights only, plus how it was trained."""
         if not self.replicas.main:
             return self.out / "painter"
         selected = {}
-        if self.best_state is not None:
-            painter.load_state_dict(self.best_state)
-            final_metrics = self.best["metrics"]
+        if self.best is not None:
             selected = {"selected": {"by": self.config.select_by, "step": self.best["step"]}}
         config = {
             **self.painter_config(painter),
@@ -356,7 +361,7 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
     run.log({"train_loss": float(np.mean(losses[-50:])) if losses else math.nan, **final})
     run.consider(painter, final)
     run.save(painter, state_fn())
-    return final
+    return run.use_best(painter, final)
 
 
 def _train_regression(run: Run) -> Path:
