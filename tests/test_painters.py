@@ -138,6 +138,19 @@ def test_resume_continues_where_it_stopped(tiny_data, tmp_path):
     assert (log["step"] == 0).sum() == 1  # no second start from zero
 
 
+def test_gan_resumes_with_its_texture_head_and_critic(tiny_data, tiny_regression, tmp_path):
+    first = tiny_config("gan", tiny_data, tmp_path, init_from=str(tiny_regression))
+    first.max_steps = 2
+    train(first)
+    head = load_painter(tmp_path / "checkpoint").texture[-1].weight.clone()
+    second = tiny_config("gan", tiny_data, tmp_path, init_from="nowhere", resume=True)
+    second.max_steps = 4  # init_from is not read on resume: the checkpoint holds the base
+    folder = train(second)
+    trained = json.loads((folder / ckpt.CONFIG).read_text())["trained"]
+    assert trained["steps"] == 4
+    assert not torch.equal(load_painter(folder).texture[-1].weight, head)
+
+
 def test_gan_exports_the_evaluation_selected_by_a_metric(tiny_data, tiny_regression, tmp_path):
     config = tiny_config("gan", tiny_data, tmp_path, init_from=str(tiny_regression), lr=1e-3)
     config.max_steps, config.select_by, config.eval_seconds = 5, "spectral_db", 0.0

@@ -162,6 +162,8 @@ class Run:
         self.best: dict | None = None
         """``select_by``'s best evaluation so far: value, step and metrics."""
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.resumed_config: dict | None = None
+        """The checkpoint's config after :meth:`resume_tensors` found one."""
         self.load_start = os.getloadavg()[0]
         if self.load_start > LOAD_WARNING and self.replicas.main:
             warnings.warn(
@@ -300,11 +302,11 @@ class Run:
         found = self.replicas.from_main(self._read_checkpoint)
         if found is None:
             return None
-        self.step, self.elapsed, tensors = found
+        self.step, self.elapsed, tensors, self.resumed_config = found
         self.start_step, self.start_elapsed = self.step, self.elapsed
         return tensors
 
-    def _read_checkpoint(self) -> tuple[int, float, dict[str, torch.Tensor]] | None:
+    def _read_checkpoint(self) -> tuple[int, float, dict[str, torch.Tensor], dict] | None:
         folder = self.out / "checkpoint"
         if not (self.config.resume and (folder / ckpt.CONFIG).exists()):
             return None
@@ -318,7 +320,7 @@ class Run:
         if config["train"].get("best"):
             self.best = config["train"]["best"]
             self.best_state = ckpt.split(tensors, "best")
-        return config["train"]["step"], config["train"]["elapsed"], tensors
+        return config["train"]["step"], config["train"]["elapsed"], tensors, config
 
 
 def train(config: PainterTrainConfig) -> Path:
@@ -455,7 +457,7 @@ def _shape(painter: torch.nn.Module, actions: torch.Tensor) -> torch.Tensor:
 def _train_gan(run: Run) -> Path:
     cfg = run.config
     if (tensors := run.resume_tensors()) is not None:
-        generator = build_painter(ckpt.read_config(run.out / "checkpoint"))
+        generator = build_painter(run.resumed_config)  # rank 0 read it for every replica
         ckpt.load_state(generator, ckpt.split(tensors, "painter"), "resume")
     else:
         regression = load_painter(cfg.init_from, "cpu", expect_discrete=cfg.discrete)
