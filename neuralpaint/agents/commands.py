@@ -232,7 +232,8 @@ def add_train_arguments(tr: argparse.ArgumentParser) -> None:
     tr.add_argument(
         "name",
         metavar="NAME[@PAINTER]",
-        help="agent (random, stroke-optimizer, amortized, ppo, sac, a plug-in or module:Class) "
+        help="agent (random, stroke-optimizer, amortized, fixed-sequence, ppo, sac, ddpg, "
+        "ddpg-free, a plug-in or module:Class) "
         "and what it trains through: a neural painter name or folder, or 'mypaint' for RL "
         f"agents. Default: {DEFAULT_PAINTER} for gradient agents, mypaint for RL",
     )
