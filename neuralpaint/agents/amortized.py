@@ -10,7 +10,7 @@ forcing loss preconditions the strokes on human examples (see :mod:`precondition
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +130,7 @@ class AmortizedAgent(Agent):
     """
 
     name = "amortized"
+    config_class = AmortizedConfig
 
     def __init__(
         self, task: Task, seed: int = 0, device: str = "auto", progress: bool = False, **config
@@ -152,10 +153,6 @@ class AmortizedAgent(Agent):
         self.history: list[dict[str, float]] = []
         """Per optimizer step: training L2, the policy's gradient norm and, for the
         discrete variant, the fraction of strokes MyPaint would paint (``lift < 0.5``)."""
-
-    @classmethod
-    def arguments(cls) -> list[str]:
-        return [*super().arguments(), *(f.name for f in fields(AmortizedConfig))]
 
     @property
     def trains_on(self) -> str:

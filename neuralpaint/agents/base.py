@@ -14,7 +14,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -91,6 +91,9 @@ class Agent(ABC):
     """``"model-free"`` or ``"model-based"`` for reinforcement-learning agents (the
     families of the convergence headline); ``None`` for the rest."""
     stochastic: ClassVar[bool] = False
+    config_class: ClassVar[type | None] = None
+    """The hyperparameter dataclass whose fields the constructor also takes as keyword
+    arguments (listed by :meth:`arguments`), if any."""
     """Whether :meth:`paint` takes ``deterministic=`` (a stochastic policy, judged
     both as its mode and sampled)."""
 
@@ -108,12 +111,13 @@ class Agent(ABC):
         (a ``**kwargs`` that a subclass does not spell out)."""
         params = inspect.signature(cls.__init__).parameters
         overridden = cls.arguments.__func__ is not Agent.arguments.__func__
-        if not overridden and any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        own = [f.name for f in fields(cls.config_class)] if cls.config_class else []
+        if not (overridden or own) and any(p.kind is p.VAR_KEYWORD for p in params.values()):
             return None
         named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         return [
             n for n, p in params.items() if p.kind in named and n not in ("self", "task", "seed")
-        ]
+        ] + own
 
     @property
     def trains_on(self) -> str | None:

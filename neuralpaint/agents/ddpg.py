@@ -28,7 +28,7 @@ a resumed agent refills its buffer with its own policy before it updates again.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -220,6 +220,7 @@ class DDPGAgent(Agent):
     """
 
     name = "ddpg"
+    config_class = DDPGConfig
     family = "model-based"
     model_based: ClassVar[bool] = True
     defaults: ClassVar[dict] = {}
@@ -260,10 +261,6 @@ class DDPGAgent(Agent):
         """Strokes painted by the painter in training: rollouts and updates."""
         self._targets: torch.Tensor | None = None
         self._envs: dict | None = None
-
-    @classmethod
-    def arguments(cls) -> list[str]:
-        return [*super().arguments(), *(f.name for f in fields(DDPGConfig))]
 
     @property
     def trains_on(self) -> str:

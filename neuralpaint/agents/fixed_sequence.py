@@ -14,7 +14,7 @@ cost of one painting per step.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,7 @@ class FixedSequenceAgent(Agent):
     """
 
     name = "fixed-sequence"
+    config_class = FixedSequenceConfig
 
     def __init__(self, task: Task, seed: int = 0, device: str = "auto", **config):
         self.config = FixedSequenceConfig(**config)
@@ -73,10 +74,6 @@ class FixedSequenceAgent(Agent):
         self.optimizer: torch.optim.Optimizer | None = None
         self.losses = np.full(self.config.restarts, np.inf)
         """Each restart's L2 against the mean training target at the last step."""
-
-    @classmethod
-    def arguments(cls) -> list[str]:
-        return [*super().arguments(), *(f.name for f in fields(FixedSequenceConfig))]
 
     @property
     def trains_on(self) -> str:
