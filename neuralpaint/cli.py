@@ -65,6 +65,9 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
     ``bench all`` passes its own namespace, which lacks the per-suite choices
     (``--agents``, ``--painters``...): those suites then run their defaults.
     """
+    from neuralpaint.benchmarks import provenance
+
+    provenance.mark_start()
     out = f"{args.results}/{suite}"
     option = vars(args).get
     training = {k: option(k) for k in ("device", "cache", "fresh", "seconds", "workers")}

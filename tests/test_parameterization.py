@@ -23,7 +23,7 @@ from neuralpaint.parameterization.classifiers import (
     class_name,
     load_classifier,
 )
-from neuralpaint.parameterization.commands import parse_size
+from neuralpaint.parameterization.commands import parse_size, report_folder
 
 
 @pytest.fixture(autouse=True)
@@ -188,3 +188,9 @@ def test_parse_size():
     assert parse_size("320x192") == (320, 192)
     with pytest.raises(Exception, match="WxH"):
         parse_size("big")
+
+
+def test_reports_for_two_painters_go_to_separate_folders():
+    assert report_folder("results", "regression") == "results/parameterization"
+    assert report_folder("results", "gan") == "results/parameterization/gan"
+    assert report_folder("out", "runs/my-painter") == "out/parameterization/my-painter"

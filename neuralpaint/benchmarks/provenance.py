@@ -19,7 +19,15 @@ from neuralpaint import executors
 
 LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
 LOAD_AT_START = os.getloadavg()[0]
-"""The 1-minute load average when the command started (this module loads with it)."""
+"""The 1-minute load average when the command started (this module loads with it), or
+when the current suite started (:func:`mark_start`)."""
+
+
+def mark_start() -> None:
+    """Restart the load-average clock: ``bench all`` runs suites one after another, and
+    each suite's header should say how loaded the machine was when *it* started."""
+    global LOAD_AT_START
+    LOAD_AT_START = os.getloadavg()[0]
 
 
 @functools.cache

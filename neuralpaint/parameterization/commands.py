@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from neuralpaint.cli_flags import add_compute_flags, set_threads
 from neuralpaint.painters import DEFAULT_PAINTER
@@ -104,10 +105,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     from neuralpaint.parameterization import report
 
     set_threads(args.threads)
-    out = getattr(args, "out", None) or f"{args.results}/parameterization"
+    out = getattr(args, "out", None) or report_folder(args.results, args.painter)
     print(report.run(args.preset, out, args.painter, args.device))
     print(f"wrote {out}/parameterization.md, .csv, classes.png and stylize.png")
     return 0
+
+
+def report_folder(results: str, painter: str) -> str:
+    """``RESULTS/parameterization`` for the default painter, and a subfolder named after
+    any other, so that reports for two painters sit side by side instead of one
+    overwriting the other."""
+    base = f"{results}/parameterization"
+    return base if painter == DEFAULT_PAINTER else f"{base}/{Path(painter).name}"
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
