@@ -127,3 +127,26 @@ def test_claims_read_the_budget_of_longer_runs_from_the_command(tmp_path):
     assert "--seconds 20`" in claims
     # quick's budget (40 s) and the longer runs' (20 s) censor ppo's never-reached seeds
     assert "≥ 8× sooner" in claims and "≥ 4× sooner" in claims
+
+
+def test_a_retrained_painter_reruns_the_cells_that_used_it(tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from neuralpaint.benchmarks.cells import cell_path
+    from neuralpaint.painters.neural import resolve
+
+    painter = tmp_path / "painter"
+    shutil.copytree(resolve("regression"), painter)
+    cell = {"env": "NeuralPaint-MNIST-v0", "agent": f"amortized@{painter}", "seed": 0}
+    rl_cell = {"env": "NeuralPaint-MNIST-v0", "agent": "ppo@mypaint", "seed": 0}
+    before = cell_path(tmp_path, "convergence", cell)
+    rl_before = cell_path(tmp_path, "convergence", rl_cell)
+    assert cell_path(tmp_path, "convergence", cell) == before  # stable
+    tensors = load_file(painter / "model.safetensors")
+    name = next(iter(tensors))
+    tensors[name] = tensors[name] + 1e-3
+    save_file(tensors, painter / "model.safetensors")
+    assert cell_path(tmp_path, "convergence", cell) != before
+    assert cell_path(tmp_path, "convergence", rl_cell) == rl_before  # judged on another one

@@ -42,9 +42,39 @@ settings (version 2: SB3 agents on a symmetric box with reward normalisation, an
 policies judged), so no stale cell is reused."""
 
 
+def painter_digests(cell: dict) -> list[str]:
+    """Hashes of the weights of the neural painters a cell works with: the one its agent
+    trains or is judged through (``NAME@PAINTER``, else the default painter) and its
+    ``painter`` setting. In the cache key, they make a retrained painter rerun the cells
+    that used it instead of reusing results of the old weights."""
+    from neuralpaint.agents.registry import parse_agent_spec
+    from neuralpaint.painters import DEFAULT_PAINTER
+    from neuralpaint.painters.checkpoint import CheckpointError
+    from neuralpaint.painters.neural import weights_digest
+
+    names = []
+    if "agent" in cell:
+        painter = parse_agent_spec(str(cell["agent"]))[1]
+        names.append(DEFAULT_PAINTER if painter in (None, "mypaint") else painter)
+    if cell.get("painter"):
+        names.append(cell["painter"])
+    digests = []
+    for name in names:
+        try:
+            digests.append(weights_digest(name))
+        except CheckpointError:  # the cell itself will report it, by name
+            digests.append(f"unresolved:{name}")
+    return digests
+
+
 def cell_path(cache: Path, suite: str, cell: dict) -> Path:
-    """The file of one cell: a readable stem plus a hash of every setting."""
-    key = json.dumps({**cell, "cache_version": CACHE_VERSION}, sort_keys=True, default=str)
+    """The file of one cell: a readable stem plus a hash of every setting and of the
+    weights of the painters it uses."""
+    key = json.dumps(
+        {**cell, "cache_version": CACHE_VERSION, "painter_weights": painter_digests(cell)},
+        sort_keys=True,
+        default=str,
+    )
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     label = "_".join(str(cell[k]) for k in ("env", "agent", "seed") if k in cell)
     stem = re.sub(r"[^A-Za-z0-9@.=-]+", "-", label).strip("-") or "cell"

@@ -9,6 +9,8 @@ returns a shipped, pre-trained ``torch.nn.Module`` that maps ``(B, 12)`` actions
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,6 +70,27 @@ def resolve(name_or_path: str | Path) -> Path:
         f"no painter {str(name_or_path)!r}: give a checkpoint folder or one of the shipped "
         f"painters {shipped_painters()}"
     )
+
+
+def weights_digest(name_or_path: str | Path) -> str:
+    """A short hash of a painter's weights file, so that results computed through a
+    painter can tell when it was retrained (benchmark cells put it in their cache key).
+
+    Raises:
+        ckpt.CheckpointError: when nothing matches or the folder has no weights.
+    """
+    weights = resolve(name_or_path) / ckpt.WEIGHTS
+    if not weights.is_file():
+        raise ckpt.CheckpointError(f"{weights} is missing: the painter has no weights")
+    stat = weights.stat()
+    return _file_digest(str(weights.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    """SHA-1 of a file, cached by path, modification time and size."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()[:12]
 
 
 def load_painter(
