@@ -529,6 +529,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug or not is_user_error(exc):
             raise
         print(f"error: {describe(exc)}", file=sys.stderr)
+        from neuralpaint.errors import UserError
+
+        if not isinstance(exc, UserError):  # a generic error may also be a bug of ours
+            print(f"({type(exc).__name__}; add --debug for the traceback)", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

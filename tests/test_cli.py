@@ -75,7 +75,11 @@ def test_agent_json_without_task_is_corrupt(capsys, tmp_path):
     fails(capsys, argv, "is corrupt (no 'task' field)")
 
 
-def test_debug_shows_the_traceback(tmp_path):
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    # a ValueError may be a bug of ours rather than of the request: say how to see it
+    assert main(["agent", "train", "no-such-agent", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown agent" in err and "(ValueError; add --debug for the traceback)" in err
     with pytest.raises(ValueError, match="unknown agent"):
         main(["agent", "train", "no-such-agent", "--debug"])
 
