@@ -88,6 +88,7 @@ class ConvergenceConfig:
         "amortized@vae",
         "ppo",
         "sac",
+        "fixed-sequence@regression",
         "random",
     )
     agent_kwargs: dict[str, dict] = field(default_factory=dict)
