@@ -256,3 +256,6 @@ def test_painter_table_commands_reproduce_the_shipped_configs():
         keys = ["kind", "discrete", "minutes", "threads", "lr", "arch", "out", "resume"]
         keys += ["select_by"] + (["init_from"] if stored["kind"] == "gan" else [])
         assert {k: config[k] for k in keys} == {k: stored.get(k) for k in keys}, name
+        trained = json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["trained"]
+        if selected := trained.get("selected"):  # the table says which step was exported
+            assert f"exported: step {selected['step']:,}, lowest {selected['by']}" in table

@@ -55,9 +55,12 @@ def painter_table() -> str:
             else "not recorded"
         )
         metrics = " | ".join(_number(held_out.get(m), ".3f") for m in METRICS)
+        steps = f"{trained['steps']:,}"
+        if selected := trained.get("selected"):  # --select-by exported an earlier step
+            steps += f" (exported: step {selected['step']:,}, lowest {selected['by']})"
         lines.append(
             f"| `{name}` | `{train_command(trained['config'])}` | {trained['seconds'] / 60:.0f} "
-            f"| {trained['steps']:,} | {_number(trained.get('steps_per_second'), '.2f')} "
+            f"| {steps} | {_number(trained.get('steps_per_second'), '.2f')} "
             f"| {load} | {metrics} |"
         )
     return "\n".join(lines) + "\n"
