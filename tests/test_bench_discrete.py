@@ -81,3 +81,19 @@ def test_total_variation_known_answer():
     mask = np.zeros((1, 4, 4))
     mask[0, 1:3, 1:3] = 1.0  # a 2x2 square: 4 edges of 2 pixels each
     assert discrete.total_variation(mask)[0] == 8.0
+
+
+def test_the_best_remedy_is_the_one_that_paints_best():
+    from neuralpaint.benchmarks.remedies import verdict
+
+    rows = [("none", "0/3", 0.0, 0.24), ("gumbel", "2/3", 2 / 3, 0.09), ("opacity", "3/3", 1, 0.1)]
+    table = pd.DataFrame(
+        [
+            {"remedy": r, "stuck seeds": s, "stuck fraction": f, "MyPaint L2": l2}
+            | {"plan gap (MSE)": 0.01}
+            for r, s, f, l2 in rows
+        ]
+    )
+    text = verdict(table)
+    assert text.startswith("Best here: **gumbel** (stuck 2/3, MyPaint L2 0.0900")
+    assert "without a remedy: stuck 0/3, MyPaint L2 0.2400" in text

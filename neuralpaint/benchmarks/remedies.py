@@ -158,11 +158,13 @@ def plot(raw: pd.DataFrame, path: Path) -> Path:
 
 
 def verdict(table: pd.DataFrame) -> str:
-    """Which remedy helps, from the table: fewest stuck seeds, then lowest MyPaint L2."""
+    """Which remedy helps, from the table: the lowest MyPaint L2, since the painting is what
+    is judged (ranking by stuck seeds first once named a remedy that painted worse than a
+    blank canvas); its stuck seeds are given beside it."""
     if table.empty:
         return ""
     base = table[table["remedy"] == "none"]
-    best = table.sort_values(["stuck fraction", "MyPaint L2"]).iloc[0]
+    best = table.sort_values(["MyPaint L2", "stuck fraction"]).iloc[0]
     text = f"Best here: **{best['remedy']}** (stuck {best['stuck seeds']}, MyPaint L2 "
     text += f"{best['MyPaint L2']:.4f}, plan gap {best['plan gap (MSE)']:.4f})"
     if len(base):
