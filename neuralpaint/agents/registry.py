@@ -91,6 +91,16 @@ def parse_agent_spec(spec: str) -> tuple[str, str | None]:
     return name, painter or None
 
 
+def neural_painter_of(spec: str) -> str:
+    """The neural painter an agent ``NAME[@PAINTER]`` trains or is judged through: the
+    named one, else :data:`~neuralpaint.painters.DEFAULT_PAINTER` (also for agents that
+    train on MyPaint, whose task still has a neural painter)."""
+    from neuralpaint.painters import DEFAULT_PAINTER
+
+    painter = parse_agent_spec(spec)[1]
+    return painter if painter not in (None, "mypaint") else DEFAULT_PAINTER
+
+
 def check_arguments(cls: type[Agent], kwargs: dict) -> None:
     """Refuse constructor arguments ``cls`` does not take, listing those it does.
 
@@ -147,6 +157,5 @@ def make_agent(
         )
     if device is not None and "device" in takes:
         kwargs.setdefault("device", device)
-    neural = painter if painter not in (None, "mypaint") else DEFAULT_PAINTER
-    task = Task.from_env_id(env_id, painter=neural)
+    task = Task.from_env_id(env_id, painter=neural_painter_of(spec))
     return cls(task, seed=seed, **kwargs)

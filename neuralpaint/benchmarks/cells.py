@@ -47,15 +47,11 @@ def painter_digests(cell: dict) -> list[str]:
     trains or is judged through (``NAME@PAINTER``, else the default painter) and its
     ``painter`` setting. In the cache key, they make a retrained painter rerun the cells
     that used it instead of reusing results of the old weights."""
-    from neuralpaint.agents.registry import parse_agent_spec
-    from neuralpaint.painters import DEFAULT_PAINTER
+    from neuralpaint.agents.registry import neural_painter_of
     from neuralpaint.painters.checkpoint import CheckpointError
     from neuralpaint.painters.neural import weights_digest
 
-    names = []
-    if "agent" in cell:
-        painter = parse_agent_spec(str(cell["agent"]))[1]
-        names.append(DEFAULT_PAINTER if painter in (None, "mypaint") else painter)
+    names = [neural_painter_of(str(cell["agent"]))] if "agent" in cell else []
     if cell.get("painter"):
         names.append(cell["painter"])
     digests = []
