@@ -82,7 +82,8 @@ def header(command: str | None = None, executor: str | None = None) -> dict[str,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
         "load average": f"{LOAD_AT_START:.2f} at start, {os.getloadavg()[0]:.2f} at the end "
-        f"(1-minute; above about 1 on this machine, other jobs shared the CPU)",
+        f"(1-minute; at start, above about 1 means other jobs shared the CPU; the end "
+        f"value includes this command's own threads)",
         "executor": executor or executors.current().describe(),
     }
     if fallback := mnist_fallback():
