@@ -377,6 +377,7 @@ def painter_train_config(args: argparse.Namespace):
         threads=args.threads,
         arch=arch,
         init_from=args.init_from,
+        ink_loss=args.ink_loss,
         resume=args.resume,
         tensorboard=args.tensorboard,
         select_by=args.select_by,
@@ -426,6 +427,12 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--arch", default="{}", help="architecture JSON, e.g. '{\"width\": 32}'")
     tr.add_argument(
         "--init-from", default="regression", help="GAN: regression painter to start from"
+    )
+    tr.add_argument(
+        "--ink-loss",
+        type=float,
+        default=0.0,
+        help="regression: weight of a soft ink-IoU term added to the MSE (default 0)",
     )
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")

@@ -27,6 +27,17 @@ def test_spectral_distance_tells_a_sampler_from_a_mean(renderer, rng):
     assert metrics.spectral_distance_db(noisy, real) > 1.0
 
 
+def test_soft_ink_iou_loss_approaches_one_minus_ink_iou_and_has_a_gradient(rng):
+    target = torch.from_numpy(rng.random((4, 1, 16, 16))).float()
+    pred = (target + 0.3 * torch.from_numpy(rng.standard_normal((4, 1, 16, 16)))).float()
+    pred = pred.clamp(0, 1).requires_grad_()
+    sharp = metrics.soft_ink_iou_loss(pred, target, temperature=1e-4)
+    assert float(sharp) == pytest.approx(1 - metrics.ink_iou(pred.detach(), target), abs=0.02)
+    assert float(metrics.soft_ink_iou_loss(target, target, temperature=1e-4)) < 0.01 < float(sharp)
+    metrics.soft_ink_iou_loss(pred, target).backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+
+
 def test_radial_spectrum_of_a_pure_tone_peaks_at_its_frequency():
     x = torch.arange(64, dtype=torch.float64)
     row = 0.5 + 0.5 * torch.cos(2 * torch.pi * 5 * x / 64)

@@ -238,6 +238,17 @@ def test_shipped_painters_load_and_paint_offline(name):
     assert trained["steps"] > 0 and trained["held_out_metrics"]["r2"] > 0.5
 
 
+def test_ink_loss_trains_and_its_command_says_so(tiny_data, tmp_path):
+    from neuralpaint.painters.catalog import train_command
+
+    folder = train(tiny_config("regression", tiny_data, tmp_path, ink_loss=0.5))
+    stored = json.loads((folder / ckpt.CONFIG).read_text())["trained"]["config"]
+    assert stored["ink_loss"] == 0.5
+    assert "--ink-loss 0.5" in train_command(stored)
+    log = pd.read_csv(folder.parent / "log.csv")
+    assert np.isfinite(log["train_loss"].iloc[-1])
+
+
 def test_painter_table_commands_reproduce_the_shipped_configs():
     import shlex
     from dataclasses import asdict
@@ -256,6 +267,7 @@ def test_painter_table_commands_reproduce_the_shipped_configs():
         keys = ["kind", "discrete", "minutes", "threads", "lr", "arch", "out", "resume"]
         keys += ["select_by"] + (["init_from"] if stored["kind"] == "gan" else [])
         assert {k: config[k] for k in keys} == {k: stored.get(k) for k in keys}, name
+        assert config["ink_loss"] == stored.get("ink_loss", 0.0), name
         trained = json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["trained"]
         if selected := trained.get("selected"):  # the table says which step was exported
             assert f"exported: step {selected['step']:,}, lowest {selected['by']}" in table

@@ -40,6 +40,23 @@ def ink_iou(pred: torch.Tensor, target: torch.Tensor, threshold: float = INK_THR
     return float((p & t).sum() / union.clamp_min(1)) if union > 0 else 1.0
 
 
+def soft_ink_iou_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    threshold: float = INK_THRESHOLD,
+    temperature: float = 0.05,
+) -> torch.Tensor:
+    """``1 -`` a differentiable :func:`ink_iou`: the masks above ``threshold`` become
+    sigmoids of width ``temperature`` and the Jaccard index is pooled over the batch.
+
+    MSE learns the mean stroke, and the IoU judges where that mean crosses the ink
+    threshold; this term pulls that crossing toward MyPaint's, where MSE is flat."""
+    p = torch.sigmoid((pred - threshold) / temperature)
+    t = torch.sigmoid((target - threshold) / temperature)
+    intersection = (p * t).sum()
+    return 1 - intersection / (p.sum() + t.sum() - intersection).clamp_min(1e-6)
+
+
 def ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean SSIM of ``(B, 1, H, W)`` masks in [0, 1] (pytorch_msssim, 11 px window)."""
     return float(_ssim(pred.float(), target.float(), data_range=1.0, size_average=True))

@@ -73,6 +73,9 @@ class PainterTrainConfig:
     checkpoint_seconds: float = 60.0
     arch: dict = field(default_factory=dict)
     """Architecture arguments for the painter class (e.g. ``{"width": 32}``)."""
+    ink_loss: float = 0.0
+    """Regression only: weight of a soft ink-IoU term
+    (:func:`~neuralpaint.painters.metrics.soft_ink_iou_loss`) added to the MSE."""
     init_from: str = "regression"
     """GAN only: the regression painter (shipped name or folder) that becomes its base."""
     vae_stage1_fraction: float = 0.6
@@ -382,7 +385,10 @@ def _train_regression(run: Run) -> Path:
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, run.step, run.progress)
         actions, masks = run.batch()
-        loss = torch.nn.functional.mse_loss(model(actions), masks)
+        pred = model(actions)
+        loss = torch.nn.functional.mse_loss(pred, masks)
+        if cfg.ink_loss:
+            loss = loss + cfg.ink_loss * metrics.soft_ink_iou_loss(pred, masks)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
