@@ -97,6 +97,20 @@ def test_headline_per_family_measured_or_bounded_with_a_slope(raw):
     assert "-0.02 per 100 s" in based and "about 175 s more" in based
 
 
+def test_headline_says_when_the_evaluation_grid_limits_the_ratio(raw):
+    config = convergence.ConvergenceConfig(threshold=0.85)
+    fast = raw[raw["agent"] != "ddpg@regression"]
+    rows = []
+    for seed in range(3):  # model-based RL already below 0.085 at its first evaluation
+        rows += curve("ddpg@regression", seed, [0, 50, 100], [0.3, 0.08, 0.05], budget=100)
+    a = convergence.analyse(pd.concat([fast, pd.DataFrame(rows)]), config)["E"]
+    free, based = convergence.headlines(a["table"], a["curves"], a["threshold"])
+    assert "ddpg@regression was below the threshold at its first evaluation" in based
+    assert "upper bound" in based and "upper bound" not in free
+    # the gradient agent crossed at its first evaluation (10 s) in both sentences
+    assert "may be larger" in free and "may be larger" in based
+
+
 def test_old_results_without_policy_or_budget_columns_still_summarise(raw):
     old = raw[raw["policy"] != "deterministic"].drop(columns=["policy", "budget_seconds"])
     config = convergence.ConvergenceConfig(seconds=40.0, agent_seconds={"ddpg": 400.0})
