@@ -377,6 +377,7 @@ def painter_train_config(args: argparse.Namespace):
         threads=args.threads,
         arch=arch,
         init_from=args.init_from,
+        warm_start=args.warm_start,
         ink_loss=args.ink_loss,
         resume=args.resume,
         tensorboard=args.tensorboard,
@@ -427,6 +428,11 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--arch", default="{}", help="architecture JSON, e.g. '{\"width\": 32}'")
     tr.add_argument(
         "--init-from", default="regression", help="GAN: regression painter to start from"
+    )
+    tr.add_argument(
+        "--warm-start",
+        default=None,
+        help="regression: start from this regression painter's weights (shipped name or folder)",
     )
     tr.add_argument(
         "--ink-loss",

@@ -271,3 +271,25 @@ def test_painter_table_commands_reproduce_the_shipped_configs():
         trained = json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["trained"]
         if selected := trained.get("selected"):  # the table says which step was exported
             assert f"exported: step {selected['step']:,}, lowest {selected['by']}" in table
+
+
+def test_warm_start_continues_from_a_painter_and_its_command_says_so(
+    tiny_data, tiny_regression, tmp_path
+):
+    from neuralpaint.painters.catalog import train_command
+
+    start = load_painter(tiny_regression)
+    config = tiny_config("regression", tiny_data, tmp_path, warm_start=str(tiny_regression))
+    config.max_steps, config.lr = 1, 1e-12  # one step that cannot move the weights
+    warm = load_painter(train(config))
+    for name, value in start.state_dict().items():
+        torch.testing.assert_close(warm.state_dict()[name], value, atol=1e-6, rtol=0)
+    stored = json.loads((tmp_path / "painter" / ckpt.CONFIG).read_text())["trained"]["config"]
+    assert f"--warm-start {tiny_regression}" in train_command(stored)
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+@pytest.mark.parametrize("flag", [{"ink_loss": 0.1}, {"warm_start": "regression"}])
+def test_regression_only_flags_are_refused_for_other_kinds(tiny_data, tmp_path, kind, flag):
+    with pytest.raises(ValueError, match="only applies to --kind regression"):
+        train(tiny_config(kind, tiny_data, tmp_path, **flag))

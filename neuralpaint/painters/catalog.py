@@ -24,6 +24,8 @@ def train_command(config: dict) -> str:
     parts.append(f"--lr {config['lr']:g}")
     if config["kind"] == "gan":
         parts.append(f"--init-from {config['init_from']}")
+    if config.get("warm_start"):
+        parts.append(f"--warm-start {config['warm_start']}")
     if config.get("ink_loss"):
         parts.append(f"--ink-loss {config['ink_loss']:g}")
     if config.get("arch"):

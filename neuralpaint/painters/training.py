@@ -78,6 +78,9 @@ class PainterTrainConfig:
     (:func:`~neuralpaint.painters.metrics.soft_ink_iou_loss`) added to the MSE."""
     init_from: str = "regression"
     """GAN only: the regression painter (shipped name or folder) that becomes its base."""
+    warm_start: str | None = None
+    """Regression only: a regression painter (shipped name or folder) whose weights the
+    run starts from, so a longer budget can be spent in sessions rather than at once."""
     vae_stage1_fraction: float = 0.6
     """VAE only: share of the budget spent on the VAE before the action-to-latent net."""
     gan_critic_steps: int = 2
@@ -126,6 +129,13 @@ class Run:
     def __init__(self, config: PainterTrainConfig):
         if config.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
+        for name, value in (("ink_loss", config.ink_loss), ("warm_start", config.warm_start)):
+            if value and config.kind != "regression":
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{name} ({flag}) only applies to --kind regression, not {config.kind!r};"
+                    f" drop {flag}"
+                )
         self.config = config
         self.replicas = Replicas.from_env(config.device)  # under torchrun: rank, world size
         self.device = resolve_device(config.device)
@@ -371,9 +381,22 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
 
 def _train_regression(run: Run) -> Path:
     cfg = run.config
-    painter = build_painter(
-        {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
-    )
+    if cfg.warm_start:
+        painter = load_painter(cfg.warm_start, "cpu", expect_discrete=cfg.discrete)
+        found = painter.painter_config
+        if found["kind"] != "regression" or found["size"] != run.size:
+            raise ValueError(
+                f"warm_start {cfg.warm_start!r} is a {found['kind']} painter of {found['size']}"
+                f" px; --warm-start needs a {run.size}-px regression painter"
+            )
+        if cfg.arch and any(found["arch"].get(k) != v for k, v in cfg.arch.items()):
+            raise ValueError(
+                f"--arch {cfg.arch} differs from the warm start's {found['arch']}; drop --arch"
+            )
+    else:
+        painter = build_painter(
+            {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
+        )
     painter = painter.to(run.device).train()
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr)
     if (tensors := run.resume_tensors()) is not None:
