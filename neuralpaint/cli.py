@@ -341,6 +341,7 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
         brush=args.brush,
         discrete=args.discrete,
         seed=args.seed,
+        renders=args.renders,
     )
     folder = dataset.generate(
         spec,
@@ -403,6 +404,13 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--brush", default="classic/dry_brush", help="brush name or .myb path")
     data.add_argument("--discrete", action="store_true", help="discrete variant: lift, 10 levels")
     data.add_argument("--seed", type=int, default=0, help="dataset seed")
+    data.add_argument(
+        "--renders",
+        type=int,
+        default=1,
+        help="MyPaint renders averaged into each mask: less noisy targets for a regression "
+        "painter (default 1)",
+    )
     data.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     data.add_argument("--out", default=None, help="folder (default: $NEURALPAINT_DATA/...)")
     add_executor_arguments(data)

@@ -264,11 +264,17 @@ def test_painter_table_commands_reproduce_the_shipped_configs():
         argv = shlex.split(train_command(stored))
         assert argv[:3] == ["neuralpaint", "painter", "train"]
         config = asdict(painter_train_config(build_parser().parse_args(argv[1:])))
-        keys = ["kind", "discrete", "minutes", "threads", "lr", "arch", "out", "resume"]
+        keys = ["kind", "discrete", "minutes", "threads", "lr", "batch_size", "arch", "out"]
+        keys += ["resume", "warm_start"]
         keys += ["select_by"] + (["init_from"] if stored["kind"] == "gan" else [])
         assert {k: config[k] for k in keys} == {k: stored.get(k) for k in keys}, name
         assert config["ink_loss"] == stored.get("ink_loss", 0.0), name
         trained = json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["trained"]
+        if earlier := trained.get("warm_start_from"):  # and which run a warm start continued
+            assert (
+                f"- `{name}` started from the painter of `{train_command(earlier['config'])}`"
+                in table
+            )
         if selected := trained.get("selected"):  # the table says which step was exported
             assert f"exported: step {selected['step']:,}, lowest {selected['by']}" in table
 
@@ -284,8 +290,10 @@ def test_warm_start_continues_from_a_painter_and_its_command_says_so(
     warm = load_painter(train(config))
     for name, value in start.state_dict().items():
         torch.testing.assert_close(warm.state_dict()[name], value, atol=1e-6, rtol=0)
-    stored = json.loads((tmp_path / "painter" / ckpt.CONFIG).read_text())["trained"]["config"]
-    assert f"--warm-start {tiny_regression}" in train_command(stored)
+    trained = json.loads((tmp_path / "painter" / ckpt.CONFIG).read_text())["trained"]
+    assert f"--warm-start {tiny_regression}" in train_command(trained["config"])
+    earlier = json.loads((tiny_regression / ckpt.CONFIG).read_text())["trained"]
+    assert trained["warm_start_from"]["steps"] == earlier["steps"] == 40  # the lineage
 
 
 @pytest.mark.parametrize("kind", ["gan", "vae"])
@@ -293,3 +301,30 @@ def test_warm_start_continues_from_a_painter_and_its_command_says_so(
 def test_regression_only_flags_are_refused_for_other_kinds(tiny_data, tmp_path, kind, flag):
     with pytest.raises(ValueError, match="only applies to --kind regression"):
         train(tiny_config(kind, tiny_data, tmp_path, **flag))
+
+
+def test_mean_of_renders_dataset_averages_textures_and_evaluates_on_single_renders(tmp_path):
+    from dataclasses import replace
+
+    from neuralpaint.painters.training import held_out_shard
+
+    spec = replace(TINY, strokes=100, renders=3)
+    assert spec.name == TINY.name + "-mean3" and spec.single_render().name == TINY.name
+    mean = StrokeShards(generate(spec, tmp_path / spec.name, workers=1, progress=False))
+    single_folder = generate(spec.single_render(), tmp_path / TINY.name, workers=1, progress=False)
+    single = StrokeShards(single_folder)
+    acts, masks = mean.load_shard(mean.paths[0])
+    single_acts, single_masks = single.load_shard(single.paths[0])
+    assert np.array_equal(acts, single_acts)  # the same actions, averaged renders
+    assert 0 < np.abs(masks - single_masks).mean() < 0.05
+    assert (masks > 0.05).mean() > (single_masks > 0.05).mean()  # textures blur into a mean
+    held_acts, held_masks = held_out_shard(mean)
+    assert np.array_equal(held_masks, single.load_shard(single.paths[1])[1])  # single renders
+    single_folder.rename(tmp_path / "elsewhere")  # no single-render sibling: a clear error
+    with pytest.raises(FileNotFoundError, match="painter dataset --strokes 100"):
+        held_out_shard(mean)
+
+
+def test_stroke_dataset_spec_refuses_zero_renders():
+    with pytest.raises(ValueError, match="renders must be at least 1"):
+        StrokeDatasetSpec(renders=0)

@@ -22,6 +22,8 @@ def train_command(config: dict) -> str:
         parts.append("--discrete")
     parts += [f"--minutes {config['minutes']:g}", f"--threads {config['threads']}"]
     parts.append(f"--lr {config['lr']:g}")
+    if config.get("batch_size", 64) != 64:
+        parts.append(f"--batch-size {config['batch_size']}")
     if config["kind"] == "gan":
         parts.append(f"--init-from {config['init_from']}")
     if config.get("warm_start"):
@@ -50,6 +52,7 @@ def painter_table() -> str:
         "(start → end) | " + " | ".join(METRICS) + " |",
         "|" + "---|" * (6 + len(METRICS)),
     ]
+    lineage: list[str] = []
     for name in shipped_painters():
         trained = json.loads((WEIGHTS_DIR / name / "config.json").read_text())["trained"]
         held_out = trained["held_out_metrics"]
@@ -62,9 +65,20 @@ def painter_table() -> str:
         steps = f"{trained['steps']:,}"
         if selected := trained.get("selected"):  # --select-by exported an earlier step
             steps += f" (exported: step {selected['step']:,}, lowest {selected['by']})"
+        if earlier := trained.get("warm_start_from"):
+            steps += f" after {earlier['steps']:,} in the run it started from"
+            lineage.append(
+                f"- `{name}` started from the painter of `{train_command(earlier['config'])}`"
+                f" ({earlier['seconds'] / 60:.0f} min, {earlier['steps']:,} steps,"
+                f" {_number(earlier.get('steps_per_second'), '.2f')} steps/s, held-out r2"
+                f" {earlier['held_out_metrics']['r2']:.3f}, ink_iou"
+                f" {earlier['held_out_metrics']['ink_iou']:.3f})."
+            )
         lines.append(
             f"| `{name}` | `{train_command(trained['config'])}` | {trained['seconds'] / 60:.0f} "
             f"| {steps} | {_number(trained.get('steps_per_second'), '.2f')} "
             f"| {load} | {metrics} |"
         )
+    if lineage:
+        lines += ["", *lineage]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,12 @@ come from ``default_rng((seed, i))`` and MyPaint renders them with texture seed
 ``(seed, i)``. So generation resumes after an interruption by skipping finished shards,
 each written atomically, and any shard can be regenerated on its own.
 
+With ``renders`` K above 1 every action is painted K times (texture seeds differ) and
+the shard stores the mean mask: MSE's minimiser is the same expected stroke, but the
+target noise a regression painter must average away is K times smaller. Such a dataset
+shares its actions with the single-render one of the same seed, whose held-out shard
+is where training evaluates (:meth:`StrokeDatasetSpec.single_render`).
+
 Loading streams shard by shard through a shuffle buffer of a few shards, so millions of
 strokes fit on disk without fitting in memory.
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +33,8 @@ from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
 from neuralpaint.progress import progress_bar
 
 FORMAT_VERSION = 1
+RENDER_SEED_STRIDE = 1_000_003
+"""Texture-seed step between the renders of one shard, past any shard index."""
 LIFT_PROBABILITY = 0.3
 """Share of lifted (blank) strokes in the discrete variant's data."""
 
@@ -47,6 +55,16 @@ class StrokeDatasetSpec:
     discrete: bool = False
     seed: int = 0
     version: int = FORMAT_VERSION
+    renders: int = 1
+    """MyPaint renders averaged into each stored mask (1: a single textured render)."""
+
+    def __post_init__(self):
+        if self.renders < 1:
+            raise ValueError(f"renders must be at least 1, got {self.renders}")
+
+    def single_render(self) -> StrokeDatasetSpec:
+        """The single-render dataset with the same actions (evaluation targets)."""
+        return replace(self, renders=1)
 
     @property
     def shards(self) -> int:
@@ -55,7 +73,8 @@ class StrokeDatasetSpec:
     @property
     def name(self) -> str:
         variant = "discrete" if self.discrete else "continuous"
-        return f"strokes-{variant}-{self.size}px-{Path(self.brush).stem}-seed{self.seed}"
+        mean = f"-mean{self.renders}" if self.renders > 1 else ""
+        return f"strokes-{variant}-{self.size}px-{Path(self.brush).stem}-seed{self.seed}{mean}"
 
     def shard_actions(self, index: int) -> np.ndarray:
         """The random actions of shard ``index`` (uniform; quantized when discrete)."""
@@ -79,7 +98,14 @@ def render_shard(
     (by a worker that shares the driver's storage) and ``None`` returned."""
     actions = spec.shard_actions(index)
     renderer = MyPaintRenderer(spec.size, spec.brush)
-    masks = renderer.render_masks(actions, seed=spec.seed * 100_003 + index, workers=workers)
+    seed = spec.seed * 100_003 + index  # render 0 is the single-render dataset's mask
+    masks = np.mean(
+        [
+            renderer.render_masks(actions, seed=seed + r * RENDER_SEED_STRIDE, workers=workers)
+            for r in range(spec.renders)
+        ],
+        axis=0,
+    )
     masks = np.round(masks * 255).astype(np.uint8)
     if folder is None:
         return actions, masks
@@ -121,7 +147,7 @@ def generate(
     meta = folder / "meta.json"
     if meta.exists():
         existing = json.loads(meta.read_text())
-        if existing != asdict(spec):
+        if StrokeDatasetSpec(**existing) != spec:
             raise ValueError(
                 f"{folder} holds a different stroke dataset ({existing}); choose another "
                 "--out folder or delete it"

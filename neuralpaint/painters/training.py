@@ -123,6 +123,29 @@ def load_optimizer_tensors(prefix: str, opt: torch.optim.Optimizer, tensors: dic
     opt.load_state_dict(state)
 
 
+def held_out_shard(shards: StrokeShards) -> tuple[np.ndarray, np.ndarray]:
+    """The last shard, which training skips, with single-render masks: for a
+    mean-of-K-renders dataset, the same actions' shard of its single-render sibling,
+    so held-out metrics stay comparable with every other painter's."""
+    last = shards.paths[-1]
+    acts, masks = shards.load_shard(last)
+    if shards.spec.renders == 1:
+        return acts, masks
+    single = shards.folder.parent / shards.spec.single_render().name
+    path = single / last.name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{shards.folder} averages {shards.spec.renders} renders; training evaluates on the"
+            f" single renders of its held-out actions, {path}, which is missing: make it with"
+            f" `neuralpaint painter dataset --strokes {shards.spec.strokes} --out {single}`"
+            + (" --discrete" if shards.spec.discrete else "")
+        )
+    single_acts, single_masks = shards.load_shard(path)
+    if not np.array_equal(single_acts, acts):
+        raise ValueError(f"{path} does not hold the actions of {last}; regenerate {single}")
+    return single_acts, single_masks
+
+
 class Run:
     """Book-keeping shared by the loops: time budget, log, checkpoints, evaluation."""
 
@@ -153,7 +176,7 @@ class Run:
             )
         self.size = self.shards.spec.size
         held_out = 1 if len(self.shards.paths) > 1 else 0
-        acts, masks = self.shards.load_shard(self.shards.paths[-1])
+        acts, masks = held_out_shard(self.shards)
         self.eval_actions = torch.as_tensor(acts[:EVAL_STROKES], device=self.device)
         self.eval_masks = torch.as_tensor(masks[:EVAL_STROKES, None], device=self.device)
         self.batches = self.shards.stream(
@@ -175,6 +198,8 @@ class Run:
         self.best: dict | None = None
         """``select_by``'s best evaluation so far: value, step and metrics."""
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.warm_start_from: dict | None = None
+        """How the warm start's painter was trained (``config.json``'s ``trained``)."""
         self.resumed_config: dict | None = None
         """The checkpoint's config after :meth:`resume_tensors` found one."""
         self.load_start = os.getloadavg()[0]
@@ -295,6 +320,7 @@ class Run:
                 "held_out_metrics": final_metrics,
                 **selected,
                 "config": asdict(self.config),
+                **({"warm_start_from": self.warm_start_from} if self.warm_start_from else {}),
             },
         }
         return ckpt.save(self.out / "painter", ckpt.join("painter", painter.state_dict()), config)
@@ -384,6 +410,7 @@ def _train_regression(run: Run) -> Path:
     if cfg.warm_start:
         painter = load_painter(cfg.warm_start, "cpu", expect_discrete=cfg.discrete)
         found = painter.painter_config
+        run.warm_start_from = found.get("trained")  # the lineage, for the painter table
         if found["kind"] != "regression" or found["size"] != run.size:
             raise ValueError(
                 f"warm_start {cfg.warm_start!r} is a {found['kind']} painter of {found['size']}"
