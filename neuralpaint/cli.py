@@ -369,6 +369,7 @@ def painter_train_config(args: argparse.Namespace):
         out=args.out or f"runs/painter-{args.kind}{'-discrete' if args.discrete else ''}",
         data=args.data,
         discrete=args.discrete,
+        renders=args.renders,
         minutes=args.minutes,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
@@ -428,6 +429,12 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--max-steps", type=int, default=None, help="optional cap on steps")
     tr.add_argument("--discrete", action="store_true", help="discrete-variant painter (lift)")
     tr.add_argument("--data", default=None, help="stroke dataset folder (default: standard)")
+    tr.add_argument(
+        "--renders",
+        type=int,
+        default=1,
+        help="without --data: the standard dataset averaging this many renders per mask",
+    )
     tr.add_argument("--out", default=None, help="run folder (default: runs/painter-KIND)")
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=None, help="peak learning rate")

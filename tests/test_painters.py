@@ -265,9 +265,10 @@ def test_painter_table_commands_reproduce_the_shipped_configs():
         assert argv[:3] == ["neuralpaint", "painter", "train"]
         config = asdict(painter_train_config(build_parser().parse_args(argv[1:])))
         keys = ["kind", "discrete", "minutes", "threads", "lr", "batch_size", "arch", "out"]
-        keys += ["resume", "warm_start"]
+        keys += ["resume", "warm_start", "renders"]
         keys += ["select_by"] + (["init_from"] if stored["kind"] == "gan" else [])
-        assert {k: config[k] for k in keys} == {k: stored.get(k) for k in keys}, name
+        default = asdict(PainterTrainConfig())  # for fields newer than a shipped config
+        assert {k: config[k] for k in keys} == {k: stored.get(k, default[k]) for k in keys}, name
         assert config["ink_loss"] == stored.get("ink_loss", 0.0), name
         trained = json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["trained"]
         if earlier := trained.get("warm_start_from"):  # and which run a warm start continued

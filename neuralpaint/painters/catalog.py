@@ -20,6 +20,8 @@ def train_command(config: dict) -> str:
     parts = ["neuralpaint painter train", f"--kind {config['kind']}"]
     if config.get("discrete"):
         parts.append("--discrete")
+    if config.get("renders", 1) != 1:
+        parts.append(f"--renders {config['renders']}")
     parts += [f"--minutes {config['minutes']:g}", f"--threads {config['threads']}"]
     parts.append(f"--lr {config['lr']:g}")
     if config.get("batch_size", 64) != 64:

@@ -57,6 +57,9 @@ class PainterTrainConfig:
     """Stroke dataset folder; default: the standard one under $NEURALPAINT_DATA."""
     discrete: bool = False
     """Train on the discrete variant (lift flag; 13-field actions)."""
+    renders: int = 1
+    """With ``data`` unset: the standard dataset whose masks average this many renders
+    (``neuralpaint painter dataset --renders``)."""
     minutes: float = 10.0
     """Wall-clock budget; the learning-rate schedule spans it."""
     max_steps: int | None = None
@@ -165,9 +168,8 @@ class Run:
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed + self.replicas.rank)
-        folder = (
-            config.data or default_data_root() / StrokeDatasetSpec(discrete=config.discrete).name
-        )
+        standard = StrokeDatasetSpec(discrete=config.discrete, renders=config.renders)
+        folder = config.data or default_data_root() / standard.name
         self.shards = StrokeShards(folder)
         if self.shards.spec.discrete != config.discrete:
             raise ValueError(
