@@ -185,3 +185,16 @@ def test_a_long_cell_killed_mid_run_resumes_from_its_checkpoint(tmp_path, monkey
     assert at[2]["strokes_rendered"] > at[1]["strokes_rendered"] > 0, "continued training"
     assert at[2]["seconds"] > at[1]["seconds"] >= 0.45, "from the checkpoint, not from 0"
     assert len(list((tmp_path / "cell.partial").glob("agent-*"))) == 1
+
+
+def test_headline_bounds_nothing_when_the_gradient_agent_also_fell_short(raw):
+    config = convergence.ConvergenceConfig(threshold=0.85)
+    rows = []  # the gradient agent gets there in one seed of three, PPO in none
+    for seed, last in enumerate([0.05, 0.09, 0.09]):
+        rows += curve("amortized@regression", seed, [0, 10, 20], [0.2, 0.1, last], budget=20)
+        rows += curve("ppo", seed, [0, 20, 40], [0.2, 0.1, 0.09], "sampled")
+    keep = ~raw["agent"].isin(["amortized@regression", "ppo", "sac", "ddpg@regression"])
+    a = convergence.analyse(pd.concat([raw[keep], pd.DataFrame(rows)]), config)["E"]
+    (free,) = convergence.headlines(a["table"], a["curves"], a["threshold"])
+    assert "bounds no speed-up against ppo" in free and "(1/3)" in free
+    assert "lower bound" not in free and "?" not in free

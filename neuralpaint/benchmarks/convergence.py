@@ -421,13 +421,21 @@ def headlines(
         best = members["final MyPaint L2"].idxmin()
         b = rows.loc[best]
         ratio = speedup(grad["seconds to threshold"], b["seconds to threshold"])
-        text = (
-            f"{label}: no {family} agent reached the threshold in most seeds; lower bound: "
-            f"{GRADIENT_AGENT} gets there {ratio} sooner than {best}, the {family} agent "
-            "with the lowest final L2 "
+        times = (
             f"({grad['seconds to threshold']} s vs {b['seconds to threshold']} s; a seed that "
-            f"never got there counts as its whole budget, {b['budget (s)']:.0f} s)."
+            f"never got there counts as its whole budget, {b['budget (s)']:.0f} s)"
         )
+        if grad["seconds to threshold"].censored:  # both fell short somewhere: no bound
+            bound = (
+                f"nor did {GRADIENT_AGENT} in every seed, so this run bounds no speed-up "
+                f"against {best}, the {family} agent with the lowest final L2 {times}."
+            )
+        else:
+            bound = (
+                f"lower bound: {GRADIENT_AGENT} gets there {ratio} sooner than {best}, the "
+                f"{family} agent with the lowest final L2 {times}."
+            )
+        text = f"{label}: no {family} agent reached the threshold in most seeds; {bound}"
         if curves is not None and threshold is not None:
             slope = learning_rate(curves, best)
             left = time_at_slope(b["final MyPaint L2"], slope, threshold)
