@@ -447,7 +447,9 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--warm-start",
         default=None,
-        help="regression: start from this regression painter's weights (shipped name or folder)",
+        help="regression: start from this regression painter's weights (shipped name or"
+        " folder); with --arch '{\"head_width\": N}' its head is first widened to N channels,"
+        " output unchanged",
     )
     tr.add_argument(
         "--ink-loss",

@@ -329,3 +329,32 @@ def test_mean_of_renders_dataset_averages_textures_and_evaluates_on_single_rende
 def test_stroke_dataset_spec_refuses_zero_renders():
     with pytest.raises(ValueError, match="renders must be at least 1"):
         StrokeDatasetSpec(renders=0)
+
+
+def test_widen_head_paints_the_same_and_a_warm_start_can_widen(
+    tiny_data, tiny_regression, tmp_path
+):
+    from neuralpaint.painters.catalog import train_command
+
+    narrow = load_painter(tiny_regression)
+    actions = torch.rand(8, A.ACTION_DIM, generator=torch.Generator().manual_seed(0))
+    wide = narrow.widen_head(12)
+    assert wide.head[0].out_channels == 12 and wide.config()["head_width"] == 12
+    torch.testing.assert_close(wide(actions), narrow(actions), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="narrower"):
+        wide.widen_head(4)
+    config = tiny_config(
+        "regression", tiny_data, tmp_path, warm_start=str(tiny_regression), arch={"head_width": 12}
+    )
+    config.max_steps = 5
+    trained = load_painter(train(config))
+    assert trained.head[0].out_channels == 12
+    assert not torch.equal(
+        trained.head[2].weight[:, 8:], torch.zeros_like(wide.head[2].weight[:, 8:])
+    )
+    stored = trained.painter_config
+    assert stored["arch"]["head_width"] == 12
+    assert """--arch '{"head_width": 12}'""" in train_command(stored["trained"]["config"])
+    config.arch = {"width": 16}
+    with pytest.raises(ValueError, match="can only widen the head"):
+        train(config)

@@ -72,16 +72,23 @@ class BroadcastPainter(nn.Module):
         size: canvas side in pixels; a multiple of 4.
         discrete: take the 13-field discrete-variant action (with ``lift``).
         width: channels of the coarse-grid convolutions.
+        head_width: channels of the full-resolution head, where the stroke's edge is
+            drawn; :meth:`widen_head` grows a trained painter's head without changing
+            its output, so a warm start can add capacity there.
 
     Call ``painter(actions)`` with ``(B, 12)`` (or ``(B, 13)``) actions in [0, 1]; it
     returns ``(B, 1, size, size)`` masks in [0, 1]. Colour fields are ignored.
     """
 
-    def __init__(self, size: int = 64, discrete: bool = False, width: int = 48):
+    def __init__(
+        self, size: int = 64, discrete: bool = False, width: int = 48, head_width: int = 8
+    ):
         super().__init__()
         if size % 4:
             raise ValueError(f"size must be a multiple of 4, got {size}")
-        self.size, self.discrete, self.width = size, discrete, width
+        if head_width < 1:
+            raise ValueError(f"head_width must be at least 1, got {head_width}")
+        self.size, self.discrete, self.width, self.head_width = size, discrete, width, head_width
         self.coarse = size // 4
         n_in = len(A.SHAPE_FIELDS) + int(discrete)
         self.code = nn.Sequential(nn.Linear(n_in, 64), nn.SiLU(), nn.Linear(64, 32))
@@ -101,7 +108,7 @@ class BroadcastPainter(nn.Module):
             nn.SiLU(),
         )
         self.head = nn.Sequential(
-            nn.Conv2d(FEATURES, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 1)
+            nn.Conv2d(FEATURES, head_width, 3, padding=1), nn.SiLU(), nn.Conv2d(head_width, 1, 1)
         )
         # Start near the data's mean ink (about 0.1) instead of 0.5: avoids the early
         # rush towards a blank mask that DESIGN.md reports.
@@ -143,6 +150,42 @@ class BroadcastPainter(nn.Module):
         features = torch.cat([hidden, fine, torch.exp(-fine)], dim=1)
         return self.head(features), features
 
+    @torch.no_grad()
+    def widen_head(self, head_width: int, seed: int = 0) -> BroadcastPainter:
+        """A copy with a ``head_width``-channel head that paints exactly what this one does.
+
+        The new channels get small random input weights and zero output weights
+        (Net2Net-style), so training starts from this painter's fidelity instead of from
+        scratch and the new channels only grow where the loss asks for them.
+        """
+        if head_width < self.head_width:
+            raise ValueError(
+                f"head_width {head_width} is narrower than this painter's {self.head_width};"
+                " widen_head only adds channels"
+            )
+        wide = BroadcastPainter(self.size, self.discrete, self.width, head_width)
+        wide.to(self.head[0].weight.device, self.head[0].weight.dtype)
+        own = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
+        wide.load_state_dict(own, strict=False)
+        old_in, old_out = self.head[0], self.head[2]
+        new_in, new_out = wide.head[0], wide.head[2]
+        rng = torch.Generator(device="cpu").manual_seed(seed)
+        scale = old_in.weight.std().item()
+        noise = torch.randn(new_in.weight.shape, generator=rng) * scale
+        new_in.weight.copy_(noise.to(new_in.weight))
+        new_in.weight[: self.head_width] = old_in.weight
+        new_in.bias.zero_()
+        new_in.bias[: self.head_width] = old_in.bias
+        new_out.weight.zero_()
+        new_out.weight[:, : self.head_width] = old_out.weight
+        new_out.bias.copy_(old_out.bias)
+        return wide
+
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
-        return {"size": self.size, "discrete": self.discrete, "width": self.width}
+        return {
+            "size": self.size,
+            "discrete": self.discrete,
+            "width": self.width,
+            "head_width": self.head_width,
+        }

@@ -42,6 +42,22 @@ def train_command(config: dict) -> str:
     return " ".join(parts)
 
 
+def _lineage(name: str, earlier: dict) -> list[str]:
+    """One line per warm start in a painter's ancestry, newest first, so every run that
+    shaped its weights is on record with its own command."""
+    lines, subject = [], f"`{name}`"
+    while earlier:
+        lines.append(
+            f"- {subject} started from the painter of `{train_command(earlier['config'])}`"
+            f" ({earlier['seconds'] / 60:.0f} min, {earlier['steps']:,} steps,"
+            f" {_number(earlier.get('steps_per_second'), '.2f')} steps/s, held-out r2"
+            f" {earlier['held_out_metrics']['r2']:.3f}, ink_iou"
+            f" {earlier['held_out_metrics']['ink_iou']:.3f})."
+        )
+        subject, earlier = "which", earlier.get("warm_start_from")
+    return lines
+
+
 def _number(value: float | None, fmt: str) -> str:
     return "not recorded" if value is None else format(value, fmt)
 
@@ -69,13 +85,7 @@ def painter_table() -> str:
             steps += f" (exported: step {selected['step']:,}, lowest {selected['by']})"
         if earlier := trained.get("warm_start_from"):
             steps += f" after {earlier['steps']:,} in the run it started from"
-            lineage.append(
-                f"- `{name}` started from the painter of `{train_command(earlier['config'])}`"
-                f" ({earlier['seconds'] / 60:.0f} min, {earlier['steps']:,} steps,"
-                f" {_number(earlier.get('steps_per_second'), '.2f')} steps/s, held-out r2"
-                f" {earlier['held_out_metrics']['r2']:.3f}, ink_iou"
-                f" {earlier['held_out_metrics']['ink_iou']:.3f})."
-            )
+            lineage += _lineage(name, earlier)
         lines.append(
             f"| `{name}` | `{train_command(trained['config'])}` | {trained['seconds'] / 60:.0f} "
             f"| {steps} | {_number(trained.get('steps_per_second'), '.2f')} "

@@ -418,10 +418,14 @@ def _train_regression(run: Run) -> Path:
                 f"warm_start {cfg.warm_start!r} is a {found['kind']} painter of {found['size']}"
                 f" px; --warm-start needs a {run.size}-px regression painter"
             )
-        if cfg.arch and any(found["arch"].get(k) != v for k, v in cfg.arch.items()):
+        other = {k: v for k, v in cfg.arch.items() if k != "head_width"}
+        if any(found["arch"].get(k) != v for k, v in other.items()):
             raise ValueError(
-                f"--arch {cfg.arch} differs from the warm start's {found['arch']}; drop --arch"
+                f"--arch {cfg.arch} differs from the warm start's {found['arch']}; a warm start"
+                " can only widen the head (--arch head_width=N), so drop the other keys"
             )
+        if "head_width" in cfg.arch:
+            painter = painter.widen_head(int(cfg.arch["head_width"]), seed=cfg.seed)
     else:
         painter = build_painter(
             {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
