@@ -358,3 +358,8 @@ def test_widen_head_paints_the_same_and_a_warm_start_can_widen(
     config.arch = {"width": 16}
     with pytest.raises(ValueError, match="can only widen the head"):
         train(config)
+    gan = tiny_config("gan", tiny_data, tmp_path / "gan", init_from=str(tmp_path / "painter"))
+    gan.max_steps = 2
+    textured = load_painter(train(gan))  # the GAN's frozen base keeps the wide head
+    assert textured.base.head_width == 12
+    torch.testing.assert_close(textured.base(actions), trained(actions), atol=1e-6, rtol=0)

@@ -38,6 +38,7 @@ class TexturePainter(nn.Module):
         discrete: take the 13-field discrete-variant action (with ``lift``).
         width: channels of the base regression painter.
         head_width: channels of the texture head's convolutions.
+        base_head_width: channels of the base regression painter's own output head.
         noise: Gaussian noise channels at full resolution (the dabs).
         coarse_noise: Gaussian noise channels at a quarter of the resolution, upsampled
             (slower variation of dab density along the stroke).
@@ -55,11 +56,12 @@ class TexturePainter(nn.Module):
         head_width: int = 16,
         noise: int = 4,
         coarse_noise: int = 2,
+        base_head_width: int = 8,
     ):
         super().__init__()
         self.size, self.discrete = size, discrete
         self.head_width, self.noise, self.coarse_noise = head_width, noise, coarse_noise
-        self.base = BroadcastPainter(size, discrete, width=width)
+        self.base = BroadcastPainter(size, discrete, width=width, head_width=base_head_width)
         self.texture = nn.Sequential(
             nn.Conv2d(FEATURES + 1 + noise + coarse_noise, head_width, 3, padding=1),
             nn.SiLU(),
@@ -103,6 +105,7 @@ class TexturePainter(nn.Module):
             "head_width": self.head_width,
             "noise": self.noise,
             "coarse_noise": self.coarse_noise,
+            "base_head_width": self.base.head_width,
         }
 
 

@@ -523,7 +523,8 @@ def _train_gan(run: Run) -> Path:
         ckpt.load_state(generator, ckpt.split(tensors, "painter"), "resume")
     else:
         regression = load_painter(cfg.init_from, "cpu", expect_discrete=cfg.discrete)
-        arch = {"width": regression.width, **cfg.arch}
+        base = {"width": regression.width, "base_head_width": regression.head_width}
+        arch = {**base, **cfg.arch}
         generator = build_painter(
             {"kind": "gan", "size": run.size, "discrete": cfg.discrete, "arch": arch}
         )
