@@ -65,7 +65,9 @@ SPEED_ROUNDS = 3
 
 @dataclass(frozen=True)
 class FidelityConfig:
-    strokes: int = 1000
+    strokes: int = 4000
+    """Held-out strokes per variant. The painters sit a few thousandths from their
+    targets, so the table needs the third decimal: 1,000 strokes did not settle it."""
     canvases: int = 40
     strokes_per_canvas: int = 10
     grid_strokes: int = 8
@@ -224,13 +226,13 @@ def evaluate(config: FidelityConfig, painters: list[str], device: str = "cpu") -
         again = mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1)
         ref = stroke_rows("mypaint (one other render)", again, real)
         rows.append({**ref, "variant": variant, "canvas_l2_gap": canvas_gap(None, config, 64)})
-        renders = [
-            mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
-            for k in range(CEILING_RENDERS)
-        ]
         half = CEILING_RENDERS // 2
-        mean_half = stroke_rows("half", np.mean(renders[:half], axis=0), real)
-        measured = stroke_rows(f"mypaint mean of {CEILING_RENDERS}", np.mean(renders, axis=0), real)
+        total = np.zeros_like(real)  # running sums: 31 full sets would not fit in memory
+        for k in range(CEILING_RENDERS):
+            total += mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
+            if k + 1 == half:
+                mean_half = stroke_rows("half", total / half, real)
+        measured = stroke_rows(f"mypaint mean of {CEILING_RENDERS}", total / CEILING_RENDERS, real)
         rows.append({**measured, "variant": variant})
         ceiling = expected_stroke_ceiling(measured, mean_half, CEILING_RENDERS, half)
         rows.append({**ceiling, "variant": variant})
