@@ -16,6 +16,8 @@ def test_transfer_bench_tiny(tmp_path):
     assert painters.loc["regression", "r2"] > painters.loc["vae", "r2"]
     assert painters.loc["regression", "ink_iou"] > painters.loc["vae", "ink_iou"]
     assert painters.loc["vae", "texture_ratio"] < 1.0
+    assert (painters.loc[["regression", "vae"], ["± r2", "± ink_iou"]] > 0).all().all()
+    assert "± r2" in (tmp_path / "painter_fidelity.md").read_text()
     over = pd.read_csv(tmp_path / "overfitting.csv", comment="#")
     assert sorted(over["iterations"].unique()) == [0, 2, 4]
     first, last = over[over["iterations"] == 0], over[over["iterations"] == 4]

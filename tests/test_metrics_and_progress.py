@@ -46,6 +46,18 @@ def test_radial_spectrum_of_a_pure_tone_peaks_at_its_frequency():
     assert len(spectrum) == 32 and int(spectrum.argmax()) + 1 == 5
 
 
+def test_bootstrap_intervals_shrink_with_more_strokes_and_vanish_for_a_perfect_painter():
+    g = torch.Generator().manual_seed(0)
+    target = (torch.rand(800, 1, 16, 16, generator=g) > 0.6).float()
+    pred = target * 0.4 + 0.6 * torch.rand(800, 1, 16, 16, generator=g)  # some ink misjudged
+    few, many = (metrics.bootstrap_r2_iou(pred[:n], target[:n]) for n in (100, 800))
+    for name in ("r2", "ink_iou"):
+        assert many[name] > 0
+        assert 2.0 < few[name] / many[name] < 4.0  # about sqrt(8): 1/sqrt(strokes)
+    exact = metrics.bootstrap_r2_iou(target, target)
+    assert exact == {"r2": 0.0, "ink_iou": 0.0}
+
+
 def test_ceiling_correction_for_finitely_many_renders():
     # the mean of K renders carries 1/K of a render's noise: 1 - R2 shrinks by K/(K+1)
     full, half = {"r2": 0.9, "ink_iou": 0.76}, {"r2": 0.89, "ink_iou": 0.74}

@@ -124,7 +124,13 @@ def held_out_actions(n: int, discrete: bool, seed: int = HELD_OUT_SEED) -> np.nd
 def stroke_rows(name: str, pred: np.ndarray, real: np.ndarray) -> dict:
     p = torch.as_tensor(pred[:, None])
     r = torch.as_tensor(real[:, None])
-    return {"painter": name, **metrics.all_metrics(p, r)}
+    spread = metrics.bootstrap_r2_iou(p, r)
+    return {
+        "painter": name,
+        **metrics.all_metrics(p, r),
+        "± r2": spread["r2"],
+        "± ink_iou": spread["ink_iou"],
+    }
 
 
 def expected_stroke_ceiling(full: dict, half: dict, k: int, k_half: int) -> dict:
@@ -296,7 +302,9 @@ def run(
         "variant",
         "painter",
         "r2",
+        "± r2",
         "ink_iou",
+        "± ink_iou",
         "r2_of_ceiling",
         "iou_of_ceiling",
         "ssim",
@@ -316,7 +324,8 @@ def run(
         "the painter's masks and MyPaint's (0 = the same texture at every scale). *Speed*: "
         f"strokes/s on one thread, batch {SPEED_BATCH}, median of {SPEED_ROUNDS} rounds "
         "alternating with MyPaint's `render_masks` (its rate is on the *one other render* "
-        "row). *expected stroke (ceiling)*: the mean of "
+        "row). *± r2*, *± ink_iou*: half-widths of 95% bootstrap intervals over the held-out "
+        "strokes (1,000 resamples). *expected stroke (ceiling)*: the mean of "
         f"{CEILING_RENDERS} renders corrected to infinitely many (see "
         "`neuralpaint/benchmarks/transfer.py`).\n" + f"\n![strokes]({grid.name})\n\n"
         "*Top row: MyPaint. Then one row per continuous painter, in the table's order.*\n"
