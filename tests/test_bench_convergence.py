@@ -150,3 +150,24 @@ def test_a_retrained_painter_reruns_the_cells_that_used_it(tmp_path):
     save_file(tensors, painter / "model.safetensors")
     assert cell_path(tmp_path, "convergence", cell) != before
     assert cell_path(tmp_path, "convergence", rl_cell) == rl_before  # judged on another one
+
+
+def test_a_changed_agent_reruns_its_cells(tmp_path, monkeypatch):
+    from neuralpaint.benchmarks.cells import cell_path
+
+    module = tmp_path / "my_agents.py"
+    source = (
+        "from neuralpaint.agents.random_agent import RandomAgent\n\n\n"
+        "class Mine(RandomAgent):\n    lr = {lr}\n"
+    )
+    module.write_text(source.format(lr=1e-3))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cell = {"env": "NeuralPaint-MNIST-v0", "agent": "my_agents:Mine", "seed": 0}
+    other = {"env": "NeuralPaint-MNIST-v0", "agent": "random", "seed": 0}
+    before, other_before = (cell_path(tmp_path, "convergence", c) for c in (cell, other))
+    assert cell_path(tmp_path, "convergence", cell) == before  # stable
+    module.write_text(source.format(lr=1e-4))  # a new default in the agent's code
+    assert cell_path(tmp_path, "convergence", cell) != before
+    assert cell_path(tmp_path, "convergence", other) == other_before
+    missing = {"env": "NeuralPaint-MNIST-v0", "agent": "no_such_module:Agent", "seed": 0}
+    assert cell_path(tmp_path, "convergence", missing).name.endswith(".json")  # no crash

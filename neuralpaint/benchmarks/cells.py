@@ -20,10 +20,12 @@ lives on the node that ran the cell, so only a rerun there resumes mid-way.)
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,11 +65,41 @@ def painter_digests(cell: dict) -> list[str]:
     return digests
 
 
+def agent_code_digest(cell: dict) -> str | None:
+    """A hash of the source files that define the cell's agent class and its bases.
+
+    An agent's defaults (learning rates, zoo hyperparameters, a config class or a value
+    set in its constructor) live in its code, not in the cell's settings; in the cache
+    key, this hash makes a changed agent rerun its cells instead of reusing results of
+    the old code. Coarse on purpose: any edit to those files reruns them."""
+    if "agent" not in cell:
+        return None
+    from neuralpaint.agents.registry import get_agent_class, parse_agent_spec
+
+    name = parse_agent_spec(str(cell["agent"]))[0]
+    try:
+        cls = get_agent_class(name)
+    except (ValueError, TypeError, ImportError):  # the cell itself will report it, by name
+        return f"unresolved:{name}"
+    files = sorted(
+        {inspect.getsourcefile(sys.modules[k.__module__]) for k in cls.__mro__ if k is not object}
+    )
+    digest = hashlib.sha1()
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cell_path(cache: Path, suite: str, cell: dict) -> Path:
-    """The file of one cell: a readable stem plus a hash of every setting and of the
-    weights of the painters it uses."""
+    """The file of one cell: a readable stem plus a hash of every setting, of the
+    weights of the painters it uses and of its agent's code."""
     key = json.dumps(
-        {**cell, "cache_version": CACHE_VERSION, "painter_weights": painter_digests(cell)},
+        {
+            **cell,
+            "cache_version": CACHE_VERSION,
+            "painter_weights": painter_digests(cell),
+            "agent_code": agent_code_digest(cell),
+        },
         sort_keys=True,
         default=str,
     )
