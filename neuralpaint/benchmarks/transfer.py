@@ -233,7 +233,7 @@ def evaluate(config: FidelityConfig, painters: list[str], device: str = "cpu") -
         ref = stroke_rows("mypaint (one other render)", again, real)
         rows.append({**ref, "variant": variant, "canvas_l2_gap": canvas_gap(None, config, 64)})
         half = CEILING_RENDERS // 2
-        total = np.zeros_like(real)  # running sums: 31 full sets would not fit in memory
+        total = np.zeros_like(real)  # a running sum, not 31 sets held at once (2 GB)
         for k in range(CEILING_RENDERS):
             total += mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
             if k + 1 == half:

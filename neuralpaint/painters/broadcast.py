@@ -164,15 +164,14 @@ class BroadcastPainter(nn.Module):
                 " widen_head only adds channels"
             )
         wide = BroadcastPainter(self.size, self.discrete, self.width, head_width)
-        wide.to(self.head[0].weight.device, self.head[0].weight.dtype)
-        own = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
-        wide.load_state_dict(own, strict=False)
         old_in, old_out = self.head[0], self.head[2]
+        wide.to(old_in.weight.device, old_in.weight.dtype)
+        body = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
+        wide.load_state_dict(body, strict=False)
         new_in, new_out = wide.head[0], wide.head[2]
-        rng = torch.Generator(device="cpu").manual_seed(seed)
-        scale = old_in.weight.std().item()
-        noise = torch.randn(new_in.weight.shape, generator=rng) * scale
-        new_in.weight.copy_(noise.to(new_in.weight))
+        rng = torch.Generator().manual_seed(seed)
+        noise = torch.randn(new_in.weight.shape, generator=rng) * old_in.weight.std().item()
+        new_in.weight.copy_(noise)
         new_in.weight[: self.head_width] = old_in.weight
         new_in.bias.zero_()
         new_in.bias[: self.head_width] = old_in.bias
