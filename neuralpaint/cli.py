@@ -448,8 +448,8 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         "--warm-start",
         default=None,
         help="regression: start from this regression painter's weights (shipped name or"
-        " folder); with --arch '{\"head_width\": N}' its head is first widened to N channels,"
-        " output unchanged",
+        " folder); with --arch '{\"width\": N, \"head_width\": M}' it is first widened to"
+        " N body and M head channels, output unchanged",
     )
     tr.add_argument(
         "--ink-loss",

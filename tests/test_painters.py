@@ -331,18 +331,23 @@ def test_stroke_dataset_spec_refuses_zero_renders():
         StrokeDatasetSpec(renders=0)
 
 
-def test_widen_head_paints_the_same_and_a_warm_start_can_widen(
+def test_widen_paints_the_same_and_a_warm_start_can_widen(
     tiny_data, tiny_regression, tmp_path
 ):
     from neuralpaint.painters.catalog import train_command
 
     narrow = load_painter(tiny_regression)
     actions = torch.rand(8, A.ACTION_DIM, generator=torch.Generator().manual_seed(0))
-    wide = narrow.widen_head(12)
+    wide = narrow.widen(head_width=12)
     assert wide.head[0].out_channels == 12 and wide.config()["head_width"] == 12
     torch.testing.assert_close(wide(actions), narrow(actions), atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match="narrower"):
-        wide.widen_head(4)
+    wider = wide.widen(width=narrow.width + 8)
+    assert wider.body[0].out_channels == narrow.width + 8 and wider.head_width == 12
+    torch.testing.assert_close(wider(actions), narrow(actions), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="head_width 4 is narrower"):
+        wide.widen(head_width=4)
+    with pytest.raises(ValueError, match="width 4 is narrower"):
+        wide.widen(width=4)
     config = tiny_config(
         "regression", tiny_data, tmp_path, warm_start=str(tiny_regression), arch={"head_width": 12}
     )
@@ -355,8 +360,8 @@ def test_widen_head_paints_the_same_and_a_warm_start_can_widen(
     stored = trained.painter_config
     assert stored["arch"]["head_width"] == 12
     assert """--arch '{"head_width": 12}'""" in train_command(stored["trained"]["config"])
-    config.arch = {"width": 16}
-    with pytest.raises(ValueError, match="can only widen the head"):
+    config.arch = {"noise": 2}
+    with pytest.raises(ValueError, match="can only widen the painter"):
         train(config)
     gan = tiny_config("gan", tiny_data, tmp_path / "gan", init_from=str(tmp_path / "painter"))
     gan.max_steps = 2

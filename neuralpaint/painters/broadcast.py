@@ -73,8 +73,8 @@ class BroadcastPainter(nn.Module):
         discrete: take the 13-field discrete-variant action (with ``lift``).
         width: channels of the coarse-grid convolutions.
         head_width: channels of the full-resolution head, where the stroke's edge is
-            drawn; :meth:`widen_head` grows a trained painter's head without changing
-            its output, so a warm start can add capacity there.
+            drawn. :meth:`widen` grows a trained painter's body and head without
+            changing its output, so a warm start can add capacity.
 
     Call ``painter(actions)`` with ``(B, 12)`` (or ``(B, 13)``) actions in [0, 1]; it
     returns ``(B, 1, size, size)`` masks in [0, 1]. Colour fields are ignored.
@@ -151,33 +151,43 @@ class BroadcastPainter(nn.Module):
         return self.head(features), features
 
     @torch.no_grad()
-    def widen_head(self, head_width: int, seed: int = 0) -> BroadcastPainter:
-        """A copy with a ``head_width``-channel head that paints exactly what this one does.
+    def widen(
+        self, width: int | None = None, head_width: int | None = None, seed: int = 0
+    ) -> BroadcastPainter:
+        """A copy with more channels (``width`` in the coarse-grid body, ``head_width`` in
+        the full-resolution head) that paints exactly what this one does.
 
-        The new channels get small random input weights and zero output weights
-        (Net2Net-style), so training starts from this painter's fidelity instead of from
-        scratch and the new channels only grow where the loss asks for them.
+        Each new channel gets small random input weights, and every layer that reads it
+        gets zero weights for it (Net2Net-style), so training starts from this painter's
+        fidelity instead of from scratch and the new channels only grow where the loss
+        asks for them.
         """
-        if head_width < self.head_width:
-            raise ValueError(
-                f"head_width {head_width} is narrower than this painter's {self.head_width};"
-                " widen_head only adds channels"
-            )
-        wide = BroadcastPainter(self.size, self.discrete, self.width, head_width)
-        old_in, old_out = self.head[0], self.head[2]
-        wide.to(old_in.weight.device, old_in.weight.dtype)
-        body = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
-        wide.load_state_dict(body, strict=False)
-        new_in, new_out = wide.head[0], wide.head[2]
+        width = self.width if width is None else width
+        head_width = self.head_width if head_width is None else head_width
+        for name, new, old in (
+            ("width", width, self.width),
+            ("head_width", head_width, self.head_width),
+        ):
+            if new < old:
+                raise ValueError(
+                    f"{name} {new} is narrower than this painter's {old}; widen only adds channels"
+                )
+        wide = BroadcastPainter(self.size, self.discrete, width, head_width)
+        first = self.head[0].weight
+        wide.to(first.device, first.dtype)
         rng = torch.Generator().manual_seed(seed)
-        noise = torch.randn(new_in.weight.shape, generator=rng) * old_in.weight.std().item()
-        new_in.weight.copy_(noise)
-        new_in.weight[: self.head_width] = old_in.weight
-        new_in.bias.zero_()
-        new_in.bias[: self.head_width] = old_in.bias
-        new_out.weight.zero_()
-        new_out.weight[:, : self.head_width] = old_out.weight
-        new_out.bias.copy_(old_out.bias)
+        old_convs = [m for m in [*self.body, *self.head] if isinstance(m, nn.Conv2d)]
+        new_convs = [m for m in [*wide.body, *wide.head] if isinstance(m, nn.Conv2d)]
+        wide.code.load_state_dict(self.code.state_dict())
+        for old, new in zip(old_convs, new_convs):
+            out_c, in_c = old.weight.shape[:2]
+            if new.out_channels > out_c:  # only new outputs need random weights
+                noise = torch.randn(new.weight.shape, generator=rng) * old.weight.std().item()
+                new.weight.copy_(noise)
+            new.weight[:, in_c:] = 0  # new inputs are read with zero weight ...
+            new.weight[:out_c, :in_c] = old.weight  # ... and old outputs keep their weights
+            new.bias.zero_()
+            new.bias[:out_c] = old.bias
         return wide
 
     def config(self) -> dict:

@@ -418,14 +418,18 @@ def _train_regression(run: Run) -> Path:
                 f"warm_start {cfg.warm_start!r} is a {found['kind']} painter of {found['size']}"
                 f" px; --warm-start needs a {run.size}-px regression painter"
             )
-        other = {k: v for k, v in cfg.arch.items() if k != "head_width"}
+        widths = ("width", "head_width")
+        other = {k: v for k, v in cfg.arch.items() if k not in widths}
         if any(found["arch"].get(k) != v for k, v in other.items()):
             raise ValueError(
                 f"--arch {cfg.arch} differs from the warm start's {found['arch']}; a warm start"
-                " can only widen the head (--arch head_width=N), so drop the other keys"
+                " can only widen the painter (--arch width=N, head_width=N), so drop the"
+                " other keys"
             )
-        if "head_width" in cfg.arch:
-            painter = painter.widen_head(int(cfg.arch["head_width"]), seed=cfg.seed)
+        if any(k in cfg.arch for k in widths):
+            painter = painter.widen(
+                **{k: int(cfg.arch[k]) for k in widths if k in cfg.arch}, seed=cfg.seed
+            )
     else:
         painter = build_painter(
             {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
