@@ -448,7 +448,7 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         "--warm-start",
         default=None,
         help="regression: start from this regression painter's weights (shipped name or"
-        " folder); with --arch '{\"width\": N, \"head_width\": M}' it is first widened to"
+        ' folder); with --arch \'{"width": N, "head_width": M}\' it is first widened to'
         " N body and M head channels, output unchanged",
     )
     tr.add_argument(

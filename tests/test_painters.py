@@ -331,9 +331,7 @@ def test_stroke_dataset_spec_refuses_zero_renders():
         StrokeDatasetSpec(renders=0)
 
 
-def test_widen_paints_the_same_and_a_warm_start_can_widen(
-    tiny_data, tiny_regression, tmp_path
-):
+def test_widen_paints_the_same_and_a_warm_start_can_widen(tiny_data, tiny_regression, tmp_path):
     from neuralpaint.painters.catalog import train_command
 
     narrow = load_painter(tiny_regression)

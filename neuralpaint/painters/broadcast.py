@@ -179,7 +179,7 @@ class BroadcastPainter(nn.Module):
         old_convs = [m for m in [*self.body, *self.head] if isinstance(m, nn.Conv2d)]
         new_convs = [m for m in [*wide.body, *wide.head] if isinstance(m, nn.Conv2d)]
         wide.code.load_state_dict(self.code.state_dict())
-        for old, new in zip(old_convs, new_convs):
+        for old, new in zip(old_convs, new_convs, strict=True):
             out_c, in_c = old.weight.shape[:2]
             if new.out_channels > out_c:  # only new outputs need random weights
                 noise = torch.randn(new.weight.shape, generator=rng) * old.weight.std().item()
