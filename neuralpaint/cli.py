@@ -395,6 +395,21 @@ def cmd_painter_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_painter_calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from neuralpaint.painters import checkpoint as ckpt
+    from neuralpaint.painters.training import calibrate
+
+    folder = calibrate(args.painter, args.out, args.data, args.strokes, args.knots, args.threads)
+    record = ckpt.read_config(folder)["calibration"]
+    for when in ("before", "after"):
+        shown = {k: round(v, 4) for k, v in record[f"held_out_{when}"].items()}
+        print(f"held-out {when}: {json.dumps(shown)}")
+    print(f"calibrated painter written to {folder}")
+    return 0
+
+
 def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     painter = sub.add_parser("painter", help="neural painters: stroke datasets, training")
     painter_sub = painter.add_subparsers(dest="painter_command", required=True, metavar="COMMAND")
@@ -467,6 +482,17 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         "(default: the last weights)",
     )
     tr.set_defaults(func=cmd_painter_train)
+    cal = painter_sub.add_parser(
+        "calibrate",
+        help="fit a regression painter's output to its training strokes, ink masks unchanged",
+    )
+    cal.add_argument("painter", help="regression painter: shipped name or folder")
+    cal.add_argument("--out", default=None, help="output folder (default: PAINTER-calibrated)")
+    cal.add_argument("--data", default=None, help="dataset (default: the painter's own)")
+    cal.add_argument("--strokes", type=int, default=20_000, help="training strokes to fit on")
+    cal.add_argument("--knots", type=int, default=32, help="knots each side of the threshold")
+    cal.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    cal.set_defaults(func=cmd_painter_calibrate)
 
 
 # ------------------------------------------------------------------------ parser

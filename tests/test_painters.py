@@ -366,3 +366,57 @@ def test_widen_paints_the_same_and_a_warm_start_can_widen(tiny_data, tiny_regres
     textured = load_painter(train(gan))  # the GAN's frozen base keeps the wide head
     assert textured.base.head_width == 12
     torch.testing.assert_close(textured.base(actions), trained(actions), atol=1e-6, rtol=0)
+
+
+def test_fit_calibration_restores_values_and_keeps_every_ink_mask():
+    from neuralpaint.painters.calibration import Calibration, fit_calibration
+    from neuralpaint.painters.metrics import INK_THRESHOLD
+
+    gen = torch.Generator().manual_seed(0)
+    truth = torch.rand(20_000, generator=gen)
+    pred = torch.where(truth < 0.5, 0.5 * (2 * truth) ** 1.5, 1 - 0.5 * (2 - 2 * truth) ** 1.5)
+    identity = Calibration(5)
+    torch.testing.assert_close(identity(pred), pred)
+    fitted = fit_calibration(pred, truth, knots=16)
+    assert float(fitted(torch.tensor([INK_THRESHOLD]))) == pytest.approx(INK_THRESHOLD)
+    assert torch.all(fitted.y[1:] > fitted.y[:-1])  # strictly increasing
+    assert torch.equal(fitted(pred) > INK_THRESHOLD, pred > INK_THRESHOLD)
+    before, after = ((p - truth).pow(2).mean() for p in (pred, fitted(pred)))
+    assert after < 0.1 * before
+    grid = torch.linspace(0, 1, 1001, requires_grad=True)
+    fitted(grid).sum().backward()
+    assert grid.grad.min() > 0  # no value range loses its gradient
+    with pytest.raises(ValueError, match="differ"):
+        fit_calibration(pred, truth[:10])
+
+
+def test_calibrate_writes_a_painter_with_the_same_ink_masks(
+    tiny_data, tiny_regression, tmp_path, capsys
+):
+    from neuralpaint.cli import EXIT_USER_ERROR, main
+    from neuralpaint.painters.catalog import calibrate_command
+    from neuralpaint.painters.metrics import INK_THRESHOLD
+
+    out = tmp_path / "calibrated"
+    args = ["painter", "calibrate", str(tiny_regression), "--data", str(tiny_data)]
+    assert main([*args, "--strokes", "150", "--knots", "8", "--out", str(out)]) == 0
+    raw, calibrated = load_painter(tiny_regression), load_painter(out)
+    assert raw.calibration is None and calibrated.calibration is not None
+    actions = torch.rand(32, A.ACTION_DIM, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = raw(actions), calibrated(actions)
+    assert not torch.equal(a, b)
+    assert torch.equal(a > INK_THRESHOLD, b > INK_THRESHOLD)
+    record = calibrated.painter_config["calibration"]
+    assert record["strokes"] == 150 and record["held_out_after"]["ink_iou"] == pytest.approx(
+        record["held_out_before"]["ink_iou"]
+    )
+    assert "neuralpaint painter calibrate" in calibrate_command(calibrated.painter_config)
+    warm = tiny_config("regression", tiny_data, tmp_path / "warm", warm_start=str(out))
+    warm.max_steps = 2
+    assert load_painter(train(warm)).calibration is None  # refitted after training, not kept
+    gan = tiny_config("gan", tiny_data, tmp_path / "gan", init_from=str(out))
+    gan.max_steps = 2
+    torch.testing.assert_close(load_painter(train(gan)).base(actions), a, atol=1e-6, rtol=0)
+    assert main([*args, "--strokes", "10", "--out", str(tmp_path / "few")]) == EXIT_USER_ERROR
+    assert "strokes must be at least 100" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from neuralpaint import actions as A
+from neuralpaint.painters.calibration import Calibration
 
 CURVE_SAMPLES = 24
 """Points sampled on the curve for the distance feature."""
@@ -75,13 +76,21 @@ class BroadcastPainter(nn.Module):
         head_width: channels of the full-resolution head, where the stroke's edge is
             drawn. :meth:`widen` grows a trained painter's body and head without
             changing its output, so a warm start can add capacity.
+        calibration_knots: with more than 0, the output passes through a
+            :class:`~neuralpaint.painters.calibration.Calibration` of this many knots
+            (identity until fitted by ``neuralpaint painter calibrate``).
 
     Call ``painter(actions)`` with ``(B, 12)`` (or ``(B, 13)``) actions in [0, 1]; it
     returns ``(B, 1, size, size)`` masks in [0, 1]. Colour fields are ignored.
     """
 
     def __init__(
-        self, size: int = 64, discrete: bool = False, width: int = 48, head_width: int = 8
+        self,
+        size: int = 64,
+        discrete: bool = False,
+        width: int = 48,
+        head_width: int = 8,
+        calibration_knots: int = 0,
     ):
         super().__init__()
         if size % 4:
@@ -113,6 +122,7 @@ class BroadcastPainter(nn.Module):
         # Start near the data's mean ink (about 0.1) instead of 0.5: avoids the early
         # rush towards a blank mask that DESIGN.md reports.
         nn.init.constant_(self.head[-1].bias, math.log(0.1 / 0.9))
+        self.calibration = Calibration(calibration_knots) if calibration_knots else None
 
     def forward(
         self, actions: torch.Tensor, generator: torch.Generator | None = None
@@ -120,7 +130,8 @@ class BroadcastPainter(nn.Module):
         """``(B, 12)`` actions to ``(B, 1, size, size)`` masks. ``generator`` is accepted
         for the painter interface; this painter is deterministic."""
         logits, _ = self.logits_and_features(actions)
-        return torch.sigmoid(logits)
+        masks = torch.sigmoid(logits)
+        return masks if self.calibration is None else self.calibration(masks)
 
     def logits_and_features(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The mask's logits ``(B, 1, size, size)`` and the full-resolution features the
@@ -160,7 +171,8 @@ class BroadcastPainter(nn.Module):
         Each new channel gets small random input weights, and every layer that reads it
         gets zero weights for it (Net2Net-style), so training starts from this painter's
         fidelity instead of from scratch and the new channels only grow where the loss
-        asks for them.
+        asks for them. The copy is uncalibrated: training changes the output, so a
+        calibration is fitted again afterwards.
         """
         width = self.width if width is None else width
         head_width = self.head_width if head_width is None else head_width
@@ -197,4 +209,5 @@ class BroadcastPainter(nn.Module):
             "discrete": self.discrete,
             "width": self.width,
             "head_width": self.head_width,
+            **({"calibration_knots": len(self.calibration.x)} if self.calibration else {}),
         }

@@ -42,6 +42,11 @@ def train_command(config: dict) -> str:
     return " ".join(parts)
 
 
+def calibrate_command(config: dict) -> str:
+    """The ``neuralpaint painter calibrate`` command a calibrated painter records."""
+    return config["calibration"]["command"]
+
+
 def _lineage(name: str, earlier: dict) -> list[str]:
     """One line per warm start in a painter's ancestry, newest first, so every run that
     shaped its weights is on record with its own command."""
@@ -72,8 +77,19 @@ def painter_table() -> str:
     ]
     lineage: list[str] = []
     for name in shipped_painters():
-        trained = json.loads((WEIGHTS_DIR / name / "config.json").read_text())["trained"]
+        config = json.loads((WEIGHTS_DIR / name / "config.json").read_text())
+        trained = config["trained"]
         held_out = trained["held_out_metrics"]
+        if calibration := config.get("calibration"):  # what ships is the calibrated output
+            held_out = calibration["held_out_after"]
+            lineage.append(
+                f"- `{name}` is the painter of its command, then calibrated:"
+                f" `{calibrate_command(config)}` (held-out r2"
+                f" {calibration['held_out_before']['r2']:.3f} →"
+                f" {calibration['held_out_after']['r2']:.3f}, ink_iou"
+                f" {calibration['held_out_before']['ink_iou']:.3f} →"
+                f" {calibration['held_out_after']['ink_iou']:.3f}; ink masks unchanged)."
+            )
         load = (
             f"{trained['load_average_start']:.2f} → {trained['load_average_end']:.2f}"
             if "load_average_start" in trained

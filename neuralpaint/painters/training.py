@@ -32,10 +32,17 @@ import torch
 
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
+from neuralpaint.painters.calibration import fit_calibration
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.distributed import Replicas
 from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
-from neuralpaint.painters.neural import KINDS, build_painter, load_painter, resolve_device
+from neuralpaint.painters.neural import (
+    KINDS,
+    build_painter,
+    load_painter,
+    resolve,
+    resolve_device,
+)
 from neuralpaint.progress import progress_bar
 
 EVAL_STROKES = 1000
@@ -426,10 +433,10 @@ def _train_regression(run: Run) -> Path:
                 " can only widen the painter (--arch width=N, head_width=N), so drop the"
                 " other keys"
             )
-        if any(k in cfg.arch for k in widths):
-            painter = painter.widen(
-                **{k: int(cfg.arch[k]) for k in widths if k in cfg.arch}, seed=cfg.seed
-            )
+        # widen() also drops a calibration: it was fitted to the output this run changes
+        painter = painter.widen(
+            **{k: int(cfg.arch[k]) for k in widths if k in cfg.arch}, seed=cfg.seed
+        )
     else:
         painter = build_painter(
             {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
@@ -532,7 +539,7 @@ def _train_gan(run: Run) -> Path:
         generator = build_painter(
             {"kind": "gan", "size": run.size, "discrete": cfg.discrete, "arch": arch}
         )
-        generator.base.load_state_dict(regression.state_dict())
+        generator.base.load_state_dict(regression.widen().state_dict())  # uncalibrated
     generator = generator.to(run.device).train()
     generator.base.requires_grad_(False)  # the base keeps the regression painter's placement
     critic = Critic(cfg.discrete).to(run.device).train()
@@ -584,3 +591,74 @@ def _train_gan(run: Run) -> Path:
 
     final = _timed_loop(run, step, generator, state)
     return run.export(generator.eval(), final)
+
+
+def calibrate(
+    painter: str | Path,
+    out: str | Path | None = None,
+    data: str | Path | None = None,
+    strokes: int = 20_000,
+    knots: int = 32,
+    threads: int = 0,
+) -> Path:
+    """Fit a regression painter's output :class:`~neuralpaint.painters.calibration.
+    Calibration` to its training dataset and write the calibrated painter.
+
+    The fit uses the first ``strokes`` strokes of the dataset the painter was trained on
+    (mean-of-renders targets when it was trained on them), never its held-out last
+    shard, on which the painter is evaluated before and after.
+
+    Args:
+        painter: a regression painter (shipped name or folder).
+        out: folder for the calibrated painter; default: ``<painter folder>-calibrated``.
+        data: stroke dataset folder; default: the one the painter was trained on.
+        strokes: training strokes to fit on.
+        knots: knots on each side of the ink threshold.
+        threads: torch CPU threads; 0 keeps torch's default.
+
+    Raises:
+        ValueError: for a painter that is not a regression painter, or too few strokes.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    source = resolve(painter)
+    config = ckpt.read_config(source)
+    if config["kind"] != "regression":
+        raise ValueError(
+            f"{source} is a {config['kind']} painter; only regression painters calibrate"
+        )
+    if strokes < 100:
+        raise ValueError(f"strokes must be at least 100 to fit a calibration, got {strokes}")
+    raw = load_painter(source).widen()  # the same weights, without any earlier calibration
+    shards = StrokeShards(data or default_data_root() / config["trained"]["dataset"])
+    if len(shards.paths) < 2:
+        raise ValueError(f"{shards.folder} has one shard; calibrating needs a held-out shard too")
+    acts, targets = shards.arrays(limit=strokes, skip_last=1)
+
+    @torch.no_grad()
+    def paint(module: torch.nn.Module, actions: np.ndarray) -> torch.Tensor:
+        return torch.cat([module(a) for a in torch.as_tensor(actions).split(500)])
+
+    fitted = fit_calibration(paint(raw, acts), torch.as_tensor(targets[:, None]), knots)
+    calibrated = raw.widen()
+    calibrated.calibration = fitted
+    held_acts, held_masks = held_out_shard(shards)
+    held_masks = torch.as_tensor(held_masks[:EVAL_STROKES, None])
+    before, after = (
+        metrics.all_metrics(paint(m, held_acts[:EVAL_STROKES]), held_masks)
+        for m in (raw, calibrated)
+    )
+    out = Path(out) if out else source.with_name(source.name + "-calibrated")
+    record = {
+        "dataset": shards.folder.name,
+        "strokes": len(acts),
+        "knots": knots,
+        "held_out_before": before,
+        "held_out_after": after,
+        "command": f"neuralpaint painter calibrate {painter} --strokes {strokes}"
+        f" --knots {knots} --out {out}",
+    }
+    arch = {k: v for k, v in calibrated.config().items() if k not in ("size", "discrete")}
+    stored = {k: v for k, v in config.items() if k != "neuralpaint_version"}
+    stored.update(arch=arch, calibration=record)
+    return ckpt.save(out, ckpt.join("painter", calibrated.state_dict()), stored)
