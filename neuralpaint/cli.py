@@ -410,6 +410,19 @@ def cmd_painter_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_painter_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import torch
+
+    from neuralpaint.painters.training import evaluate_shards
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    table = pd.DataFrame(evaluate_shards(args.painter, args.shards, args.data, args.strokes)).T
+    print(table.round(4).to_string())
+    return 0
+
+
 def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     painter = sub.add_parser("painter", help="neural painters: stroke datasets, training")
     painter_sub = painter.add_subparsers(dest="painter_command", required=True, metavar="COMMAND")
@@ -493,6 +506,17 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--knots", type=int, default=32, help="knots each side of the threshold")
     cal.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     cal.set_defaults(func=cmd_painter_calibrate)
+    ev = painter_sub.add_parser(
+        "evaluate", help="a painter's metrics on shards of its dataset (held out or trained on)"
+    )
+    ev.add_argument("painter", help="shipped name or folder")
+    ev.add_argument(
+        "--shards", type=int, nargs="+", default=[-1], help="shard indices (default: -1, held out)"
+    )
+    ev.add_argument("--strokes", type=int, default=None, help="strokes per shard (default: all)")
+    ev.add_argument("--data", default=None, help="single-render dataset (default: the painter's)")
+    ev.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ev.set_defaults(func=cmd_painter_evaluate)
 
 
 # ------------------------------------------------------------------------ parser

@@ -420,3 +420,20 @@ def test_calibrate_writes_a_painter_with_the_same_ink_masks(
     torch.testing.assert_close(load_painter(train(gan)).base(actions), a, atol=1e-6, rtol=0)
     assert main([*args, "--strokes", "10", "--out", str(tmp_path / "few")]) == EXIT_USER_ERROR
     assert "strokes must be at least 100" in capsys.readouterr().err
+
+
+def test_painter_evaluate_scores_held_out_and_training_shards(tiny_data, tiny_regression, capsys):
+    from neuralpaint.cli import EXIT_USER_ERROR, main
+    from neuralpaint.painters.training import evaluate_shards
+
+    scores = evaluate_shards(tiny_regression, [0, -1], data=tiny_data, strokes=20)
+    assert list(scores) == ["shard-00000.npz", "shard-00003.npz"]
+    assert scores["shard-00000.npz"]["r2"] != scores["shard-00003.npz"]["r2"]
+    held_out = load_painter(tiny_regression).painter_config["trained"]["held_out_metrics"]
+    whole = evaluate_shards(tiny_regression, data=tiny_data)["shard-00003.npz"]
+    assert whole["r2"] == pytest.approx(held_out["r2"], abs=1e-4)  # what training measured
+    args = ["painter", "evaluate", str(tiny_regression), "--data", str(tiny_data)]
+    assert main([*args, "--shards", "0", "--strokes", "10"]) == 0
+    assert "shard-00000.npz" in capsys.readouterr().out
+    assert main([*args, "--shards", "9"]) == EXIT_USER_ERROR
+    assert "shard 9 is out of range" in capsys.readouterr().err

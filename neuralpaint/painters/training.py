@@ -662,3 +662,42 @@ def calibrate(
     stored = {k: v for k, v in config.items() if k != "neuralpaint_version"}
     stored.update(arch=arch, calibration=record)
     return ckpt.save(out, ckpt.join("painter", calibrated.state_dict()), stored)
+
+
+def evaluate_shards(
+    painter: str | Path,
+    shards: list[int] | None = None,
+    data: str | Path | None = None,
+    strokes: int | None = None,
+) -> dict[str, dict[str, float]]:
+    """A painter's metrics against single MyPaint renders of shards of its dataset.
+
+    The last shard is the one training holds out; any other shows how the painter does on
+    strokes it trained on, so the two together say whether it overfits.
+
+    Args:
+        painter: a painter (shipped name or folder).
+        shards: shard indices (negative counts from the end); default: the last.
+        data: a single-render dataset; default: the one behind the painter's dataset.
+        strokes: strokes per shard (default: all of it).
+
+    Returns:
+        ``{shard file name: metrics}``.
+    """
+    module = load_painter(painter)
+    if data is None:
+        trained = StrokeShards(default_data_root() / module.painter_config["trained"]["dataset"])
+        data = trained.folder.parent / trained.spec.single_render().name
+    dataset = StrokeShards(data)
+    results = {}
+    for index in shards or [-1]:
+        if not -len(dataset.paths) <= index < len(dataset.paths):
+            raise ValueError(
+                f"shard {index} is out of range: {dataset.folder} has {len(dataset.paths)} shards"
+            )
+        acts, masks = dataset.load_shard(dataset.paths[index])
+        acts, masks = torch.as_tensor(acts[:strokes]), torch.as_tensor(masks[:strokes, None])
+        with torch.no_grad():
+            pred = torch.cat([module(a) for a in acts.split(500)])
+        results[dataset.paths[index].name] = metrics.all_metrics(pred, masks)
+    return results
