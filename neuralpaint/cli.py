@@ -162,6 +162,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from neuralpaint.benchmarks import provenance
+
+    provenance.git_commit()  # read before any suite's output makes the checkout dirty
     if vars(args).get("device"):  # cells are cached by device: store the concrete one
         from neuralpaint.painters.neural import resolve_device
 
@@ -174,10 +177,9 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     import time
 
-    from neuralpaint.benchmarks import ALL_SUITES, provenance
+    from neuralpaint.benchmarks import ALL_SUITES
     from neuralpaint.io import write_text
 
-    provenance.git_commit()  # read before any output makes the checkout dirty
     minutes = {}
     for suite in ALL_SUITES:
         start = time.perf_counter()
