@@ -68,15 +68,15 @@ def fit_calibration(
 ) -> Calibration:
     """The calibration that maps ``pred`` closest (least squares) to ``target``.
 
-    Pixels are binned by predicted value into ``knots - 1`` equal-width bins on each
-    side of ``threshold``; each bin's knot sits at its mean prediction and mean target,
+    Pixels are binned by predicted value into ``knots`` equal-width bins on each side
+    of ``threshold``; each bin's knot sits at its mean prediction and mean target,
     made non-decreasing (isotonic), pinned at ``(threshold, threshold)`` and given at
     least ``min_slope`` everywhere.
 
     Args:
         pred: the uncalibrated painter's outputs in [0, 1].
         target: the strokes they should match (mean-of-renders masks fit best).
-        knots: knots on each side of the threshold.
+        knots: bins on each side of the threshold (empty bins get no knot).
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
