@@ -1,8 +1,8 @@
 """A monotone output calibration for regression painters.
 
 The soft ink-IoU term (``painter train --ink-loss``) moves where a painter's mask
-crosses the ink threshold towards MyPaint's, but it also sharpens every value: a pixel
-painted 0.25 is inked 0.28 on average, one painted 0.75 only 0.72. That costs R² without
+crosses the ink threshold towards MyPaint's, but it also sharpens every value: faint
+pixels are inked more than painted on average, dark ones less. That costs R² without
 buying IoU, since IoU only looks at which side of the threshold a pixel falls.
 
 :class:`Calibration` is a strictly increasing piecewise-linear map of the painter's
