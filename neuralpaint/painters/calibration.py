@@ -98,8 +98,7 @@ def fit_calibration(
     fixed = torch.tensor([0.0, threshold, 1.0], dtype=torch.float64)
     apart = (mean_x[:, None] - fixed).abs().min(dim=1).values > 1e-6  # no zero-width segment
     mean_x, mean_y = mean_x[apart], mean_y[apart]
-    xs = torch.cat([torch.tensor([0.0, threshold, 1.0], dtype=torch.float64), mean_x])
-    ys = torch.cat([torch.tensor([0.0, threshold, 1.0], dtype=torch.float64), mean_y])
+    xs, ys = torch.cat([fixed, mean_x]), torch.cat([fixed, mean_y])
     order = torch.argsort(xs)
     xs, ys = xs[order], ys[order]
     # The threshold knot is fixed; every other knot keeps min_slope towards it and

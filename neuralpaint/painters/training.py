@@ -593,6 +593,12 @@ def _train_gan(run: Run) -> Path:
     return run.export(generator.eval(), final)
 
 
+@torch.no_grad()
+def _paint_in_batches(module: torch.nn.Module, actions: np.ndarray) -> torch.Tensor:
+    """A painter's masks for many actions, 500 at a time to bound memory."""
+    return torch.cat([module(a) for a in torch.as_tensor(actions).split(500)])
+
+
 def calibrate(
     painter: str | Path,
     out: str | Path | None = None,
@@ -634,11 +640,7 @@ def calibrate(
     if len(shards.paths) < 2:
         raise ValueError(f"{shards.folder} has one shard; calibrating needs a held-out shard too")
     acts, targets = shards.arrays(limit=strokes, skip_last=1)
-
-    @torch.no_grad()
-    def paint(module: torch.nn.Module, actions: np.ndarray) -> torch.Tensor:
-        return torch.cat([module(a) for a in torch.as_tensor(actions).split(500)])
-
+    paint = _paint_in_batches
     fitted = fit_calibration(paint(raw, acts), torch.as_tensor(targets[:, None]), knots)
     calibrated = raw.widen()
     calibrated.calibration = fitted
@@ -696,8 +698,8 @@ def evaluate_shards(
                 f"shard {index} is out of range: {dataset.folder} has {len(dataset.paths)} shards"
             )
         acts, masks = dataset.load_shard(dataset.paths[index])
-        acts, masks = torch.as_tensor(acts[:strokes]), torch.as_tensor(masks[:strokes, None])
-        with torch.no_grad():
-            pred = torch.cat([module(a) for a in acts.split(500)])
-        results[dataset.paths[index].name] = metrics.all_metrics(pred, masks)
+        pred = _paint_in_batches(module, acts[:strokes])
+        results[dataset.paths[index].name] = metrics.all_metrics(
+            pred, torch.as_tensor(masks[:strokes, None])
+        )
     return results
