@@ -91,6 +91,64 @@ def test_amortized_agent_improves_and_round_trips(task, tmp_path):
         Agent.load(tmp_path)
 
 
+def test_amortized_agent_resumes_its_optimiser_and_sampler(task, tmp_path):
+    kwargs = {"seed": 0, "batch_size": 4, "progress": False, "device": "cpu"}
+    straight = AmortizedAgent(task, **kwargs)
+    straight.train(Budget(steps=6))
+    halves = AmortizedAgent(task, **kwargs)
+    halves.train(Budget(steps=3))
+    halves.save(tmp_path)
+    resumed = Agent.load(tmp_path, task)
+    # Adam's moments and step count come back with the weights
+    saved, loaded = halves.optimizers[0].state_dict(), resumed.optimizers[0].state_dict()
+    for key, state in saved["state"].items():
+        assert torch.equal(state["exp_avg"], loaded["state"][key]["exp_avg"])
+        assert torch.equal(state["step"], loaded["state"][key]["step"])
+    resumed.train(Budget(steps=3))
+    assert resumed.trained_steps == 6
+    # 3 + save + load + 3 steps is the same run as 6 steps in one go
+    for a, b in zip(straight.policy.parameters(), resumed.policy.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_amortized_agent_resumes_its_critic_and_its_optimiser(task, tmp_path):
+    agent = AmortizedAgent(
+        task, seed=1, batch_size=2, adversarial_weight=1.0, progress=False, device="cpu"
+    )
+    agent.train(Budget(steps=2))
+    agent.save(tmp_path)
+    resumed = Agent.load(tmp_path, task)
+    for a, b in zip(agent.critic.parameters(), resumed.critic.parameters(), strict=True):
+        assert torch.equal(a, b)
+    saved, loaded = agent.optimizers[1].state_dict(), resumed.optimizers[1].state_dict()
+    assert saved["state"] and saved["state"].keys() == loaded["state"].keys()
+    for key, state in saved["state"].items():
+        assert torch.equal(state["exp_avg_sq"], loaded["state"][key]["exp_avg_sq"])
+
+
+def test_amortized_agent_saved_without_optimiser_state_still_loads(task, tmp_path):
+    from neuralpaint.agents.amortized import TRAINING_STATE
+
+    agent = AmortizedAgent(task, seed=0, batch_size=2, progress=False, device="cpu")
+    agent.train(Budget(steps=1))
+    agent.save(tmp_path)
+    (tmp_path / TRAINING_STATE).unlink()  # as saved before the optimiser was
+    loaded = Agent.load(tmp_path, task)
+    assert loaded.optimizers is None
+    loaded.train(Budget(steps=1))
+    assert loaded.trained_steps == 2
+    agent.save(tmp_path)  # a stale optimiser state (a save killed half-way) is dropped
+    (tmp_path / "agent.json").write_text(
+        (tmp_path / "agent.json").read_text().replace('"trained_steps": 1', '"trained_steps": 0')
+    )
+    stale = Agent.load(tmp_path, task)
+    with pytest.warns(UserWarning, match="starts afresh"):
+        stale.train(Budget(steps=1))
+    (tmp_path / TRAINING_STATE).write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="corrupt"):
+        Agent.load(tmp_path)
+
+
 def test_amortized_agent_with_critic_trains(task):
     agent = AmortizedAgent(
         task, seed=1, batch_size=4, adversarial_weight=1.0, progress=False, device="cpu"

@@ -10,6 +10,7 @@ forcing loss preconditions the strokes on human examples (see :mod:`precondition
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +35,10 @@ from neuralpaint.io import atomic_path
 from neuralpaint.progress import progress_bar
 
 WEIGHTS = "policy.safetensors"
+TRAINING_STATE = "training-state.pt"
+"""What a resumed run needs besides the weights: the optimisers' state (Adam's moments
+and step counts, for the policy and, with the adversarial loss, the critic), the batch
+sampler's random state and the step count they belong to."""
 
 
 class StrokePolicy(nn.Module):
@@ -149,7 +154,11 @@ class AmortizedAgent(Agent):
         self.forcing = None
         """Optional ``(step) -> (weight, human_actions_for_batch)`` set by preconditioning."""
         self.optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer | None] | None = None
-        """Made by the first :meth:`train`, kept so that training in slices continues."""
+        """Made by the first :meth:`train`, kept so that training in slices continues;
+        saved with the agent and restored by :meth:`load_state`."""
+        self._restored_at_step: int | None = None
+        """The step of the :data:`TRAINING_STATE` restored by :meth:`load_state`, checked
+        by the next :meth:`train` against ``trained_steps`` (set after loading)."""
         self.history: list[dict[str, float]] = []
         """Per optimizer step: training L2, the policy's gradient norm and, for the
         discrete variant, the fraction of strokes MyPaint would paint (``lift < 0.5``)."""
@@ -185,13 +194,16 @@ class AmortizedAgent(Agent):
     def train(self, budget: Budget, callback: ProgressCallback | None = None) -> None:
         cfg = self.config
         train_targets = self.task.targets("train")
-        if self.optimizers is None:
-            self.optimizers = (
-                torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, betas=(0.5, 0.9)),
-                torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
-                if self.critic
-                else None,
+        if self._restored_at_step not in (None, self.trained_steps):
+            warnings.warn(  # a save killed between the weights and this state
+                f"the saved optimiser state is from step {self._restored_at_step}, the "
+                f"agent from step {self.trained_steps}: the optimiser starts afresh",
+                stacklevel=2,
             )
+            self.optimizers = None
+        self._restored_at_step = None
+        if self.optimizers is None:
+            self.optimizers = self._new_optimizers()
         opt, opt_c = self.optimizers
         clock, steps = Stopwatch(), 0
         bar = progress_bar(total=100, desc="amortized agent", unit="%", disable=not self.progress)
@@ -240,6 +252,25 @@ class AmortizedAgent(Agent):
         self.trained_seconds += clock.elapsed
         self.last_train_losses = losses
 
+    def _new_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer | None]:
+        lr = self.config.lr
+        return (
+            torch.optim.Adam(self.policy.parameters(), lr=lr, betas=(0.5, 0.9)),
+            torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.9))
+            if self.critic
+            else None,
+        )
+
+    def _restore_training(self, saved: dict) -> None:
+        """Load the optimisers' state and the batch sampler's from a saved run."""
+        self.optimizers = self._new_optimizers()
+        opt, opt_c = self.optimizers
+        opt.load_state_dict(saved["policy_optimizer"])
+        if opt_c is not None and saved.get("critic_optimizer") is not None:
+            opt_c.load_state_dict(saved["critic_optimizer"])
+        self.rng.bit_generator.state = saved["rng"]
+        self._restored_at_step = saved["trained_steps"]
+
     def _critic_update(self, opt_c, fake: torch.Tensor, target: torch.Tensor) -> None:
         for _ in range(self.config.critic_steps):
             eps = torch.rand(len(fake), 1, 1, 1, device=fake.device)
@@ -271,6 +302,18 @@ class AmortizedAgent(Agent):
             }
         with atomic_path(folder / WEIGHTS) as tmp:
             save_file(tensors, str(tmp))
+        if self.optimizers is None:  # never trained: nothing to continue
+            (folder / TRAINING_STATE).unlink(missing_ok=True)
+            return
+        opt, opt_c = self.optimizers
+        training = {
+            "trained_steps": self.trained_steps,
+            "policy_optimizer": opt.state_dict(),
+            "critic_optimizer": opt_c.state_dict() if opt_c is not None else None,
+            "rng": self.rng.bit_generator.state,
+        }
+        with atomic_path(folder / TRAINING_STATE) as tmp:
+            torch.save(training, tmp)
 
     def load_state(self, folder: Path) -> None:
         path = folder / WEIGHTS
@@ -287,3 +330,14 @@ class AmortizedAgent(Agent):
                 )
         except Exception as exc:
             raise ValueError(f"{path} is corrupt or does not fit this agent ({exc})") from exc
+        # Saved by an agent that trained (older saves have weights only: Adam restarts).
+        training = folder / TRAINING_STATE
+        if training.is_file():
+            try:
+                self._restore_training(
+                    torch.load(training, map_location=self.device, weights_only=True)
+                )
+            except Exception as exc:
+                raise ValueError(
+                    f"{training} is corrupt or does not fit this agent ({exc})"
+                ) from exc
