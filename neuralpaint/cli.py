@@ -3,18 +3,25 @@
 One verb structure::
 
     neuralpaint demo
-    neuralpaint painter {dataset,train}
+    neuralpaint painter {dataset,train,calibrate,evaluate}
     neuralpaint agent {train,paint}          # agent train ppo@regression --budget 10m
     neuralpaint bench SUITE                  # bench convergence --agents amortized,ppo
     neuralpaint bench convergence --executor ray --ray-address auto
     neuralpaint bench sweep --agents ppo --space '{"learning_rate": [1e-4, 1e-3]}'
+    neuralpaint bench report                 # RESULTS/claims.md from the results files
     neuralpaint visualize --class violin
     neuralpaint stylize photo.jpg
 
-Errors a user can act on (an unknown name, a missing file, a corrupt checkpoint...)
-print ``error: <message>`` and exit with status 2; ``--debug`` shows the traceback.
-Nothing here imports torch, so ``neuralpaint --help`` answers at once; each command
-imports what it needs when it runs.
+SUITE is throughput, transfer, agents, discrete, convergence, sweep, parameterization,
+all or report (:data:`SUITE_RUNNERS` runs most of them).
+
+Flags are checked when they are parsed (argparse names the flag and exits with status
+2). Errors in what was asked that show only later (an unknown agent or painter, a
+missing file, a corrupt checkpoint...) raise a :class:`~neuralpaint.errors.UserError`:
+they print ``error: <message>`` and exit with status 2. Any other exception is a bug:
+its traceback is shown, with a request to report it, and the status is 1. ``--debug``
+raises every error with its traceback. Nothing here imports torch, so ``neuralpaint
+--help`` answers at once; each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -24,18 +31,30 @@ import sys
 from collections.abc import Callable, Sequence
 
 from neuralpaint import __version__
-from neuralpaint.cli_flags import add_compute_flags, add_device_flag
+from neuralpaint.cli_flags import (
+    add_compute_flags,
+    add_device_flag,
+    folder,
+    from_flags,
+    json_object,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from neuralpaint.errors import UserError, UserFileNotFoundError, UserValueError, user_errors
 from neuralpaint.executors import add_executor_arguments
 
 EXIT_USER_ERROR = 2
 """Exit status for errors in what was asked, as argparse uses for bad flags."""
-
-DEPRECATED = {
-    "train-agent": "agent train",
-    "paint": "agent paint",
-    "parameterization-report": "bench parameterization",
-}
-"""Old command names, still accepted for one release with a note on stderr."""
+EXIT_BUG = 1
+"""Exit status when neuralpaint itself failed (the traceback is shown)."""
+BUG_REPORT = (
+    "This is a bug in neuralpaint, not in what you asked: please report it with the "
+    "command and the traceback above."
+)
+DASH_VALUE_FLAGS = ("--budget",)
+"""Flags whose value may start with '-' (``--budget -5s``), which argparse would take
+for an option; :func:`main` refuses such values with a message of its own."""
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -59,6 +78,75 @@ def _split(text: str | None) -> list[str] | None:
     return [t for t in text.split(",") if t] if text else None
 
 
+def _training(args: argparse.Namespace) -> dict:
+    """The cached-training options of the suites that train agents."""
+    option = vars(args).get
+    return {k: option(k) for k in ("device", "cache", "fresh", "seconds", "workers")}
+
+
+def _throughput(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import throughput
+
+    table = throughput.run(args.preset, out_dir=out)
+    print(table.to_markdown(index=False, floatfmt=".3g"))
+
+
+def _transfer(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import transfer
+
+    option = vars(args).get
+    table = transfer.run(
+        args.preset, out, _split(option("painters")), args.device, _split(option("agents"))
+    )
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+
+
+def _agents(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import agents
+
+    table = agents.run(_split(args.agents), args.env, args.preset, out)
+    print(table.to_markdown(index=False, floatfmt=".4f"))
+
+
+def _discrete(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import discrete
+
+    painter = vars(args).get("painter") or "regression-discrete"
+    for table in discrete.run(args.preset, out, painter, args.seeds, **_training(args)):
+        print(table.to_markdown(index=False, floatfmt=".4f"))
+
+
+def _convergence(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import convergence
+
+    option = vars(args).get
+    agents, envs = _split(option("agents")), _split(option("envs"))
+    tables = convergence.run(args.preset, out, agents, envs, args.seeds, **_training(args))
+    for env, table in tables.items():
+        print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
+
+
+def _sweep(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import sweep
+
+    table = sweep.run_from_args(args, out)
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    sweep.raise_failures(table)
+
+
+SUITE_RUNNERS: dict[str, Callable[[argparse.Namespace, str], None]] = {
+    "throughput": _throughput,
+    "transfer": _transfer,
+    "agents": _agents,
+    "discrete": _discrete,
+    "convergence": _convergence,
+    "sweep": _sweep,
+}
+"""``bench SUITE`` runs ``SUITE_RUNNERS[SUITE](args, out)``, which writes its files into
+``out`` and prints its tables. A new suite is one entry here and its parser in
+:func:`add_bench_commands` (``bench parameterization`` has its own command)."""
+
+
 def run_suite(suite: str, args: argparse.Namespace) -> None:
     """Run one benchmark suite with the command's options and print its tables.
 
@@ -69,52 +157,8 @@ def run_suite(suite: str, args: argparse.Namespace) -> None:
 
     provenance.mark_start()
     out = f"{args.results}/{suite}"
-    option = vars(args).get
-    training = {k: option(k) for k in ("device", "cache", "fresh", "seconds", "workers")}
-    if suite == "throughput":
-        from neuralpaint.benchmarks import throughput
-
-        table = throughput.run(args.preset, out_dir=out)
-        print(table.to_markdown(index=False, floatfmt=".3g"))
-    elif suite == "transfer":
-        from neuralpaint.benchmarks import transfer
-
-        table = transfer.run(
-            args.preset, out, _split(option("painters")), args.device, _split(option("agents"))
-        )
-        print(table.to_markdown(index=False, floatfmt=".3f"))
-    elif suite == "agents":
-        from neuralpaint.benchmarks import agents
-
-        table = agents.run(_split(args.agents), args.env, args.preset, out)
-        print(table.to_markdown(index=False, floatfmt=".4f"))
-    elif suite == "discrete":
-        from neuralpaint.benchmarks import discrete
-
-        painter = option("painter") or "regression-discrete"
-        for table in discrete.run(args.preset, out, painter, args.seeds, **training):
-            print(table.to_markdown(index=False, floatfmt=".4f"))
-    elif suite == "convergence":
-        from neuralpaint.benchmarks import convergence
-
-        tables = convergence.run(
-            args.preset,
-            out,
-            _split(option("agents")),
-            _split(option("envs")),
-            args.seeds,
-            **training,
-        )
-        for env, table in tables.items():
-            print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
-    elif suite == "sweep":
-        from neuralpaint.benchmarks import sweep
-
-        table = sweep.run_from_args(args, out)
-        print(table.to_markdown(index=False, floatfmt=".4g"))
-        sweep.raise_failures(table)
-    else:
-        raise ValueError(f"unknown benchmark suite {suite!r}")
+    with user_errors():
+        SUITE_RUNNERS[suite](args, out)
     print(f"wrote {out}/")
 
 
@@ -122,14 +166,30 @@ def check_readme_flag(args: argparse.Namespace) -> None:
     """Refuse ``--readme`` with another results folder before any suite runs.
 
     Raises:
-        ValueError: the README and docs link to ``results/``, not to ``--results``.
+        UserValueError: the README and docs link to ``results/``, not to ``--results``.
     """
     from neuralpaint.benchmarks.report import RESULTS
 
     if vars(args).get("readme") and args.results.rstrip("/") != RESULTS:
-        raise ValueError(
+        raise UserValueError(
             f"--readme refreshes README.md and docs/ from {RESULTS}/, the folder they link "
             f"to; it cannot take --results {args.results}"
+        )
+
+
+def check_results_folder(args: argparse.Namespace) -> None:
+    """``bench report`` reads the results folder: refuse one that does not exist rather
+    than write a page of "not measured" claims into a new folder.
+
+    Raises:
+        UserFileNotFoundError: naming ``--results``.
+    """
+    from pathlib import Path
+
+    if args.suite == "report" and not Path(args.results).is_dir():
+        raise UserFileNotFoundError(
+            f"--results {args.results}: no such folder; give the folder that holds the "
+            "suites' results (default results)"
         )
 
 
@@ -152,6 +212,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from neuralpaint.benchmarks.cells import CellsFailed
 
     check_readme_flag(args)
+    check_results_folder(args)
     executor = executors.from_args(args) if "executor" in vars(args) else executors.LocalExecutor()
     with executors.using(executor):
         try:
@@ -168,7 +229,8 @@ def _bench(args: argparse.Namespace) -> int:
     if vars(args).get("device"):  # cells are cached by device: store the concrete one
         from neuralpaint.painters.neural import resolve_device
 
-        args.device = str(resolve_device(args.device))
+        with user_errors():  # cuda asked for on a machine without it
+            args.device = str(resolve_device(args.device))
     if args.suite == "report":
         refresh_docs(args)
         return 0
@@ -201,7 +263,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _results_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--results", default="results", help="results root folder; writes RESULTS/SUITE/"
+        "--results",
+        type=folder,
+        default="results",
+        help="results root folder; writes RESULTS/SUITE/ (default results)",
     )
 
 
@@ -219,17 +284,24 @@ def _readme_flag(parser: argparse.ArgumentParser) -> None:
 
 def _training_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of the suites that train agents in cached runs."""
-    parser.add_argument("--seeds", type=int, default=None, help="seeds (default: the preset's)")
     parser.add_argument(
-        "--workers", type=int, default=None, help="training runs side by side (default: preset)"
+        "--seeds", type=positive_int, default=None, help="seeds (default: the preset's)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="training runs side by side (default: preset)",
     )
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=None,
         help="training seconds per run (default: the preset's)",
     )
-    parser.add_argument("--cache", default="runs/bench", help="folder of finished runs")
+    parser.add_argument(
+        "--cache", type=folder, default="runs/bench", help="folder of finished runs"
+    )
     parser.add_argument("--fresh", action="store_true", help="rerun cached training runs")
     add_executor_arguments(parser)
 
@@ -238,14 +310,18 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``bench sweep`` beside the training flags."""
     parser.add_argument(
         "--space",
+        type=json_object,
         required=True,
         help="JSON of agent argument to a list of values (or, for optuna, "
         '{"low": a, "high": b, "log": true}), e.g. \'{"learning_rate": [1e-4, 1e-3]}\'',
     )
     parser.add_argument("--search", choices=["grid", "optuna"], default="grid")
-    parser.add_argument("--trials", type=int, default=None, help="settings to try")
+    parser.add_argument("--trials", type=positive_int, default=None, help="settings to try")
     parser.add_argument(
-        "--parallel", type=int, default=4, help="optuna: proposals run side by side"
+        "--parallel",
+        type=positive_int,
+        default=4,
+        help="optuna: proposals run side by side (default 4)",
     )
 
 
@@ -283,7 +359,9 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
 
     p = suites.add_parser("agents", help="agents painting held-out targets on MyPaint")
     p.add_argument("--agents", required=True, help=AGENTS_HELP)
-    p.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id")
+    p.add_argument(
+        "--env", default="NeuralPaint-MNIST-v0", help="env id (default NeuralPaint-MNIST-v0)"
+    )
     _preset_flag(p)
     _results_flag(p)
 
@@ -308,7 +386,9 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     _preset_flag(p)
     _results_flag(p)
     p.add_argument("--agents", required=True, help="the one agent to tune, NAME[@PAINTER]")
-    p.add_argument("--env", default="NeuralPaint-MNIST-v0", help="env id")
+    p.add_argument(
+        "--env", default="NeuralPaint-MNIST-v0", help="env id (default NeuralPaint-MNIST-v0)"
+    )
     add_device_flag(p)
     _training_flags(p)
     add_sweep_arguments(p)
@@ -336,28 +416,31 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
     from neuralpaint import executors
     from neuralpaint.painters import dataset
 
-    spec = dataset.StrokeDatasetSpec(
-        strokes=args.strokes,
-        shard_size=args.shard_size,
-        size=args.size,
-        brush=args.brush,
-        discrete=args.discrete,
-        seed=args.seed,
-        renders=args.renders,
-    )
-    folder = dataset.generate(
-        spec,
-        args.out,
-        workers=args.workers,
-        executor=executors.from_args(args),
-        shared=args.shared_out,
-    )
-    print(f"stroke dataset ready in {folder}")
+    with user_errors():  # an unknown brush; --out holding another dataset
+        spec = dataset.StrokeDatasetSpec(
+            strokes=args.strokes,
+            shard_size=args.shard_size,
+            size=args.size,
+            brush=args.brush,
+            discrete=args.discrete,
+            seed=args.seed,
+            renders=args.renders,
+        )
+        path = dataset.generate(
+            spec,
+            args.out,
+            workers=args.workers,
+            executor=executors.from_args(args),
+            shared=args.shared_out,
+        )
+    print(f"stroke dataset ready in {path}")
     return 0
 
 
 def painter_train_config(args: argparse.Namespace):
-    """The :class:`PainterTrainConfig` that ``painter train`` flags describe."""
+    """The :class:`PainterTrainConfig` that ``painter train`` flags describe: each flag
+    sets the field of its name; only the defaults that depend on other flags and
+    ``--arch``, which is JSON on the command line, are worked out here."""
     import json
 
     from neuralpaint.painters.training import PainterTrainConfig
@@ -365,35 +448,23 @@ def painter_train_config(args: argparse.Namespace):
     try:
         arch = json.loads(args.arch)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--arch must be JSON, e.g. '{{\"width\": 32}}': {exc}") from exc
-    return PainterTrainConfig(
-        kind=args.kind,
+        raise UserValueError(f"--arch must be JSON, e.g. '{{\"width\": 32}}': {exc}") from exc
+    return from_flags(
+        PainterTrainConfig,
+        args,
         out=args.out or f"runs/painter-{args.kind}{'-discrete' if args.discrete else ''}",
-        data=args.data,
-        discrete=args.discrete,
-        renders=args.renders,
-        minutes=args.minutes,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
         lr=args.lr if args.lr is not None else (1e-4 if args.kind == "gan" else 1e-3),
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
         arch=arch,
-        init_from=args.init_from,
-        warm_start=args.warm_start,
-        ink_loss=args.ink_loss,
-        resume=args.resume,
-        tensorboard=args.tensorboard,
-        select_by=args.select_by,
     )
 
 
 def cmd_painter_train(args: argparse.Namespace) -> int:
     from neuralpaint.painters.training import train
 
-    folder = train(painter_train_config(args))
-    print(f"painter written to {folder}")
+    config = painter_train_config(args)
+    with user_errors():  # a missing dataset, flags that do not fit the kind or warm start
+        path = train(config)
+    print(f"painter written to {path}")
     return 0
 
 
@@ -403,12 +474,13 @@ def cmd_painter_calibrate(args: argparse.Namespace) -> int:
     from neuralpaint.painters import checkpoint as ckpt
     from neuralpaint.painters.training import calibrate
 
-    folder = calibrate(args.painter, args.out, args.data, args.strokes, args.knots, args.threads)
-    record = ckpt.read_config(folder)["calibration"]
+    with user_errors():  # not a regression painter, too few strokes, one shard
+        path = calibrate(args.painter, args.out, args.data, args.strokes, args.knots, args.threads)
+    record = ckpt.read_config(path)["calibration"]
     for when in ("before", "after"):
         shown = {k: round(v, 4) for k, v in record[f"held_out_{when}"].items()}
         print(f"held-out {when}: {json.dumps(shown)}")
-    print(f"calibrated painter written to {folder}")
+    print(f"calibrated painter written to {path}")
     return 0
 
 
@@ -420,7 +492,9 @@ def cmd_painter_evaluate(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    table = pd.DataFrame(evaluate_shards(args.painter, args.shards, args.data, args.strokes)).T
+    with user_errors():  # an unknown painter or dataset, a shard out of range
+        scores = evaluate_shards(args.painter, args.shards, args.data, args.strokes)
+    table = pd.DataFrame(scores).T
     print(table.round(4).to_string())
     return 0
 
@@ -429,21 +503,27 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     painter = sub.add_parser("painter", help="neural painters: stroke datasets, training")
     painter_sub = painter.add_subparsers(dest="painter_command", required=True, metavar="COMMAND")
     data = painter_sub.add_parser("dataset", help="render random strokes with MyPaint into shards")
-    data.add_argument("--strokes", type=int, default=100_000, help="number of strokes")
-    data.add_argument("--shard-size", type=int, default=10_000, help="strokes per shard file")
-    data.add_argument("--size", type=int, default=64, help="canvas side in pixels")
+    data.add_argument("--strokes", type=positive_int, default=100_000, help="number of strokes")
+    data.add_argument(
+        "--shard-size", type=positive_int, default=10_000, help="strokes per shard file"
+    )
+    data.add_argument("--size", type=positive_int, default=64, help="canvas side in pixels")
     data.add_argument("--brush", default="classic/dry_brush", help="brush name or .myb path")
     data.add_argument("--discrete", action="store_true", help="discrete variant: lift, 10 levels")
     data.add_argument("--seed", type=int, default=0, help="dataset seed")
     data.add_argument(
         "--renders",
-        type=int,
+        type=positive_int,
         default=1,
         help="MyPaint renders averaged into each mask: less noisy targets for a regression "
         "painter (default 1)",
     )
-    data.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
-    data.add_argument("--out", default=None, help="folder (default: $NEURALPAINT_DATA/...)")
+    data.add_argument(
+        "--workers", type=non_negative_int, default=0, help="processes (0: all cores)"
+    )
+    data.add_argument(
+        "--out", type=folder, default=None, help="folder (default: $NEURALPAINT_DATA/...)"
+    )
     add_executor_arguments(data)
     data.add_argument(
         "--shared-out",
@@ -455,18 +535,22 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
 
     tr = painter_sub.add_parser("train", help="train a neural painter on a stroke dataset")
     tr.add_argument("--kind", choices=["regression", "vae", "gan"], default="regression")
-    tr.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget")
-    tr.add_argument("--max-steps", type=int, default=None, help="optional cap on steps")
+    tr.add_argument(
+        "--minutes", type=positive_float, default=10.0, help="wall-clock budget (default 10)"
+    )
+    tr.add_argument("--max-steps", type=positive_int, default=None, help="optional cap on steps")
     tr.add_argument("--discrete", action="store_true", help="discrete-variant painter (lift)")
     tr.add_argument("--data", default=None, help="stroke dataset folder (default: standard)")
     tr.add_argument(
         "--renders",
-        type=int,
+        type=positive_int,
         default=1,
         help="without --data: the standard dataset averaging this many renders per mask",
     )
-    tr.add_argument("--out", default=None, help="run folder (default: runs/painter-KIND)")
-    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument(
+        "--out", type=folder, default=None, help="run folder (default: runs/painter-KIND)"
+    )
+    tr.add_argument("--batch-size", type=positive_int, default=64, help="(default 64)")
     tr.add_argument("--lr", type=float, default=None, help="peak learning rate")
     tr.add_argument("--seed", type=int, default=0)
     add_compute_flags(tr)
@@ -502,11 +586,17 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         help="fit a regression painter's output to its training strokes, ink masks unchanged",
     )
     cal.add_argument("painter", help="regression painter: shipped name or folder")
-    cal.add_argument("--out", default=None, help="output folder (default: PAINTER-calibrated)")
+    cal.add_argument(
+        "--out", type=folder, default=None, help="output folder (default: PAINTER-calibrated)"
+    )
     cal.add_argument("--data", default=None, help="dataset (default: the painter's own)")
     cal.add_argument("--strokes", type=int, default=20_000, help="training strokes to fit on")
-    cal.add_argument("--knots", type=int, default=32, help="knots each side of the threshold")
-    cal.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    cal.add_argument(
+        "--knots", type=positive_int, default=32, help="knots each side of the threshold"
+    )
+    cal.add_argument(
+        "--threads", type=non_negative_int, default=0, help="torch CPU threads (0: default)"
+    )
     cal.set_defaults(func=cmd_painter_calibrate)
     ev = painter_sub.add_parser(
         "evaluate", help="a painter's metrics on shards of its dataset (held out or trained on)"
@@ -515,37 +605,17 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--shards", type=int, nargs="+", default=[-1], help="shard indices (default: -1, held out)"
     )
-    ev.add_argument("--strokes", type=int, default=None, help="strokes per shard (default: all)")
+    ev.add_argument(
+        "--strokes", type=positive_int, default=None, help="strokes per shard (default: all)"
+    )
     ev.add_argument("--data", default=None, help="single-render dataset (default: the painter's)")
-    ev.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ev.add_argument(
+        "--threads", type=non_negative_int, default=0, help="torch CPU threads (0: default)"
+    )
     ev.set_defaults(func=cmd_painter_evaluate)
 
 
 # ------------------------------------------------------------------------ parser
-
-
-def add_deprecated_commands(sub: argparse._SubParsersAction) -> None:
-    """The old names, left out of ``--help``, each with its new command's flags."""
-    from neuralpaint.agents.commands import add_paint_arguments, add_train_arguments
-    from neuralpaint.parameterization.commands import add_report_arguments
-
-    def report(parser: argparse.ArgumentParser) -> None:
-        add_report_arguments(parser)
-        parser.add_argument("--out", default="results/parameterization", help="output folder")
-        parser.set_defaults(results=None)
-
-    builders: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-        "train-agent": add_train_arguments,
-        "paint": add_paint_arguments,
-        "parameterization-report": report,
-    }
-    for old, build in builders.items():
-        # No help=: argparse then leaves the name out of the command list.
-        parser = sub.add_parser(
-            old, description=f"Deprecated: use `neuralpaint {DEPRECATED[old]}`."
-        )
-        build(parser)
-        parser.set_defaults(deprecated=old)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -562,7 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="paint MNIST digits and MyPaint strokes into results/demo/")
-    demo.add_argument("--out", default="results/demo", help="output folder")
+    demo.add_argument(
+        "--out", type=folder, default="results/demo", help="output folder (default results/demo)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed for strokes and texture")
     demo.set_defaults(func=cmd_demo)
 
@@ -570,52 +642,48 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_commands(sub)
     add_bench_commands(sub)
     add_parameterization(sub)
-    add_deprecated_commands(sub)
     return parser
 
 
-def is_user_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is about what was asked (its message says what to do) rather
-    than a bug: the project's own errors, bad values, missing files, unknown ids."""
-    from neuralpaint.errors import UserError
-
-    if isinstance(exc, (UserError, ValueError, OSError, KeyError)):
-        return True
-    gym_error = getattr(sys.modules.get("gymnasium.error"), "Error", None)
-    return gym_error is not None and isinstance(exc, gym_error)
-
-
-def describe(exc: BaseException) -> str:
-    """The one-line message of a user error (a bare ``KeyError`` names only its key)."""
-    if isinstance(exc, KeyError) and exc.args and not str(exc.args[0]).count(" "):
-        return f"unknown name {exc.args[0]!r}"
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    return str(exc)
+def accept_dash_values(argv: list[str]) -> list[str]:
+    """``--budget -5s`` as ``--budget=-5s``, so that argparse reads ``-5s`` as the
+    flag's value (and the command refuses it by name) instead of as an unknown option."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in DASH_VALUE_FLAGS:
+            value = next(args, None)
+            if value is not None and value.startswith("-") and not value.startswith("--"):
+                out.append(f"{arg}={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line, not only before the command.
     debug = "--debug" in argv
-    args = build_parser().parse_args([a for a in argv if a != "--debug"])
-    if getattr(args, "deprecated", None):
-        print(
-            f"note: `neuralpaint {args.deprecated}` is deprecated and will be removed in the "
-            f"next release; use `neuralpaint {DEPRECATED[args.deprecated]}`",
-            file=sys.stderr,
-        )
+    args = build_parser().parse_args(accept_dash_values([a for a in argv if a != "--debug"]))
     try:
         return args.func(args)
-    except Exception as exc:
-        if debug or not is_user_error(exc):
+    except UserError as exc:
+        if debug:
             raise
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        from neuralpaint.errors import UserError
-
-        if not isinstance(exc, UserError):  # a generic error may also be a bug of ours
-            print(f"({type(exc).__name__}; add --debug for the traceback)", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception:
+        if debug:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        print(BUG_REPORT, file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

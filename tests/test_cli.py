@@ -23,11 +23,19 @@ def fails(capsys, argv: list[str], message: str) -> str:
     return line
 
 
-# ------------------------------------------------------------- item 1: errors
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Run each command in its own folder, so default outputs (runs/agent-...) never land
+    in the repository."""
+    monkeypatch.chdir(tmp_path)
 
 
-def test_unknown_agent(capsys):
+# ----------------------------------------------------------------------- errors
+
+
+def test_unknown_agent(capsys, tmp_path):
     fails(capsys, ["agent", "train", "no-such-agent"], "unknown agent 'no-such-agent'")
+    assert not (tmp_path / "runs").exists()  # the failed run left no empty folder
 
 
 def test_budget_without_unit(capsys, tmp_path):
@@ -60,7 +68,11 @@ def test_kmnist_without_data(capsys, tmp_path, monkeypatch):
 def test_out_under_a_file(capsys, tmp_path):
     (tmp_path / "file").write_text("x")
     argv = ["agent", "train", "random", "--budget", "1steps", "--out", str(tmp_path / "file/a")]
-    fails(capsys, argv, "file")
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --out:" in err and "which is a file, not a folder" in err
 
 
 def test_unknown_agent_arg_lists_the_valid_keys(capsys, tmp_path):
@@ -76,15 +88,14 @@ def test_agent_json_without_task_is_corrupt(capsys, tmp_path):
 
 
 def test_debug_shows_the_traceback(capsys, tmp_path):
-    # a ValueError may be a bug of ours rather than of the request: say how to see it
     assert main(["agent", "train", "no-such-agent", "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
-    assert "unknown agent" in err and "(ValueError; add --debug for the traceback)" in err
+    assert err.startswith("error: unknown agent") and len(err.strip().splitlines()) == 1
     with pytest.raises(ValueError, match="unknown agent"):
         main(["agent", "train", "no-such-agent", "--debug"])
 
 
-# ------------------------------------------------------- item 2: nothing lost
+# ----------------------------------------------------------------- nothing lost
 
 
 def test_train_refuses_to_overwrite_a_saved_agent(capsys, tmp_path):
@@ -100,14 +111,7 @@ def test_resume_with_nothing_to_resume(capsys, tmp_path):
     fails(capsys, argv, "no saved agent in")
 
 
-# ----------------------------------------------------------- item 3: structure
-
-
-def test_old_names_still_work_with_a_note(capsys, tmp_path):
-    argv = ["train-agent", "random", "--budget", "1steps", "--out", str(tmp_path)]
-    assert main(argv) == 0
-    err = capsys.readouterr().err
-    assert "`neuralpaint train-agent` is deprecated" in err and "agent train" in err
+# -------------------------------------------------------------------- structure
 
 
 def test_painter_flag_is_spelled_name_at_painter(capsys, tmp_path):
@@ -156,7 +160,7 @@ def test_device_and_threads_share_their_defaults():
     assert parser.parse_args(["bench", "convergence"]).device == "auto"
 
 
-# ------------------------------------------------------ item 5: a fast --help
+# ---------------------------------------------------------------- a fast --help
 
 
 def test_help_does_not_import_torch():
@@ -191,12 +195,15 @@ def test_python_dash_m_runs_the_command():
     assert out.returncode == 0 and out.stdout.startswith("neuralpaint ")
 
 
-# ----------------------------------------------------------- item 8: report
+# ----------------------------------------------------------------------- report
 
 
 def test_report_elsewhere_names_its_folder_and_leaves_the_readme(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no README.md here: the report must not need one
     results = tmp_path / "elsewhere"
+    fails(capsys, ["bench", "report", "--results", str(results)], "--results")
+    assert not results.exists()  # a missing folder is refused, not made
+    results.mkdir()
     assert main(["bench", "report", "--results", str(results)]) == 0
     claims = (results / "claims.md").read_text()
     assert f"`{results.as_posix()}/`" in claims and "`results/`" not in claims

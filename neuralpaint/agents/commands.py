@@ -20,7 +20,13 @@ from PIL import Image
 
 from neuralpaint.agents.base import Agent, Budget, Progress
 from neuralpaint.agents.registry import make_agent, parse_agent_spec
-from neuralpaint.cli_flags import add_compute_flags, set_threads
+from neuralpaint.cli_flags import add_compute_flags, folder, positive_float, set_threads
+from neuralpaint.errors import (
+    UserFileExistsError,
+    UserFileNotFoundError,
+    UserValueError,
+    user_errors,
+)
 from neuralpaint.io import save_gif, save_png, tile, write_text
 from neuralpaint.painters import DEFAULT_PAINTER
 from neuralpaint.progress import progress_bar
@@ -30,15 +36,26 @@ PROGRESS_FILE = "progress.csv"
 
 
 def parse_budget(text: str) -> Budget:
-    """``'90s'``, ``'10m'``, ``'1h'`` or ``'5000steps'`` (or ``'10m,5000steps'``)."""
+    """``'90s'``, ``'10m'``, ``'1h'`` or ``'5000steps'`` (or ``'10m,5000steps'``).
+
+    Raises:
+        UserValueError: naming ``--budget``, for text it cannot read or a budget of
+            zero or less.
+    """
     seconds = steps = None
     for part in text.split(","):
-        m = re.fullmatch(r"\s*([\d.]+)\s*(s|m|h|steps?)\s*", part)
-        if not m:
-            raise ValueError(
-                f"budget {text!r} not understood: use e.g. '90s', '10m', '1h', '5000steps'"
+        m = re.fullmatch(r"\s*([-+]?[\d.]+)\s*(s|m|h|steps?)\s*", part)
+        try:
+            value = float(m.group(1)) if m else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise UserValueError(
+                f"--budget {text!r} not understood: use e.g. '90s', '10m', '1h', '5000steps'"
             )
-        value, unit = float(m.group(1)), m.group(2)
+        if not value > 0:
+            raise UserValueError(f"--budget must be positive, got {text!r}")
+        unit = m.group(2)
         if unit.startswith("step"):
             steps = int(value)
         else:
@@ -52,7 +69,7 @@ def parse_agent_args(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"agent argument {pair!r} must look like key=value")
+            raise UserValueError(f"agent argument {pair!r} must look like key=value")
         try:
             out[key.replace("-", "_")] = json.loads(value)
         except json.JSONDecodeError:
@@ -72,7 +89,7 @@ def resolve_agent_folder(name_or_path: str) -> Path:
         return path
     if (SHIPPED_AGENTS / name_or_path / "agent.json").is_file():
         return SHIPPED_AGENTS / name_or_path
-    raise FileNotFoundError(
+    raise UserFileNotFoundError(
         f"no saved agent at {name_or_path!r}: give a folder written by "
         f"`neuralpaint agent train` or a shipped agent {shipped_agents()}"
     )
@@ -87,52 +104,90 @@ def prepare_agent(args: argparse.Namespace, out: Path) -> Agent:
     """The agent to train: resumed from ``out`` or new, never silently replacing one.
 
     Raises:
-        FileExistsError: when ``out`` holds a saved agent and neither ``--resume`` nor
-            ``--overwrite`` was given.
-        FileNotFoundError: for ``--resume`` with nothing saved in ``out``.
-        ValueError: for ``--resume`` with another agent or with constructor arguments.
+        UserFileExistsError: when ``out`` holds a saved agent and neither ``--resume``
+            nor ``--overwrite`` was given.
+        UserFileNotFoundError: for ``--resume`` with nothing saved in ``out``.
+        UserValueError: for ``--resume`` with another agent or with constructor
+            arguments; for an agent, env, painter or argument that does not resolve.
     """
     saved = (out / "agent.json").is_file()
     if args.resume:
         if not saved:
-            raise FileNotFoundError(f"--resume: there is no saved agent in {out} to resume")
+            raise UserFileNotFoundError(f"--resume: there is no saved agent in {out} to resume")
         if args.agent_arg or args.precondition:
-            raise ValueError(
+            raise UserValueError(
                 "--resume continues the saved agent as it is; drop --agent-arg and --precondition"
             )
-        agent = Agent.load(out)
-        name = parse_agent_spec(args.name)[0]
+        with user_errors():  # a corrupt or incomplete saved agent
+            agent = Agent.load(out)
+            name = parse_agent_spec(args.name)[0]
         if name != agent.name:
-            raise ValueError(f"{out} holds a {agent.name!r} agent, not {name!r}")
+            raise UserValueError(f"{out} holds a {agent.name!r} agent, not {name!r}")
         print(f"resuming {agent.name} from {out} ({agent.trained_steps} steps so far)")
         return agent
     if saved and not args.overwrite:
-        raise FileExistsError(
+        raise UserFileExistsError(
             f"{out} already holds a saved agent; pass --resume to continue it, --overwrite "
             "to replace it, or choose another --out"
         )
     (out / PROGRESS_FILE).unlink(missing_ok=True)
-    agent = make_agent(
-        args.name, args.env, args.seed, parse_agent_args(args.agent_arg), args.device
-    )
+    kwargs = parse_agent_args(args.agent_arg)
+    with user_errors():  # an unknown agent, env id, painter or argument; a missing dataset
+        agent = make_agent(args.name, args.env, args.seed, kwargs, args.device)
     if args.precondition:
+        from dataclasses import fields
+
         from neuralpaint.agents.preconditioning import PreconditioningSchedule, precondition
 
-        schedule = PreconditioningSchedule(**parse_agent_args(args.precondition_arg))
-        precondition(agent, agent.task.labels("train"), schedule)
+        schedule_args = parse_agent_args(args.precondition_arg)
+        known = [f.name for f in fields(PreconditioningSchedule)]
+        if unknown := sorted(set(schedule_args) - set(known)):
+            raise UserValueError(
+                f"--precondition-arg: no field {', '.join(map(repr, unknown))}; "
+                f"the fields are {', '.join(known)}"
+            )
+        with user_errors():  # a task whose episodes do not fit the human strokes
+            precondition(
+                agent, agent.task.labels("train"), PreconditioningSchedule(**schedule_args)
+            )
     return agent
+
+
+def make_run_folder(out: Path) -> list[Path]:
+    """Make ``out`` (and its parents); return the folders this made, deepest first."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def remove_if_empty(made: list[Path]) -> None:
+    """Remove the folders :func:`make_run_folder` made that are still empty."""
+    for path in made:
+        try:
+            path.rmdir()  # only succeeds while empty
+        except OSError:
+            return
 
 
 def cmd_train_agent(args: argparse.Namespace) -> int:
     if args.painter is not None:  # the deprecated flag, spelled the one way now
         if "@" in args.name:
-            raise ValueError("give the painter once: NAME@PAINTER, without --painter")
+            raise UserValueError("give the painter once: NAME@PAINTER, without --painter")
         print(f"note: --painter is deprecated; use {args.name}@{args.painter}", file=sys.stderr)
         args.name = f"{args.name}@{args.painter}"
     budget = parse_budget(args.budget)
     set_threads(args.threads)
     out = Path(args.out) if args.out else default_out(args.name)
-    out.mkdir(parents=True, exist_ok=True)  # fails now, not after training, under a file
+    made = make_run_folder(out)  # fails now, not after training
+    try:
+        return train_into(args, out, budget)
+    except BaseException:
+        remove_if_empty(made)  # a run that failed before writing anything leaves nothing
+        raise
+
+
+def train_into(args: argparse.Namespace, out: Path, budget: Budget) -> int:
+    """``agent train`` once its run folder ``out`` exists."""
     agent = prepare_agent(args, out)
     # A resumed run's log continues the clock and the step count of the saved agent.
     start_seconds, start_steps = agent.trained_seconds, agent.trained_steps
@@ -175,12 +230,12 @@ def load_target(path: str | Path, size: int) -> np.ndarray:
     """An image file as a ``(size, size, 3)`` float target (centre-cropped, resized).
 
     Raises:
-        ValueError: when the file cannot be read as an image.
+        UserValueError: when the file cannot be read as an image.
     """
     try:
         image = Image.open(path).convert("RGB")
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read target image {path}: {exc}") from exc
+        raise UserValueError(f"cannot read target image {path}: {exc}") from exc
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
     image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
@@ -216,7 +271,8 @@ def paint_outputs(agent: Agent, targets: np.ndarray, out: Path, seed: int, stem:
 
 
 def cmd_paint(args: argparse.Namespace) -> int:
-    agent = Agent.load(resolve_agent_folder(args.agent))
+    with user_errors():  # a corrupt or incomplete saved agent
+        agent = Agent.load(resolve_agent_folder(args.agent))
     target = load_target(args.target, agent.task.size)
     out = Path(args.out)
     summary = paint_outputs(agent, target[None], out, args.seed, stem="")
@@ -228,7 +284,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
 
 
 def add_train_arguments(tr: argparse.ArgumentParser) -> None:
-    """The flags of ``agent train`` (and of its old name ``train-agent``)."""
+    """The flags of ``agent train``."""
     tr.add_argument(
         "name",
         metavar="NAME[@PAINTER]",
@@ -237,15 +293,26 @@ def add_train_arguments(tr: argparse.ArgumentParser) -> None:
         "and what it trains through: a neural painter name or folder, or 'mypaint' for RL "
         f"agents. Default: {DEFAULT_PAINTER} for gradient agents, mypaint for RL",
     )
-    tr.add_argument("--env", default="NeuralPaint-MNIST-v0", help="environment id")
-    tr.add_argument("--budget", default="10m", help="e.g. 90s, 10m, 5000steps, 10m,5000steps")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--out", default=None, help="folder (default runs/agent-NAME-PAINTER)")
+    tr.add_argument(
+        "--env", default="NeuralPaint-MNIST-v0", help="environment id (default %(default)s)"
+    )
+    tr.add_argument(
+        "--budget",
+        default="10m",
+        help="e.g. 90s, 10m, 5000steps, 10m,5000steps (default %(default)s)",
+    )
+    tr.add_argument("--seed", type=int, default=0, help="(default 0)")
+    tr.add_argument(
+        "--out", type=folder, default=None, help="folder (default runs/agent-NAME-PAINTER)"
+    )
     again = tr.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue the agent saved in --out")
     again.add_argument("--overwrite", action="store_true", help="replace an agent saved in --out")
     tr.add_argument(
-        "--checkpoint-seconds", type=float, default=60.0, help="save every this many seconds"
+        "--checkpoint-seconds",
+        type=positive_float,
+        default=60.0,
+        help="save every this many seconds (default 60)",
     )
     add_compute_flags(tr)
     tr.add_argument(
@@ -260,10 +327,12 @@ def add_train_arguments(tr: argparse.ArgumentParser) -> None:
 
 
 def add_paint_arguments(paint: argparse.ArgumentParser) -> None:
-    """The flags of ``agent paint`` (and of its old name ``paint``)."""
+    """The flags of ``agent paint``."""
     paint.add_argument("--agent", required=True, help="saved agent folder or shipped name")
     paint.add_argument("--target", required=True, help="image file")
-    paint.add_argument("--out", default="results/paint", help="output folder")
+    paint.add_argument(
+        "--out", type=folder, default="results/paint", help="output folder (default %(default)s)"
+    )
     paint.add_argument("--seed", type=int, default=0, help="MyPaint texture seed")
     paint.set_defaults(func=cmd_paint)
 

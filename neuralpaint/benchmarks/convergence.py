@@ -521,6 +521,17 @@ def run(
     """Train and evaluate every (env, agent, seed) cell; write CSV, Markdown and plots."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    from neuralpaint.envs.registration import env_ids
+    from neuralpaint.errors import UserValueError
+
+    for name, value in (("seeds", seeds), ("workers", workers), ("seconds", seconds)):
+        if value is not None and not value > 0:  # 0 or less would train nothing
+            raise UserValueError(f"{name} (--{name}) must be positive, got {value}")
+    if unknown := [env for env in envs or () if env not in env_ids()]:
+        raise UserValueError(  # before any cell starts, rather than one traceback per cell
+            f"unknown environment id {', '.join(map(repr, unknown))}; the ids are "
+            + ", ".join(env_ids())
+        )
     config = PRESETS[preset]
     overrides = {
         "agents": agents,

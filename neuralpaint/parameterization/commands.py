@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuralpaint.cli_flags import add_compute_flags, set_threads
+from neuralpaint.cli_flags import add_compute_flags, folder, positive_int, set_threads
+from neuralpaint.errors import user_errors
 from neuralpaint.painters import DEFAULT_PAINTER
 
 
@@ -48,7 +49,8 @@ def cmd_visualize(args: argparse.Namespace) -> int:
         device=args.device,
     )
     set_threads(args.threads)
-    result = visualize.run(config)
+    with user_errors():  # an unknown class, classifier or painter; a missing extra
+        result = visualize.run(config)
     out = args.out or f"results/visualize/{result.class_name.replace(' ', '_')}"
     paths = visualize.save(result, out)
     print(f"{result.class_name} (class {result.class_index}), {result.seconds:.0f} s")
@@ -83,7 +85,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         device=args.device,
     )
     set_threads(args.threads)
-    result = stylize.run(config)
+    with user_errors():  # an unreadable photo, an unknown sample, painter or layer
+        result = stylize.run(config)
     name = args.sample if args.photo is None else "photo"
     out = args.out or f"results/stylize/{name}{'-gray' if args.grayscale else ''}"
     paths = stylize.save(result, out)
@@ -106,7 +109,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     out = getattr(args, "out", None) or report_folder(args.results, args.painter)
-    print(report.run(args.preset, out, args.painter, args.device))
+    with user_errors():  # an unknown painter; a missing extra
+        table = report.run(args.preset, out, args.painter, args.device)
+    print(table)
     print(f"wrote {out}/parameterization.md, .csv, classes.png and stylize.png")
     return 0
 
@@ -121,7 +126,9 @@ def report_folder(results: str, painter: str) -> str:
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``bench parameterization``."""
-    parser.add_argument("--preset", choices=["tiny", "quick"], default="quick")
+    parser.add_argument(
+        "--preset", choices=["tiny", "quick"], default="quick", help="(default quick)"
+    )
     parser.add_argument(
         "--painter",
         default=DEFAULT_PAINTER,
@@ -137,9 +144,14 @@ def _common_flags(parser: argparse.ArgumentParser, steps: int, strokes: int, lr:
         default=DEFAULT_PAINTER,
         help=f"shipped painter or checkpoint folder (default {DEFAULT_PAINTER})",
     )
-    parser.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
     parser.add_argument(
-        "--strokes", type=int, default=strokes, help=f"strokes per 64 px cell (default {strokes})"
+        "--steps", type=positive_int, default=steps, help=f"Adam steps (default {steps})"
+    )
+    parser.add_argument(
+        "--strokes",
+        type=positive_int,
+        default=strokes,
+        help=f"strokes per 64 px cell (default {strokes})",
     )
     parser.add_argument(
         "--overlap", type=int, default=32, help="pixels shared by stitched cells (default 32)"
@@ -147,7 +159,7 @@ def _common_flags(parser: argparse.ArgumentParser, steps: int, strokes: int, lr:
     parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_compute_flags(parser)
-    parser.add_argument("--out", default=None, help="output folder")
+    parser.add_argument("--out", type=folder, default=None, help="output folder")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -174,9 +186,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="classifier that only judges the result, or 'none' (default efficientnet-lite1)",
     )
     vis.add_argument(
-        "--size", type=int, default=64, help="canvas side in px; >64 is stitched (default 64)"
+        "--size",
+        type=positive_int,
+        default=64,
+        help="canvas side in px; >64 is stitched (default 64)",
     )
-    vis.add_argument("--views", type=int, default=2, help="random transforms per step (default 2)")
+    vis.add_argument(
+        "--views", type=positive_int, default=2, help="random transforms per step (default 2)"
+    )
     _common_flags(vis, steps=200, strokes=30, lr=0.05)
     vis.set_defaults(func=cmd_visualize)
 
