@@ -1,4 +1,4 @@
-"""Issue 14's convergence changes on hand-made inputs: the reference paintings and
+"""The convergence suite on hand-made inputs: the reference paintings and
 threshold, the declared policy rule, the per-family headline, mid-cell checkpoints."""
 
 import json

@@ -481,7 +481,7 @@ def test_env_throughput_rows(untrained):
     assert all(r["strokes_per_s"] > 0 for r in rows)
 
 
-# --------------------------------------------------------- edge cases (issue 12)
+# ------------------------------------------------------------------- edge cases
 
 
 def test_shape_error_says_what_the_env_takes():

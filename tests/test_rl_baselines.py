@@ -1,4 +1,4 @@
-"""Issue 14: RL baselines set up as their library advises, DDPG, the fixed sequence."""
+"""RL baselines set up as their library advises, DDPG, the fixed sequence."""
 
 import numpy as np
 import pytest

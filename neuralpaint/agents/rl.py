@@ -328,8 +328,8 @@ class PPOConfig(SB3Setup):
     ``normalize: {norm_obs: False, norm_reward: True}``, ``n_envs: 8``,
     ``batch_size: 128``, ``gamma: 0.99``, ``gae_lambda: 0.95``, ``ent_coef: 0.0``,
     ``clip_range: 0.2``, ``max_grad_norm: 0.5``, ``vf_coef: 0.5``, and
-    ``policy_kwargs: log_std_init=-2, ortho_init=False``. Departures, each measured by
-    issue 14's audit or forced by the task:
+    ``policy_kwargs: log_std_init=-2, ortho_init=False``. Departures, each measured on this
+    task or forced by it:
 
     - ``n_steps`` 64, not 512: episodes are 8 to 15 strokes, and 8 x 64 = 512
       transitions per update keeps updates frequent within minutes of CPU time.
@@ -379,7 +379,7 @@ class SACConfig(SB3Setup):
     ``tau: 0.02`` (CarRacing; 0.01 LunarLander), ``ent_coef: auto``. Departures:
 
     - Rewards x 100 and no ``VecNormalize``, ``ent_coef="auto_0.1"``, ``train_freq`` 2:
-      the setting issue 14's audit measured (sampled L2 0.86 x blank after 10k steps).
+      the setting measured best on this task (sampled L2 0.86 x blank after 10k steps).
     - ``buffer_size`` 10k, ``batch_size`` 64, ``learning_starts`` 256: each transition
       holds two 64x64x6 images (about 0.5 GB at 10k), and a CPU budget sees tens of
       thousands of steps, not the zoo's 1M.
