@@ -197,4 +197,36 @@ def test_headline_bounds_nothing_when_the_gradient_agent_also_fell_short(raw):
     a = convergence.analyse(pd.concat([raw[keep], pd.DataFrame(rows)]), config)["E"]
     (free,) = convergence.headlines(a["table"], a["curves"], a["threshold"])
     assert "bounds no speed-up against ppo" in free and "(1/3)" in free
+    assert "amortized@regression reached it in 1 of 3 seeds" in free
     assert "lower bound" not in free and "?" not in free
+    # the slope sentence names the RL agent it is about
+    assert "ppo's learning curve ends at L2" in free
+
+
+def test_the_headline_judges_the_best_gradient_agent(raw):
+    config = convergence.ConvergenceConfig(threshold=0.85)
+    rows = []
+    for seed in range(3):  # through the VAE painter, there sooner than through regression
+        rows += curve("amortized@vae", seed, [0, 5, 20], [0.2, 0.08, 0.05], budget=20)
+        rows += curve("greedy@mypaint", seed, [0, 1], [0.2, 0.01], budget=20)  # not gradient
+    a = convergence.analyse(pd.concat([raw, pd.DataFrame(rows)]), config)["E"]
+    assert convergence.best_gradient_agent(a["table"]) == "amortized@vae"
+    free, based = convergence.headlines(a["table"], a["curves"], a["threshold"])
+    assert free.startswith("Judged on amortized@vae, the run's best of 2 gradient agents")
+    assert "amortized@vae reaches the threshold 8× sooner" in free
+    assert "amortized@vae" in based and "amortized@regression gets" not in based
+    # asked for by name, the headline judges that agent
+    (named, _) = convergence.headlines(a["table"], agent="amortized@regression")
+    assert named.startswith("**Speed-up over model-free RL**: amortized@regression")
+
+
+def test_with_no_gradient_agent_there_to_judge_the_best_is_the_lowest_l2(raw):
+    config = convergence.ConvergenceConfig(threshold=0.85)
+    rows = []
+    for seed in range(3):  # neither gets to 0.085
+        rows += curve("amortized@regression", seed, [0, 10], [0.2, 0.12], budget=10)
+        rows += curve("amortized@gan", seed, [0, 10], [0.2, 0.1], budget=10)
+    keep = raw["agent"].isin(["ppo", "fixed-sequence@regression"])
+    a = convergence.analyse(pd.concat([raw[keep], pd.DataFrame(rows)]), config)["E"]
+    assert convergence.best_gradient_agent(a["table"]) == "amortized@gan"
+    assert convergence.best_gradient_agent(a["table"][a["table"]["agent"] == "ppo"]) is None

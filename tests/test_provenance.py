@@ -29,3 +29,36 @@ def test_every_bench_suite_reads_the_commit_before_it_writes(monkeypatch):
     args = cli.build_parser().parse_args(["bench", "parameterization", "--preset", "quick"])
     assert cli._bench(args) == 0
     assert cached_when_run == [1]
+
+
+def test_the_config_is_written_into_the_csv_header_as_data(tmp_path):
+    config = {"preset": "long", "seconds": 180.0, "agents": ["a@b", "c"], "kwargs": {"a": 1}}
+    path = tmp_path / "x.csv"
+    path.write_text(provenance.csv_header("neuralpaint bench x", config=config) + "a\n1\n")
+    assert provenance.read_csv_config(path) == config
+    assert provenance.read_csv_header(path)["command"] == "neuralpaint bench x"
+    path.write_text(provenance.csv_header("neuralpaint bench x") + "a\n1\n")
+    assert provenance.read_csv_config(path) is None  # older files: no config
+
+
+def test_convergence_reads_its_config_back_from_the_header(tmp_path):
+    from dataclasses import asdict, replace
+
+    import pandas as pd
+
+    from neuralpaint.benchmarks import convergence
+
+    config = replace(convergence.PRESETS["long"], seconds=20.0, agent_seconds={"ppo": 30.0})
+    path = tmp_path / "convergence.csv"
+    # the command says nothing of the budget: it is read from the config
+    header = provenance.csv_header(
+        "neuralpaint bench convergence --preset long", config={"preset": "long"} | asdict(config)
+    )
+    path.write_text(header + pd.DataFrame({"a": [1]}).to_csv(index=False))
+    assert convergence.read_config(path) == ("long", config)
+    # a file from before: the preset and --seconds from the command
+    old = "neuralpaint bench convergence --preset quick --seconds 25"
+    path.write_text(provenance.csv_header(old) + "a\n1\n")
+    preset, read = convergence.read_config(path)
+    assert preset == "quick" and read.seconds == 25.0 and read.agent_seconds == {}
+    assert read.threshold == convergence.PRESETS["quick"].threshold

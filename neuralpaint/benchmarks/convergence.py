@@ -7,8 +7,9 @@ curves are drawn against wall-clock seconds and against strokes rendered while
 training (environment steps for RL, painter calls for gradient agents).
 
 A threshold turns each curve into a time to threshold, and the paper's headline claim
-into numbers: how many times sooner the gradient agent gets there than the best agent
-of each reinforcement-learning family (model-free: PPO, SAC, model-free DDPG;
+into numbers: how many times sooner the run's best gradient agent (the fastest to the
+threshold; see :func:`best_gradient_agent`) gets there than the best agent of each
+reinforcement-learning family (model-free: PPO, SAC, model-free DDPG;
 model-based: DDPG through the painter). The threshold is a fraction of the best of
 three paintings that need nothing from the target in front of them: the blank canvas,
 the random agent's strokes and, when it ran, the ``fixed-sequence`` agent's one
@@ -34,8 +35,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -59,8 +61,8 @@ from neuralpaint.benchmarks.cells import DEFAULT_CACHE, run_cells, threads_per_w
 from neuralpaint.benchmarks.figures import save_figure
 from neuralpaint.io import write_text
 
-GRADIENT_AGENT = "amortized@regression"
-"""The gradient agent of the headline ratio (the paper's set-up)."""
+NOT_GRADIENT_PAINTERS = ("mypaint",)
+"""Agents that run on these renderers learn nothing through a painter's gradients."""
 FAMILIES = ("model-free", "model-based")
 """The reinforcement-learning families the headline compares against, each alone."""
 REFERENCE_AGENTS = ("random", "fixed-sequence")
@@ -116,16 +118,17 @@ PRESETS = {
         },
         workers=1,
     ),
-    # 40 s runs are short: the threshold asks for 15% below a blank canvas.
+    # 40 s runs are short: the threshold asks for 15% below the best painting that needs
+    # nothing from the target (the blank canvas, random or fixed-sequence strokes).
     "quick": ConvergenceConfig(
         seconds=40.0,
         evaluations=5,
         threshold=0.85,
         agent_kwargs={"amortized": {"batch_size": 8, "lr": 1e-3}},
     ),
-    # Issue 14's preset: MNIST and Photos, 3 seeds, two runs side by side on one thread
-    # each, about two hours of machine time (run cells x budget / 2, plus evaluation).
-    # The budget goes to the agents that need it, RL.
+    # MNIST and Photos, 3 seeds, two runs side by side on one thread each: about two
+    # hours of machine time (run cells x budget / 2, plus evaluation). The budget goes
+    # to the agents that need it, RL.
     "long": ConvergenceConfig(
         seconds=180.0,
         agent_seconds={
@@ -178,6 +181,31 @@ def agent_family(spec: str) -> str | None:
 def is_rl_agent(spec: str) -> bool:
     """Whether ``spec`` names a reinforcement-learning agent of either family."""
     return agent_family(spec) is not None
+
+
+def is_gradient_agent(spec: str) -> bool:
+    """Whether ``spec`` names an agent that learns through a painter's gradients: not
+    reinforcement learning, not a reference painting, not on the real program."""
+    name, painter = parse_agent_spec(spec)
+    return (
+        not is_rl_agent(spec)
+        and name not in REFERENCE_AGENTS
+        and painter not in NOT_GRADIENT_PAINTERS
+    )
+
+
+def best_gradient_agent(table: pd.DataFrame) -> str | None:
+    """The gradient agent a run is judged on: of those most seeds brought to the
+    threshold, the fastest; if none got there, the one with the lowest final L2.
+    ``None`` when the run has no gradient agent."""
+    rows = table.set_index("agent")
+    rows = rows[[is_gradient_agent(a) for a in rows.index]]
+    if not len(rows):
+        return None
+    reached = rows[[reached_by_most(t) for t in rows["seconds to threshold"]]]
+    if len(reached):
+        return min(reached.index, key=lambda a: reached.loc[a, "seconds to threshold"].mean)
+    return rows["final MyPaint L2"].idxmin()
 
 
 CHECKPOINT_FILE = "progress.json"
@@ -374,9 +402,13 @@ def reached_by_most(times) -> bool:
 
 
 def headlines(
-    table: pd.DataFrame, curves: pd.DataFrame | None = None, threshold: float | None = None
+    table: pd.DataFrame,
+    curves: pd.DataFrame | None = None,
+    threshold: float | None = None,
+    agent: str | None = None,
 ) -> list[str]:
-    """The gradient agent's speed-up over each RL family, one sentence per family.
+    """The speed-up of the gradient ``agent`` (by default the run's best, see
+    :func:`best_gradient_agent`) over each RL family, one paragraph per family.
 
     Against the fastest family member that most seeds brought to the threshold, the
     ratio of times and of strokes rendered. Where no member did, a lower bound
@@ -385,25 +417,26 @@ def headlines(
     that slope leaves it from the threshold.
     """
     rows = table.set_index("agent")
-    if GRADIENT_AGENT not in rows.index:
-        return [f"(no speed-up: needs {GRADIENT_AGENT} in the run)"]
-    grad = rows.loc[GRADIENT_AGENT]
+    grad_name = agent or best_gradient_agent(table)
+    if grad_name is None or grad_name not in rows.index:
+        return ["(no speed-up: needs a gradient agent in the run)"]
+    grad = rows.loc[grad_name]
     out = []
+    time, strokes = "seconds to threshold", "strokes to threshold"
     for family in FAMILIES:
         members = rows[[agent_family(a) == family for a in rows.index]]
         if not len(members):
             continue
         label = f"**Speed-up over {family} RL**"
-        reached = members[[reached_by_most(t) for t in members["seconds to threshold"]]]
+        reached = members[[reached_by_most(t) for t in members[time]]]
         if len(reached):
-            best = min(reached.index, key=lambda a: reached.loc[a, "seconds to threshold"].mean)
+            best = min(reached.index, key=lambda a: reached.loc[a, time].mean)
             b = rows.loc[best]
-            time, strokes = "seconds to threshold", "strokes to threshold"
             out.append(
-                f"{label}: {GRADIENT_AGENT} reaches the threshold "
+                f"{label}: {grad_name} reaches the threshold "
                 f"{speedup(grad[time], b[time])} sooner in wall-clock time than {best}, the "
-                f"fastest {family} agent that got there ({grad[time]} s vs {b[time]} s), "
-                f"rendering {speedup(grad[strokes], b[strokes])} fewer strokes "
+                f"fastest {family} agent that got there ({grad[time]} s vs {b[time]} s). "
+                f"It renders {speedup(grad[strokes], b[strokes])} fewer strokes "
                 f"({grad[strokes]} vs {b[strokes]})."
             )
             if curves is not None:  # the evaluation grid can be what the ratio measures
@@ -412,36 +445,35 @@ def headlines(
                         f" {best} was below the threshold at its first evaluation, so its "
                         "true time may be shorter: this ratio is an upper bound."
                     )
-                if at_first_evaluation(curves, GRADIENT_AGENT, grad[time]):
+                if at_first_evaluation(curves, grad_name, grad[time]):
                     out[-1] += (
-                        f" {GRADIENT_AGENT} was below it at its first evaluation, so the "
+                        f" {grad_name} was below it at its first evaluation, so the "
                         "ratio may be larger."
                     )
             continue
         best = members["final MyPaint L2"].idxmin()
         b = rows.loc[best]
-        ratio = speedup(grad["seconds to threshold"], b["seconds to threshold"])
-        times = (
-            f"({grad['seconds to threshold']} s vs {b['seconds to threshold']} s; a seed that "
-            f"never got there counts as its whole budget, {b['budget (s)']:.0f} s)"
-        )
-        if grad["seconds to threshold"].censored:  # both fell short somewhere: no bound
-            bound = (
-                f"nor did {GRADIENT_AGENT} in every seed, so this run bounds no speed-up "
-                f"against {best}, the {family} agent with the lowest final L2 {times}."
+        times = f"({grad[time]} s vs {b[time]} s)"
+        budget = f"A seed that never got there counts as its whole budget, {b['budget (s)']:.0f} s."
+        text = f"{label}: no {family} agent reached the threshold in most seeds."
+        if grad[time].censored:  # both fell short somewhere: no bound
+            text += (
+                f" {grad_name} reached it in {grad[time].reached} of {grad[time].seeds} "
+                f"seeds, so this run bounds no speed-up against {best}, the {family} agent "
+                f"with the lowest final L2 {times}. {budget}"
             )
         else:
-            bound = (
-                f"lower bound: {GRADIENT_AGENT} gets there {ratio} sooner than {best}, the "
-                f"{family} agent with the lowest final L2 {times}."
+            text += (
+                f" This is a lower bound: {grad_name} gets there "
+                f"{speedup(grad[time], b[time])} sooner than {best}, the {family} agent "
+                f"with the lowest final L2 {times}. {budget}"
             )
-        text = f"{label}: no {family} agent reached the threshold in most seeds; {bound}"
         if curves is not None and threshold is not None:
             slope = learning_rate(curves, best)
             left = time_at_slope(b["final MyPaint L2"], slope, threshold)
             rate = f"{slope * 100:+.2g} per 100 s" if np.isfinite(slope) else "not measured"
             text += (
-                f" Its learning curve ends at L2 {b['final MyPaint L2']:.4f} against a "
+                f" {best}'s learning curve ends at L2 {b['final MyPaint L2']:.4f} against a "
                 f"threshold of {threshold:.4f}, changing {rate} over the second half of "
                 + (
                     f"its run: at that rate about {left:.3g} s more."
@@ -450,7 +482,15 @@ def headlines(
                 )
             )
         out.append(text)
-    return out or [f"(no speed-up: needs {GRADIENT_AGENT} and an RL agent in the run)"]
+    if not out:
+        return [f"(no speed-up: needs {grad_name} and an RL agent in the run)"]
+    gradient = [a for a in rows.index if is_gradient_agent(a)]
+    if agent is None and len(gradient) > 1:
+        out[0] = (
+            f"Judged on {grad_name}, the run's best of {len(gradient)} gradient agents "
+            f"({', '.join(gradient)}). " + out[0]
+        )
+    return out
 
 
 def headline(
@@ -478,6 +518,25 @@ def analyse(raw: pd.DataFrame, config: ConvergenceConfig) -> dict[str, dict]:
             "headline": headline(table, curves, threshold),
         }
     return out
+
+
+def read_config(path: str | Path) -> tuple[str, ConvergenceConfig]:
+    """The preset and settings a ``convergence.csv`` was written with, from the header
+    :func:`run` writes. Files from before the header held them fall back on the
+    command's ``--preset`` and ``--seconds`` (the budget that censors unreached seeds)."""
+    saved = provenance.read_csv_config(path)
+    if saved is not None:
+        preset = saved.pop("preset", "quick")
+        known = {f.name for f in fields(ConvergenceConfig)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+        return preset, ConvergenceConfig(**values)
+    command = provenance.read_csv_header(path).get("command", "")
+    preset = re.search(r"--preset (\w+)", command)
+    preset = preset.group(1) if preset and preset.group(1) in PRESETS else "quick"
+    config = PRESETS[preset]
+    if seconds := re.search(r"--seconds ([0-9.]+)", command):
+        config = replace(config, seconds=float(seconds.group(1)), agent_seconds={})
+    return preset, config
 
 
 def plot(raw: pd.DataFrame, env: str, threshold: float, path: Path) -> Path:
@@ -573,7 +632,8 @@ def run(
         f"--envs {','.join(config.envs)} --seeds {config.seeds} --device {device}"
         + (f" --seconds {seconds:g}" if seconds else "")
     )
-    write_text(out / "convergence.csv", provenance.csv_header(command) + raw.to_csv(index=False))
+    header = provenance.csv_header(command, config={"preset": preset} | asdict(config))
+    write_text(out / "convergence.csv", header + raw.to_csv(index=False))
     budgets = ", ".join(f"{a} {config.budget(a):g} s" for a in config.agents)
     md = [
         "# Convergence on held-out targets, painted by MyPaint\n",

@@ -8,6 +8,7 @@ executor, and for Ray the cluster's nodes, CPUs and GPUs).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import subprocess
@@ -97,10 +98,21 @@ def markdown_header(command: str | None = None, executor: str | None = None) -> 
     return "\n".join(f"- **{k}**: `{v}`" for k, v in fields.items()) + "\n"
 
 
-def csv_header(command: str | None = None, executor: str | None = None) -> str:
+def csv_header(
+    command: str | None = None, executor: str | None = None, config: dict | None = None
+) -> str:
     """The header as ``#`` comment lines, for the top of a CSV file
-    (read it back with ``pandas.read_csv(path, comment='#')``)."""
-    return "\n".join(f"# {k}: {v}" for k, v in header(command, executor).items()) + "\n"
+    (read it back with ``pandas.read_csv(path, comment='#')``). ``config``, the settings
+    the suite ran with, is written as one JSON line (read it back with
+    :func:`read_csv_config`), so no reader has to parse them out of the command."""
+    fields = header(command, executor)
+    if config is not None:
+        fields[CONFIG] = json.dumps(config, sort_keys=True)
+    return "\n".join(f"# {k}: {v}" for k, v in fields.items()) + "\n"
+
+
+CONFIG = "config"
+"""The header field holding the suite's settings as JSON."""
 
 
 def read_csv_header(path: str | Path) -> dict[str, str]:
@@ -113,3 +125,19 @@ def read_csv_header(path: str | Path) -> dict[str, str]:
             key, _, value = line[2:].partition(": ")
             fields[key] = value.strip()
     return fields
+
+
+def read_csv_config(path: str | Path) -> dict | None:
+    """The settings :func:`csv_header` wrote into a results CSV's header, or ``None``
+    for a file written without them (older results).
+
+    Raises:
+        ValueError: when the field is there but is not JSON.
+    """
+    text = read_csv_header(path).get(CONFIG)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: the header's {CONFIG} field is not JSON ({exc})") from exc
