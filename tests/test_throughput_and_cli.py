@@ -85,3 +85,27 @@ def test_demo_writes_the_same_bytes_on_every_run(tmp_path):
         "mnist_scores.json",
     }
     assert runs[0] == runs[1]
+
+
+def test_libmypaint_messages_stay_off_the_terminal(capfd):
+    """libmypaint printf()s "Time is running backwards!" to stdout in rare strokes; the
+    renderer drops what C prints while it paints and keeps Python's own output."""
+    from cffi import FFI
+
+    from neuralpaint.painters.mypaint import MyPaintCanvas, _quiet_libmypaint
+
+    ffi = FFI()
+    ffi.cdef("int printf(const char *format, ...);")
+    libc = ffi.dlopen(None)
+    print("before", end=" ")
+    with _quiet_libmypaint():
+        libc.printf(b"Time is running backwards!\n")
+    print("after", flush=True)
+    libc.printf(b"C again\n")  # C's stdout works as before once the block ends
+    MyPaintCanvas(16, seed=0).paint([0.1, 0.1, 0.5, 0.2, 0.9, 0.9, 0.8, 0.8, 0.5, 1, 0, 0])
+    flush = FFI()
+    flush.cdef("int fflush(void *stream);")
+    flush.dlopen(None).fflush(flush.NULL)  # C's stdout is buffered when it is not a tty
+    out = capfd.readouterr().out
+    assert "backwards" not in out
+    assert out == "before after\nC again\n"

@@ -21,6 +21,7 @@ seeds give different textures, and successive strokes on one brush still differ.
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -153,6 +154,70 @@ class _Surface:
         return np.clip(px[..., :3] / alpha, 0.0, 1.0)
 
 
+@contextlib.contextmanager
+def _quiet_libmypaint() -> Iterator[None]:
+    """Keep the messages libmypaint prints inside the block off the user's terminal.
+
+    libmypaint prints "Time is running backwards!" to stdout when one of its dab steps
+    gets a negative time, then uses 1 ms for that step. Every ``dtime`` we pass is
+    0.1 s, so the negative step comes from libmypaint's own interpolation, most likely
+    its single precision: when a step takes all the time left, ``(float) dtime_left``
+    can exceed the double it came from and leave the last step a nanosecond below
+    zero. That needs a dab count to land on a whole number, so only long runs over
+    many seeds meet it. Changing our ``dtime`` would change pixels, so the message is
+    dropped instead: file descriptor 1 points at ``/dev/null`` inside the block, and C's
+    stdout is flushed there before it is restored. Python's output is flushed first.
+    """
+    libc = _libc()
+    if libc is None:
+        yield
+        return
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no stdout to protect
+        yield
+        return
+    try:
+        os.dup2(libc.devnull, 1)
+        yield
+    finally:
+        libc.fflush(libc.NULL_STREAM)
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class _Libc:
+    """``fflush`` of the C library, through cffi (ABI mode)."""
+
+    NULL_STREAM = None
+
+    def __init__(self) -> None:
+        from cffi import FFI
+
+        ffi = FFI()
+        ffi.cdef("int fflush(void *stream);")
+        self._lib = ffi.dlopen(None)
+        self.NULL_STREAM = ffi.NULL
+        self.devnull = os.open(os.devnull, os.O_WRONLY)  # kept open: one per process
+
+    def fflush(self, stream) -> None:
+        self._lib.fflush(stream)
+
+
+_LIBC: list[_Libc | None] = []
+
+
+def _libc() -> _Libc | None:
+    """The C library of this process, or ``None`` where cffi cannot open it."""
+    if not _LIBC:
+        try:
+            _LIBC.append(_Libc() if os.name == "posix" else None)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 class _Brush:
     """A libmypaint brush loaded from a ``.myb`` file, with a seeded texture."""
 
@@ -183,8 +248,9 @@ class _Brush:
         lib, brush = self.lib, self.handle
         lib.mypaint_brush_set_base_value(brush, L.setting_id("radius_logarithmic"), -1.5)
         lib.mypaint_surface_begin_atomic(scratch)
-        for i in range(calls + 1):  # the first call after creation only positions
-            lib.mypaint_brush_stroke_to(brush, scratch, -50.0 - 0.03 * i, -50.0, 1.0, 0, 0, 0.1)
+        with _quiet_libmypaint():
+            for i in range(calls + 1):  # the first call after creation only positions
+                lib.mypaint_brush_stroke_to(brush, scratch, -50.0 - 0.03 * i, -50.0, 1.0, 0, 0, 0.1)
         lib.mypaint_surface_end_atomic(scratch, self.ffi.NULL)
         self.radius = None
 
@@ -309,7 +375,8 @@ class MyPaintCanvas:
         xs, ys, ps, radius = next(stroke_paths(arr[None], self.size))
         self._brush.set_radius(radius)
         self._brush.set_color(tuple(float(v) for v in arr[A.COLOR_SLICE]))
-        self._brush.paint(self._surface, xs, ys, ps, A.STROKE_DTIME)
+        with _quiet_libmypaint():
+            self._brush.paint(self._surface, xs, ys, ps, A.STROKE_DTIME)
 
     def paint_many(self, actions: np.ndarray) -> None:
         """Paint a sequence of strokes in order."""
@@ -422,13 +489,14 @@ class MyPaintRenderer:
         # Keep the raw red channel (black ink on white: R = G = B) and convert the
         # whole chunk at once; per-stroke float conversion costs more than painting.
         red = np.full((len(chunk), self.size, self.size), L.ONE, dtype=np.uint16)
-        for i, (xs, ys, ps, radius) in enumerate(stroke_paths(chunk, self.size)):
-            if lifted[i]:
-                continue
-            surface.clear()
-            brush.set_radius(radius)
-            brush.paint(surface, xs, ys, ps, A.STROKE_DTIME)
-            surface.red_into(red[i])
+        with _quiet_libmypaint():
+            for i, (xs, ys, ps, radius) in enumerate(stroke_paths(chunk, self.size)):
+                if lifted[i]:
+                    continue
+                surface.clear()
+                brush.set_radius(radius)
+                brush.paint(surface, xs, ys, ps, A.STROKE_DTIME)
+                surface.red_into(red[i])
         masks = 1.0 - red.astype(np.float32) * np.float32(1.0 / L.ONE)
         return np.clip(masks, 0.0, 1.0, out=masks)
 
