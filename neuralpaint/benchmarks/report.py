@@ -17,6 +17,7 @@ relative to the page. Pages without include blocks are left as they are.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 
@@ -48,17 +49,21 @@ INCLUDE = re.compile(
 )
 
 
+LINK = re.compile(r"(!?\[[^\]]*\])\((?!https?:|/|#|mailto:)([^)\s]+)\)")
+"""A Markdown link or image with a relative target."""
+
+
 def body_of(path: Path, folder: str) -> str:
     """A results file without its ``# title`` line, its other headings two levels down,
-    and image links made relative to the page by prefixing ``folder`` (the file's
-    folder as seen from the page)."""
+    and relative links and images made relative to the page by prefixing ``folder``
+    (the file's folder as seen from the page)."""
     lines = path.read_text().splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
     # Section headings of the file sit below the page's own section headings.
     lines = ["##" + line if re.match(r"#+ ", line) else line for line in lines]
     text = "\n".join(lines).strip() + "\n"
-    return re.sub(r"!\[([^\]]*)\]\((?!http|/)([^)]+)\)", rf"![\1]({folder}/\2)", text)
+    return LINK.sub(lambda m: f"{m[1]}({posixpath.normpath(f'{folder}/{m[2]}')})", text)
 
 
 def update_page(page: str | Path, root: str | Path = ".") -> list[str]:
