@@ -31,7 +31,16 @@ def register_agent(cls: type[Agent]) -> type[Agent]:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register_agent decorators.
-    for module in ("random_agent", "stroke_optimizer", "amortized", "rl", "fixed_sequence", "ddpg"):
+    for module in (
+        "random_agent",
+        "stroke_optimizer",
+        "amortized",
+        "rl",
+        "fixed_sequence",
+        "ddpg",
+        "search",
+        "hybrid",
+    ):
         importlib.import_module(f"neuralpaint.agents.{module}")
 
 
