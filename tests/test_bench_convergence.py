@@ -171,3 +171,21 @@ def test_a_changed_agent_reruns_its_cells(tmp_path, monkeypatch):
     assert cell_path(tmp_path, "convergence", other) == other_before
     missing = {"env": "NeuralPaint-MNIST-v0", "agent": "no_such_module:Agent", "seed": 0}
     assert cell_path(tmp_path, "convergence", missing).name.endswith(".json")  # no crash
+
+
+def test_run_writes_its_config_into_the_csv_header(tmp_path, monkeypatch):
+    from neuralpaint.benchmarks import provenance
+
+    rows = []
+    for seed in range(2):  # the cells' rows, without training anything
+        rows += curve("amortized@vae", seed, [0, 2, 4], [0.2, 0.1, 0.05])
+        rows += curve("ppo", seed, [0, 2, 4], [0.2, 0.19, 0.18])
+    monkeypatch.setattr(convergence, "run_cells", lambda *args: rows)
+    convergence.run("tiny", tmp_path, agents=["amortized@vae", "ppo"], seconds=4, cache=tmp_path)
+    path = tmp_path / "convergence.csv"
+    saved = provenance.read_csv_config(path)
+    assert saved["preset"] == "tiny" and saved["agents"] == ["amortized@vae", "ppo"]
+    preset, config = convergence.read_config(path)
+    assert preset == "tiny" and config.seconds == 4 and config.agent_seconds == {}
+    md = (tmp_path / "convergence.md").read_text()
+    assert "amortized@vae gets there ≥ 2× sooner than ppo" in md and "- **commit**" in md

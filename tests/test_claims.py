@@ -61,6 +61,16 @@ def test_each_run_is_judged_on_its_best_gradient_agent(tmp_path):
     assert "amortized@regression gets there" not in row.details
 
 
+def test_the_report_writes_convergence_md_again_from_its_csv(tmp_path):
+    path = write_run(tmp_path, quick_rows(), "quick")
+    claims.write_claims(tmp_path)
+    md = path.with_suffix(".md").read_text()
+    assert md.startswith("# Convergence on held-out targets")
+    assert "- **command**: `neuralpaint bench convergence --preset quick --device cpu`" in md
+    assert "**config**: `{" not in md, "the settings are a line of their own, not JSON"
+    assert "Judged on amortized@vae" in md and "![convergence](convergence_NeuralPaint" in md
+
+
 def test_the_verdict_does_not_hold_when_rl_gets_there_first(tmp_path):
     write_run(tmp_path, quick_rows(ppo_l2=(0.2, 0.1, 0.1)), "quick")  # ppo there at 20 s...
     assert claims.convergence_row(tmp_path).verdict == claims.HOLDS  # ...vae at 10 s

@@ -520,6 +520,63 @@ def analyse(raw: pd.DataFrame, config: ConvergenceConfig) -> dict[str, dict]:
     return out
 
 
+def markdown(
+    analysis: dict[str, dict], config: ConvergenceConfig, header: str, figures: dict[str, str]
+) -> str:
+    """``convergence.md``: the provenance ``header`` (Markdown lines), the settings, and
+    per environment the table, the headline and its figure (``figures``: file names)."""
+    budgets = ", ".join(f"{a} {config.budget(a):g} s" for a in config.agents)
+    md = [
+        "# Convergence on held-out targets, painted by MyPaint\n",
+        header,
+        f"- **config**: training per run: {budgets}; evaluated {config.evaluations}"
+        f" times (plus once untrained) on {config.targets} held-out test targets; "
+        f"{config.seeds} seeds; {config.workers} runs side by side, each on "
+        f"{threads_per_worker(config.workers)} torch thread(s); agent settings "
+        f"{config.agent_kwargs or 'defaults'}\n",
+        "- Time to threshold: the first evaluation at or below "
+        f"{config.threshold:g} × the best of the blank canvas's, the random agent's and the "
+        "fixed-sequence agent's L2 (those that ran), as mean over seeds (seeds that got "
+        "there / seeds); a seed that never got there counts as its whole budget. Strokes "
+        "rendered: environment steps (RL on a renderer) or painter calls (agents that "
+        "paint through the painter, DDPG included).\n",
+        "- Policies: stochastic agents are judged as their mode (deterministic) and "
+        "sampled; each agent's row and curve use the policy with the lower final L2 "
+        "averaged over seeds (`policy`), the other's final L2 is beside it. The rule is "
+        "the same for every agent; the CSV has both.\n",
+    ]
+    for env, a in analysis.items():
+        refs = "; ".join(f"{name} {l2:.4f}" for name, l2 in a["references"].items())
+        md += [
+            f"\n## {env}\n\nPaintings that need nothing from the target: {refs}. "
+            f"Threshold: L2 ≤ {a['threshold']:.4f}.\n\n",
+            a["table"].to_markdown(index=False, floatfmt=".4g"),
+            f"\n\n{a['headline']}\n\n![convergence]({figures[env]})\n",
+        ]
+    return "".join(md)
+
+
+def rewrite_markdown(path: str | Path) -> Path:
+    """Write ``convergence.md`` again beside the ``convergence.csv`` at ``path``, from
+    its rows and its header alone (no training; the figures are kept), so that its
+    tables and headlines follow the current analysis. The provenance is the CSV's."""
+    path = Path(path)
+    raw = pd.read_csv(path, comment="#")
+    _, config = read_config(path)
+    config = replace(  # what ran, for files whose header predates the config
+        config,
+        agents=tuple(raw["agent"].unique()),
+        envs=tuple(raw["env"].unique()),
+        seeds=int(raw["seed"].nunique()),
+    )
+    fields = provenance.read_csv_header(path)
+    fields.pop(provenance.CONFIG, None)
+    header = "\n".join(f"- **{k}**: `{v}`" for k, v in fields.items()) + "\n"
+    analysis = analyse(raw, config)
+    md = markdown(analysis, config, header, {env: f"convergence_{env}.png" for env in analysis})
+    return write_text(path.with_suffix(".md"), md)
+
+
 def read_config(path: str | Path) -> tuple[str, ConvergenceConfig]:
     """The preset and settings a ``convergence.csv`` was written with, from the header
     :func:`run` writes. Files from before the header held them fall back on the
@@ -634,34 +691,10 @@ def run(
     )
     header = provenance.csv_header(command, config={"preset": preset} | asdict(config))
     write_text(out / "convergence.csv", header + raw.to_csv(index=False))
-    budgets = ", ".join(f"{a} {config.budget(a):g} s" for a in config.agents)
-    md = [
-        "# Convergence on held-out targets, painted by MyPaint\n",
-        provenance.markdown_header(command),
-        f"- **config**: training per run: {budgets}; evaluated {config.evaluations}"
-        f" times (plus once untrained) on {config.targets} held-out test targets; "
-        f"{config.seeds} seeds; {config.workers} runs side by side, each on "
-        f"{threads_per_worker(config.workers)} torch thread(s); agent settings "
-        f"{config.agent_kwargs or 'defaults'}\n",
-        "- Time to threshold: the first evaluation at or below "
-        f"{config.threshold:g} × the best of the blank canvas's, the random agent's and the "
-        "fixed-sequence agent's L2 (those that ran), as mean over seeds (seeds that got "
-        "there / seeds); a seed that never got there counts as its whole budget. Strokes "
-        "rendered: environment steps (RL on a renderer) or painter calls (agents that "
-        "paint through the painter, DDPG included).\n",
-        "- Policies: stochastic agents are judged as their mode (deterministic) and "
-        "sampled; each agent's row and curve use the policy with the lower final L2 "
-        "averaged over seeds (`policy`), the other's final L2 is beside it. The rule is "
-        "the same for every agent; the CSV has both.\n",
-    ]
-    for env, a in analysis.items():
-        figure = plot(a["curves"], env, a["threshold"], out / f"convergence_{env}.png")
-        refs = "; ".join(f"{name} {l2:.4f}" for name, l2 in a["references"].items())
-        md += [
-            f"\n## {env}\n\nPaintings that need nothing from the target: {refs}. "
-            f"Threshold: L2 ≤ {a['threshold']:.4f}.\n\n",
-            a["table"].to_markdown(index=False, floatfmt=".4g"),
-            f"\n\n{a['headline']}\n\n![convergence]({figure.name})\n",
-        ]
-    write_text(out / "convergence.md", "".join(md))
+    figures = {
+        env: plot(a["curves"], env, a["threshold"], out / f"convergence_{env}.png").name
+        for env, a in analysis.items()
+    }
+    md = markdown(analysis, config, provenance.markdown_header(command), figures)
+    write_text(out / "convergence.md", md)
     return {env: a["table"] for env, a in analysis.items()}
