@@ -27,7 +27,7 @@ import torch
 from neuralpaint import actions as A
 from neuralpaint.agents.differentiable import frozen_painter, resolve_device, stroke_colors
 from neuralpaint.agents.registry import register_agent
-from neuralpaint.agents.search import PerImageSearch
+from neuralpaint.agents.search import CEMSearch, GreedySearch, PerImageSearch
 from neuralpaint.agents.search_common import (
     Spending,
     best_colors,
@@ -41,6 +41,8 @@ from neuralpaint.painters.compositing import composite
 from neuralpaint.painters.mypaint import MyPaintCanvas
 
 HORIZONS = ("next", "all")
+SEARCH_INITS = {"greedy": GreedySearch, "cem": CEMSearch}
+"""``init=`` names that start the plan with search on MyPaint."""
 PROPOSE_SHARE = 0.3
 """Share of a chunk's time spent on MyPaint proposals when it needs fresh starts."""
 REFINE_UNTIL = 0.85
@@ -59,11 +61,16 @@ class HybridPlanner(PerImageSearch):
     Args:
         renderer: the neural painter to plan through (the ``PAINTER`` of
             ``hybrid@PAINTER``).
-        init: an amortised agent (a shipped name such as ``amortized-mnist`` or a saved
-            folder) whose strokes start the plan; ``None`` starts from MyPaint proposals.
+        init: where the first plan comes from: an amortised agent (a shipped name such
+            as ``amortized-mnist`` or a saved folder), ``greedy`` or ``cem`` (search on
+            MyPaint, for ``init_share`` of the budget), or ``None`` (MyPaint proposals
+            for each stroke as it comes).
+        init_share: the share of a seconds budget that ``init="greedy"``/``"cem"`` spends.
         horizon: ``next`` plans one chunk at a time; ``all`` plans every remaining
             stroke jointly. Default: ``all`` with ``init``, else ``next``.
-        chunk: strokes painted on MyPaint between two plans.
+        chunk: strokes painted on MyPaint between two plans. Default: 1 for ``next``;
+            half the strokes for ``all`` (plan all, paint half, re-plan the rest from
+            the real canvas).
         starts: plans refined side by side (the best is kept after checking).
         proposals: MyPaint proposals per fresh start slot at most (the best ``starts``
             of them start Adam); the time share :data:`PROPOSE_SHARE` also bounds them.
@@ -84,8 +91,9 @@ class HybridPlanner(PerImageSearch):
         seed: int = 0,
         renderer: str = "regression",
         init: str | None = None,
+        init_share: float = 0.5,
         horizon: str | None = None,
-        chunk: int = 1,
+        chunk: int | None = None,
         starts: int = 8,
         proposals: int = 256,
         steps: int | None = None,
@@ -98,6 +106,9 @@ class HybridPlanner(PerImageSearch):
         **kwargs,
     ):
         horizon = horizon or ("all" if init else "next")
+        chunk = chunk or (-(-task.strokes // 2) if horizon == "all" else 1)
+        if not 0.0 < float(init_share) < 1.0:
+            raise ValueError(f"init_share must be in (0, 1), got {init_share}")
         if horizon not in HORIZONS:
             raise ValueError(f"horizon must be one of {HORIZONS}, got {horizon!r}")
         for name, value in (("chunk", chunk), ("starts", starts), ("proposals", proposals)):
@@ -108,6 +119,7 @@ class HybridPlanner(PerImageSearch):
         if not (np.isfinite(lr) and lr > 0):
             raise ValueError(f"lr must be a positive number, got {lr}")
         self.init, self.horizon, self.chunk = init, horizon, int(chunk)
+        self.init_share = float(init_share)
         self.starts, self.proposals, self.steps = int(starts), int(proposals), steps
         self.lr, self.jitter, self.verify = float(lr), float(jitter), bool(verify)
         self.coarse_to_fine, self.guided = bool(coarse_to_fine), float(guided)
@@ -116,6 +128,7 @@ class HybridPlanner(PerImageSearch):
             seed,
             renderer=renderer,
             init=init,
+            init_share=init_share,
             horizon=horizon,
             chunk=chunk,
             starts=starts,
@@ -148,6 +161,13 @@ class HybridPlanner(PerImageSearch):
         from neuralpaint.agents.base import Agent
         from neuralpaint.agents.commands import resolve_agent_folder
 
+        if init in SEARCH_INITS:
+            if self.budget.seconds is None:
+                raise ValueError(f"init={init!r} needs a seconds budget to share")
+            cls = SEARCH_INITS[init]
+            seconds = self.budget.seconds * self.init_share
+            return cls(self.task, self.seed, seconds=seconds, brush=self.brush, batch=self.batch)
+
         agent = Agent.load(resolve_agent_folder(init))
         if agent.task.size != self.task.size or agent.task.action_dim != self.task.action_dim:
             raise ValueError(
@@ -159,7 +179,13 @@ class HybridPlanner(PerImageSearch):
         return agent
 
     def _spending(self) -> Spending:
-        return Spending(self.budget, -(-self.task.strokes // self.chunk))
+        """One slice per chunk, weighted by the strokes each plan holds (with
+        ``horizon="all"`` the first plan holds them all), so every plan gets about as
+        many Adam steps."""
+        t, c = self.task.strokes, self.chunk
+        firsts = range(0, t, c)
+        weights = [t - k if self.horizon == "all" else min(c, t - k) for k in firsts]
+        return Spending(self.budget, len(weights), weights)
 
     # ------------------------------------------------------------------ planning
 
@@ -169,7 +195,11 @@ class HybridPlanner(PerImageSearch):
         image = canvas.image()
         target_t = torch.as_tensor(target, device=self.device).permute(2, 0, 1)[None]
         plan = None  # (P, 12) strokes still planned after the painted ones
-        if self.init_agent is not None:
+        if isinstance(self.init_agent, PerImageSearch):
+            inner = self.init_agent._spending()
+            plan = self.init_agent.paint_one(target, rng, inner, canvas_seed)
+            spending.renders += inner.renders
+        elif self.init_agent is not None:
             plan = self.init_agent.paint(target[None])[0][:, : A.ACTION_DIM]
             spending.painter_evals += t_total
         painted: list[np.ndarray] = []

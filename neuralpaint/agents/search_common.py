@@ -47,10 +47,14 @@ class PerImageBudget:
 
 class Spending:
     """Tracks one image's spending against its :class:`PerImageBudget`, split into
-    equal slices (one per stroke or chunk), so early strokes cannot eat the budget."""
+    slices (one per stroke or chunk), so early strokes cannot eat the budget. Each slice
+    may spend its ``weights`` share (equal by default) of what is left when it begins."""
 
-    def __init__(self, budget: PerImageBudget, slices: int):
+    def __init__(self, budget: PerImageBudget, slices: int, weights: list[float] | None = None):
         self.budget, self.slices = budget, max(1, slices)
+        self.weights = list(weights) if weights is not None else [1.0] * self.slices
+        if len(self.weights) != self.slices or min(self.weights) <= 0:
+            raise ValueError(f"weights must be {self.slices} positive numbers, got {weights}")
         self.start = time.perf_counter()
         self.renders = 0
         self.painter_evals = 0
@@ -61,20 +65,24 @@ class Spending:
     def seconds(self) -> float:
         return time.perf_counter() - self.start
 
+    def _share(self) -> float:
+        """The current slice's weight over the weight of the slices left."""
+        left = self.weights[min(self.done_slices, self.slices - 1) :]
+        return left[0] / sum(left)
+
     def begin_slice(self) -> None:
-        """Start the next slice: it may spend an equal share of what is left."""
+        """Start the next slice: it may spend its share of what is left."""
         self._slice_start = (time.perf_counter(), self.renders)
 
     def slice_fraction(self) -> float:
         """How much of the current slice is spent, in [0, 1+]."""
-        left = self.slices - self.done_slices
         t0, r0 = self._slice_start
         parts = []
         if self.budget.seconds is not None:
-            share = max(self.budget.seconds - (t0 - self.start), 0.0) / left
+            share = max(self.budget.seconds - (t0 - self.start), 0.0) * self._share()
             parts.append((time.perf_counter() - t0) / share if share > 0 else 1.0)
         if self.budget.renders is not None:
-            share = max(self.budget.renders - r0, 0) / left
+            share = max(self.budget.renders - r0, 0) * self._share()
             parts.append((self.renders - r0) / share if share > 0 else 1.0)
         return max(parts)
 
@@ -85,9 +93,8 @@ class Spending:
         """Renders the current slice may still make, or ``None`` without a render budget."""
         if self.budget.renders is None:
             return None
-        left = self.slices - self.done_slices
         _, r0 = self._slice_start
-        share = max(self.budget.renders - r0, 0) // max(left, 1)
+        share = int(max(self.budget.renders - r0, 0) * self._share())
         return max(share - (self.renders - r0), 0)
 
     def stats(self) -> dict[str, float]:
