@@ -126,6 +126,23 @@ def _convergence(args: argparse.Namespace, out: str) -> None:
         print(f"{env}\n{table.to_markdown(index=False, floatfmt='.4g')}")
 
 
+def _frontier(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import frontier
+
+    option = vars(args).get
+    table = frontier.run(
+        args.preset,
+        out,
+        _split(option("envs")),
+        _split(option("methods")),
+        args.device,
+        args.cache,
+        args.fresh,
+        option("workers"),
+    )
+    print(frontier.summary(table).to_markdown(index=False, floatfmt=".4g"))
+
+
 def _sweep(args: argparse.Namespace, out: str) -> None:
     from neuralpaint.benchmarks import sweep
 
@@ -140,6 +157,7 @@ SUITE_RUNNERS: dict[str, Callable[[argparse.Namespace, str], None]] = {
     "agents": _agents,
     "discrete": _discrete,
     "convergence": _convergence,
+    "frontier": _frontier,
     "sweep": _sweep,
 }
 """``bench SUITE`` runs ``SUITE_RUNNERS[SUITE](args, out)``, which writes its files into
@@ -381,6 +399,26 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--envs", default=None, help="comma-separated env ids (default: preset)")
     add_device_flag(p)
     _training_flags(p)
+
+    p = suites.add_parser(
+        "frontier",
+        help="per-image quality on MyPaint against seconds per image: search, gradient, hybrid",
+    )
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument("--envs", default=None, help="comma-separated env ids (default: preset)")
+    p.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods: amortized, amortized+refine, stroke-optimizer, greedy, "
+        "cem, hybrid (default: all)",
+    )
+    add_device_flag(p)
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="cells side by side (default: preset)"
+    )
+    p.add_argument("--cache", type=folder, default="runs/bench", help="folder of finished cells")
+    p.add_argument("--fresh", action="store_true", help="rerun cached cells")
 
     p = suites.add_parser("sweep", help="a hyperparameter grid or Optuna search for one agent")
     _preset_flag(p)

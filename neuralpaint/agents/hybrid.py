@@ -71,7 +71,9 @@ class HybridPlanner(PerImageSearch):
         chunk: strokes painted on MyPaint between two plans. Default: 1 for ``next``;
             half the strokes for ``all`` (plan all, paint half, re-plan the rest from
             the real canvas).
-        starts: plans refined side by side (the best is kept after checking).
+        starts: plans refined side by side (the best is kept after checking). Default:
+            8 for ``next``; 1 for ``all``, whose plan is good already and whose every
+            extra start costs a whole plan's painter evaluations.
         proposals: MyPaint proposals per fresh start slot at most (the best ``starts``
             of them start Adam); the time share :data:`PROPOSE_SHARE` also bounds them.
         steps: Adam steps per chunk; ``None`` runs until the chunk's time is spent.
@@ -94,7 +96,7 @@ class HybridPlanner(PerImageSearch):
         init_share: float = 0.5,
         horizon: str | None = None,
         chunk: int | None = None,
-        starts: int = 8,
+        starts: int | None = None,
         proposals: int = 256,
         steps: int | None = None,
         lr: float = 0.05,
@@ -107,6 +109,7 @@ class HybridPlanner(PerImageSearch):
     ):
         horizon = horizon or ("all" if init else "next")
         chunk = chunk or (-(-task.strokes // 2) if horizon == "all" else 1)
+        starts = starts or (1 if horizon == "all" else 8)
         if not 0.0 < float(init_share) < 1.0:
             raise ValueError(f"init_share must be in (0, 1), got {init_share}")
         if horizon not in HORIZONS:
@@ -166,7 +169,7 @@ class HybridPlanner(PerImageSearch):
                 raise ValueError(f"init={init!r} needs a seconds budget to share")
             cls = SEARCH_INITS[init]
             seconds = self.budget.seconds * self.init_share
-            return cls(self.task, self.seed, seconds=seconds, brush=self.brush, batch=self.batch)
+            return cls(self.task, self.seed, seconds=seconds, brush=self.brush)
 
         agent = Agent.load(resolve_agent_folder(init))
         if agent.task.size != self.task.size or agent.task.action_dim != self.task.action_dim:

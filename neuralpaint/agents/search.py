@@ -31,6 +31,10 @@ from neuralpaint.agents.task import Task
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
 from neuralpaint.progress import progress_bar
 
+RENDERS_PER_SECOND = 1000
+"""A conservative estimate of MyPaint's 64 px renders per second on one core, for sizing
+batches to small budgets."""
+
 
 @dataclass
 class Candidates:
@@ -55,7 +59,9 @@ class PerImageSearch(Agent):
         renderer: ``mypaint``: search renders candidates with the real program.
         seconds: wall-clock seconds per image.
         renders: MyPaint renders per image (with ``seconds``, whichever ends first).
-        batch: candidates rendered and scored together.
+        batch: candidates rendered and scored together. Default: 64, or fewer when a
+            seconds budget leaves less than about 64 renders' time per stroke, so
+            small budgets are kept.
         brush: the MyPaint brush.
         progress: a progress bar over images.
 
@@ -70,7 +76,7 @@ class PerImageSearch(Agent):
         renderer: str = "mypaint",
         seconds: float | None = None,
         renders: int | None = None,
-        batch: int = 64,
+        batch: int | None = None,
         brush: str = DEFAULT_BRUSH,
         progress: bool = False,
         **kwargs,
@@ -79,7 +85,7 @@ class PerImageSearch(Agent):
             raise ValueError(
                 f"{self.name} paints the continuous variant; the task is {task.variant!r}"
             )
-        if int(batch) < 1:
+        if batch is not None and int(batch) < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
         self.budget = self._budget(task, seconds, renders, **kwargs)
         super().__init__(
@@ -93,7 +99,8 @@ class PerImageSearch(Agent):
             **kwargs,
         )
         self.check_renderer(renderer)
-        self.batch, self.brush, self.progress = int(batch), brush, progress
+        self.batch = int(batch) if batch is not None else self._auto_batch()
+        self.brush, self.progress = brush, progress
         self.mypaint = MyPaintRenderer(task.size, brush)
         self.last_stats: list[dict[str, float]] = []
 
@@ -109,6 +116,13 @@ class PerImageSearch(Agent):
                 if p.kind is p.POSITIONAL_OR_KEYWORD and n not in ("self", "task", "seed", *names)
             ]
         return names
+
+    def _auto_batch(self) -> int:
+        """64, or what about a slice's time affords at ``RENDERS_PER_SECOND`` (at least 8)."""
+        if self.budget.seconds is None:
+            return 64
+        per_slice = self.budget.seconds / self._spending().slices * RENDERS_PER_SECOND
+        return int(np.clip(per_slice, 8, 64))
 
     def _budget(self, task: Task, seconds, renders, **kwargs) -> PerImageBudget:
         if seconds is None and renders is None:

@@ -7,6 +7,8 @@ across targets, so :meth:`train` has nothing to do; all the work happens in
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -32,6 +34,8 @@ class StrokeOptimizer(Agent):
         task: the painting task (its painter is used, frozen).
         seed: seeds the initial strokes.
         iterations: Adam steps per batch of targets.
+        seconds: wall-clock seconds per target (a batch of B targets may take B times as
+            long); with ``iterations``, whichever ends first. ``None``: no time limit.
         lr: Adam's learning rate on the strokes' logits.
         batch_size: targets optimised together.
         device: ``cpu``, ``cuda`` or ``auto``.
@@ -47,6 +51,7 @@ class StrokeOptimizer(Agent):
         task: Task,
         seed: int = 0,
         iterations: int = 300,
+        seconds: float | None = None,
         lr: float = 0.05,
         batch_size: int = 64,
         device: str = "auto",
@@ -57,13 +62,19 @@ class StrokeOptimizer(Agent):
             task,
             seed,
             iterations=iterations,
+            seconds=seconds,
             lr=lr,
             batch_size=batch_size,
             device=device,
             relaxation=check_relaxation(relaxation),
         )
         self.relaxation = relaxation
+        if int(iterations) < 1:
+            raise ValueError(f"iterations must be at least 1, got {iterations}")
+        if seconds is not None and not (np.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"seconds must be a positive finite number, got {seconds}")
         self.iterations, self.lr, self.batch_size = iterations, lr, batch_size
+        self.seconds = seconds
         self.device = resolve_device(device)
         self.progress = progress
         self.painter = frozen_painter(task, self.device)
@@ -90,9 +101,12 @@ class StrokeOptimizer(Agent):
         logits = (torch.randn(b, t, d, generator=gen) * 0.5).to(self.device).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=self.lr)
         self.last_losses = []
+        deadline = None if self.seconds is None else time.perf_counter() + self.seconds * b
         for _ in progress_bar(
             range(self.iterations), desc="stroke optimisation", disable=not self.progress
         ):
+            if deadline is not None and self.last_losses and time.perf_counter() >= deadline:
+                break
             actions = torch.sigmoid(logits)
             canvas = white(b, self.task.size, self.device)
             for i in range(t):
