@@ -51,7 +51,7 @@ class FrontierConfig:
     """
 
     targets: int = 16
-    budgets: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    budgets: tuple[float, ...] = (0.1, 0.3, 1.0, 2.0, 5.0, 10.0, 30.0)
     seeds: int = 3
     few_seeds_above: float = 3.0
     envs: tuple[str, ...] = (MNIST, PHOTOS)
