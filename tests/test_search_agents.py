@@ -168,7 +168,7 @@ def test_hybrid_from_the_amortised_agent_paints_valid_strokes_and_counts_its_wor
         ("cem@mypaint", {"seconds": -2.0}, "seconds"),
         ("hybrid@mypaint", {}, "hybrid@regression"),
         ("hybrid@regression", {"horizon": "later"}, "horizon"),
-        ("hybrid@regression", {"init": "cem", "renders": 100}, "seconds budget"),
+        ("hybrid@regression", {"init_share": 1.0}, "init_share"),
     ],
 )
 def test_bad_arguments_name_the_argument(spec, kwargs, words):

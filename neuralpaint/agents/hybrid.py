@@ -29,6 +29,7 @@ from neuralpaint.agents.differentiable import frozen_painter, resolve_device, st
 from neuralpaint.agents.registry import register_agent
 from neuralpaint.agents.search import CEMSearch, GreedySearch, PerImageSearch
 from neuralpaint.agents.search_common import (
+    PerImageBudget,
     Spending,
     best_colors,
     per_pixel_error,
@@ -38,7 +39,6 @@ from neuralpaint.agents.search_common import (
 )
 from neuralpaint.agents.task import Task
 from neuralpaint.painters.compositing import composite
-from neuralpaint.painters.mypaint import MyPaintCanvas
 
 HORIZONS = ("next", "all")
 SEARCH_INITS = {"greedy": GreedySearch, "cem": CEMSearch}
@@ -165,11 +165,14 @@ class HybridPlanner(PerImageSearch):
         from neuralpaint.agents.commands import resolve_agent_folder
 
         if init in SEARCH_INITS:
-            if self.budget.seconds is None:
-                raise ValueError(f"init={init!r} needs a seconds budget to share")
-            cls = SEARCH_INITS[init]
-            seconds = self.budget.seconds * self.init_share
-            return cls(self.task, self.seed, seconds=seconds, brush=self.brush)
+            budget = self._init_budget()
+            return SEARCH_INITS[init](
+                self.task,
+                self.seed,
+                seconds=budget.seconds,
+                renders=budget.renders,
+                brush=self.brush,
+            )
 
         agent = Agent.load(resolve_agent_folder(init))
         if agent.task.size != self.task.size or agent.task.action_dim != self.task.action_dim:
@@ -180,6 +183,14 @@ class HybridPlanner(PerImageSearch):
         if hasattr(agent, "device"):
             agent.device = self.device
         return agent
+
+    def _init_budget(self) -> PerImageBudget:
+        """The search init's share of this planner's budget."""
+        b, share = self.budget, self.init_share
+        return PerImageBudget(
+            None if b.seconds is None else b.seconds * share,
+            None if b.renders is None else max(1, int(b.renders * share)),
+        )
 
     def _spending(self) -> Spending:
         """One slice per chunk, weighted by the strokes each plan holds (with
@@ -192,17 +203,23 @@ class HybridPlanner(PerImageSearch):
 
     # ------------------------------------------------------------------ planning
 
-    def paint_one(self, target, rng, spending, canvas_seed) -> np.ndarray:
+    def plan(self, target, rng, spending, canvas_seed, start=None) -> np.ndarray:
         t_total = self.task.strokes
-        canvas = MyPaintCanvas(self.task.size, self.brush, seed=canvas_seed)
+        canvas = self.scratch_canvas(start, canvas_seed)
         image = canvas.image()
         target_t = torch.as_tensor(target, device=self.device).permute(2, 0, 1)[None]
         plan = None  # (P, 12) strokes still planned after the painted ones
         if isinstance(self.init_agent, PerImageSearch):
+            self.init_agent.budget = self._init_budget()  # the budget may change per call
             inner = self.init_agent._spending()
-            plan = self.init_agent.paint_one(target, rng, inner, canvas_seed)
+            plan = self.init_agent.plan(target, rng, inner, canvas_seed, start)
             spending.renders += inner.renders
         elif self.init_agent is not None:
+            if start is not None:
+                raise ValueError(
+                    f"init={self.init!r} is an amortised agent, which paints from a white "
+                    "canvas only; use init='cem' or 'greedy' to paint over a canvas"
+                )
             plan = self.init_agent.paint(target[None])[0][:, : A.ACTION_DIM]
             spending.painter_evals += t_total
         painted: list[np.ndarray] = []

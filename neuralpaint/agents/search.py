@@ -152,22 +152,35 @@ class PerImageSearch(Agent):
             target = check_target(target, self.task.size)
             rng = np.random.default_rng((self.seed, i))
             spending = self._spending()
-            out.append(self.paint_one(target, rng, spending, canvas_seed=(self.seed, i)))
+            out.append(self.plan(target, rng, spending, canvas_seed=(self.seed, i)))
             self.last_stats.append(spending.stats())
         return self.task.finalize(np.stack(out))
 
     def _spending(self) -> Spending:
         return Spending(self.budget, self.task.strokes)
 
-    def paint_one(
+    def scratch_canvas(self, start: np.ndarray | None, seed) -> MyPaintCanvas:
+        """A real MyPaint canvas to plan on: white, or a copy of ``start``."""
+        canvas = MyPaintCanvas(self.task.size, self.brush, seed=seed)
+        if start is not None:
+            canvas.load_image(start)
+        return canvas
+
+    def plan(
         self,
         target: np.ndarray,
         rng: np.random.Generator,
         spending: Spending,
-        canvas_seed: tuple[int, int],
+        canvas_seed: tuple[int, ...],
+        start: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Plan and paint one target's strokes on a real canvas; ``(T, 12)`` actions."""
-        canvas = MyPaintCanvas(self.task.size, self.brush, seed=canvas_seed)
+        """One target's strokes, each chosen on a real MyPaint canvas after painting the
+        ones before it: ``(T, 12)`` actions.
+
+        ``start`` is the ``(H, W, 3)`` canvas to paint over (white when ``None``), for
+        callers that paint a picture a window at a time.
+        """
+        canvas = self.scratch_canvas(start, canvas_seed)
         image = canvas.image()
         strokes = []
         for t in range(self.task.strokes):
@@ -346,10 +359,10 @@ class CEMSearch(PerImageSearch):
     def _spending(self) -> Spending:
         return Spending(self.budget, self.task.strokes * (1 + self.passes))
 
-    def paint_one(self, target, rng, spending, canvas_seed) -> np.ndarray:
-        actions = super().paint_one(target, rng, spending, canvas_seed)
+    def plan(self, target, rng, spending, canvas_seed, start=None) -> np.ndarray:
+        actions = super().plan(target, rng, spending, canvas_seed, start)
         if self.passes:
-            actions = self.revisit(actions, target, rng, spending)
+            actions = self.revisit(actions, target, rng, spending, start)
         return actions
 
     def search_stroke(self, target, canvas, stroke, rng, spending) -> Candidates:
@@ -374,7 +387,7 @@ class CEMSearch(PerImageSearch):
             elite = _merge(elite, score(shapes), self.elite)
         return elite
 
-    def revisit(self, actions, target, rng, spending) -> np.ndarray:
+    def revisit(self, actions, target, rng, spending, start=None) -> np.ndarray:
         """Re-search each stroke with the others fixed, composited from MyPaint masks."""
         t_count = len(actions)
         shapes, colors = actions[:, :9].copy(), actions[:, 9:12].copy()
@@ -383,7 +396,7 @@ class CEMSearch(PerImageSearch):
         for _ in range(self.passes):
             for i in range(t_count):
                 spending.begin_slice()
-                under, above, cover = _layers(masks, colors, i)
+                under, above, cover = _layers(masks, colors, i, start)
 
                 def score(s, under=under, above=above, cover=cover):
                     return self.score_layered(s, target, under, above, cover, rng, spending)
@@ -413,11 +426,12 @@ class CEMSearch(PerImageSearch):
         return Candidates(shapes, colors, masks, errors)
 
 
-def _layers(masks: np.ndarray, colors: np.ndarray, i: int):
-    """For stroke ``i`` of a composited sequence: the canvas under it, what the later
-    strokes add on top, and how much of stroke ``i``'s layer they let through."""
+def _layers(masks: np.ndarray, colors: np.ndarray, i: int, start: np.ndarray | None = None):
+    """For stroke ``i`` of a sequence composited on ``start`` (white by default): the
+    canvas under it, what the later strokes add on top, and how much of stroke ``i``'s
+    layer they let through."""
     size = masks.shape[1:]
-    under = np.ones((*size, 3), np.float32)
+    under = np.ones((*size, 3), np.float32) if start is None else np.asarray(start, np.float32)
     for j in range(i):
         under = under * (1 - masks[j, ..., None]) + masks[j, ..., None] * colors[j]
     above = np.zeros((*size, 3), np.float32)

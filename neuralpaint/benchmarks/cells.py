@@ -129,10 +129,14 @@ def partial_dir(path: Path) -> Path:
 
 
 def _run_one(work: Work, cell: dict, threads: int, partial: str) -> list[dict]:
+    """Run one cell on ``threads`` threads: torch's and the BLAS numpy uses alike, so
+    cells side by side do not oversubscribe the cores and their timings stay fair."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
-    return work({**cell, "checkpoint_dir": partial} if cell.get("checkpoint") else cell)
+    with threadpool_limits(threads):
+        return work({**cell, "checkpoint_dir": partial} if cell.get("checkpoint") else cell)
 
 
 class CellsFailed(RuntimeError):

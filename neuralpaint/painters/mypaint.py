@@ -149,9 +149,44 @@ class _Surface:
 
     def rgb(self) -> np.ndarray:
         """The surface as ``(H, W, 3)`` float32 RGB in [0, 1], un-premultiplied."""
-        px = self.rgba().astype(np.float32)
-        alpha = np.maximum(px[..., 3:], 1.0)
-        return np.clip(px[..., :3] / alpha, 0.0, 1.0)
+        return _unpremultiply(self.rgba())
+
+    def rgb_region(self, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+        """``(height, width, 3)`` float32 RGB of a window, reading only its tiles (a
+        picture-sized canvas is read a cell at a time)."""
+        ts = L.TILE_SIZE
+        x1, y1 = min(x0 + width, self.width), min(y0 + height, self.height)
+        if not (0 <= x0 < x1 and 0 <= y0 < y1):
+            raise ValueError(f"window ({x0}, {y0}, {width}, {height}) is off the canvas")
+        tx0, ty0, tx1, ty1 = x0 // ts, y0 // ts, -(-x1 // ts), -(-y1 // ts)
+        block = np.empty(((ty1 - ty0) * ts, (tx1 - tx0) * ts, 4), np.uint16)
+        for ty in range(ty0, ty1):
+            for tx in range(tx0, tx1):
+                tile = self._tile(tx, ty, readonly=True).reshape(ts, ts, 4)
+                block[
+                    (ty - ty0) * ts : (ty - ty0 + 1) * ts, (tx - tx0) * ts : (tx - tx0 + 1) * ts
+                ] = tile
+                self.lib.mypaint_tiled_surface_tile_request_end(self.tiled, self.request)
+        ox, oy = x0 - tx0 * ts, y0 - ty0 * ts
+        return _unpremultiply(block[oy : oy + y1 - y0, ox : ox + x1 - x0])
+
+    def set_rgb(self, image: np.ndarray) -> None:
+        """Overwrite the surface with an opaque ``(H, W, 3)`` RGB image in [0, 1]."""
+        ts = L.TILE_SIZE
+        px = np.clip(np.asarray(image, np.float32), 0.0, 1.0) * L.ONE
+        full = np.full((-(-self.height // ts) * ts, -(-self.width // ts) * ts, 4), L.ONE, np.uint16)
+        full[: self.height, : self.width, :3] = np.round(px).astype(np.uint16)
+        for tx, ty in self.tiles:
+            self._tile(tx, ty, readonly=False)
+            data = np.ascontiguousarray(full[ty * ts : (ty + 1) * ts, tx * ts : (tx + 1) * ts])
+            self.ffi.memmove(self.request.buffer, data.tobytes(), self.tile_bytes)
+            self.lib.mypaint_tiled_surface_tile_request_end(self.tiled, self.request)
+
+
+def _unpremultiply(rgba: np.ndarray) -> np.ndarray:
+    px = rgba.astype(np.float32)
+    alpha = np.maximum(px[..., 3:], 1.0)
+    return np.clip(px[..., :3] / alpha, 0.0, 1.0)
 
 
 @contextlib.contextmanager
@@ -322,10 +357,11 @@ class MyPaintCanvas:
     """A persistent MyPaint canvas: strokes accumulate with the brush's own blending.
 
     Args:
-        size: canvas side in pixels (square). Brush radii scale with it.
+        size: canvas side in pixels (the width). Brush radii of actions scale with it.
         brush: a brush name from mypaint-brushes, such as ``'classic/dry_brush'``, or a
             path to a ``.myb`` file.
         seed: seeds the brush texture; ``None`` draws fresh entropy. See :meth:`reset`.
+        height: the canvas height for a non-square canvas (default: ``size``).
 
     Example:
         >>> canvas = MyPaintCanvas(64, seed=0)
@@ -334,13 +370,21 @@ class MyPaintCanvas:
         (64, 64, 3)
     """
 
-    def __init__(self, size: int = 64, brush: str | os.PathLike = DEFAULT_BRUSH, seed=None):
-        if int(size) < 8:
-            raise ValueError(f"size must be at least 8 pixels, got {size}")
-        self.size = int(size)
+    def __init__(
+        self,
+        size: int = 64,
+        brush: str | os.PathLike = DEFAULT_BRUSH,
+        seed=None,
+        height: int | None = None,
+    ):
+        height = size if height is None else height
+        for name, value in (("size", size), ("height", height)):
+            if int(value) < 8:
+                raise ValueError(f"{name} must be at least 8 pixels, got {value}")
+        self.size, self.height = int(size), int(height)
         self.brush_path = resolve_brush(brush)
         self._brush_source = self.brush_path.read_bytes()
-        self._surface = _Surface(self.size, self.size)
+        self._surface = _Surface(self.size, self.height)
         self.strokes = 0
         self.reset(seed)
 
@@ -383,9 +427,36 @@ class MyPaintCanvas:
         for action in np.asarray(actions):
             self.paint(action)
 
+    def paint_path(self, path: A.BrushPath) -> None:
+        """Paint one stroke given in pixels (:class:`~neuralpaint.actions.BrushPath`), for
+        strokes planned in a window of a larger canvas."""
+        self.strokes += 1
+        self._brush.set_radius(float(path.radius))
+        self._brush.set_color(tuple(float(v) for v in path.color))
+        xs, ys, ps = (
+            np.asarray(v, np.float64).tolist() for v in (path.xs, path.ys, path.pressures)
+        )
+        with _quiet_libmypaint():
+            self._brush.paint(self._surface, xs, ys, ps, A.STROKE_DTIME)
+
     def image(self) -> np.ndarray:
         """The canvas as ``(H, W, 3)`` float32 RGB in [0, 1]."""
         return self._surface.rgb()
+
+    def region(self, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+        """A window of the canvas as ``(height, width, 3)`` float32 RGB (clipped to the
+        canvas), read tile by tile."""
+        return self._surface.rgb_region(x0, y0, width, height)
+
+    def load_image(self, image: np.ndarray) -> None:
+        """Replace the canvas with an opaque RGB image of its size (a scratch copy of
+        another canvas to plan on). The brush keeps its state."""
+        arr = np.asarray(image)
+        if arr.shape != (self.height, self.size, 3):
+            raise ValueError(
+                f"image must have shape ({self.height}, {self.size}, 3), got {arr.shape}"
+            )
+        self._surface.set_rgb(arr)
 
 
 class MyPaintRenderer:
