@@ -660,6 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; imports no heavy module."""
     from neuralpaint.agents.commands import add_commands as add_agent_commands
     from neuralpaint.parameterization.commands import add_commands as add_parameterization
+    from neuralpaint.pictures.commands import add_paint_command
 
     parser = argparse.ArgumentParser(
         prog="neuralpaint",
@@ -680,6 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_commands(sub)
     add_bench_commands(sub)
     add_parameterization(sub)
+    add_paint_command(sub)
     return parser
 
 

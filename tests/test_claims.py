@@ -166,3 +166,34 @@ def test_the_committed_results_give_a_verdict_on_every_claim():
         assert row.verdict != claims.NOT_MEASURED, row.heading
         for sentence in re.split(r"(?<=[.!?])\s+", row.numbers):
             assert len(sentence.split()) <= 40, sentence
+
+
+def write_frontier(folder: Path, winners: dict[str, str]) -> None:
+    """A frontier.csv where ``winners[env]`` has the lowest L2 at every budget."""
+    rows = []
+    for env, winner in winners.items():
+        for agent in ("hybrid", "cem"):
+            for budget in claims.FRONTIER_BUDGETS:
+                l2 = 0.01 if agent == winner else 0.02
+                rows.append(
+                    {"env": env, "agent": agent, "budget": budget, "seed": 0}
+                    | {"seconds_per_image": 0.9 * budget, "mypaint_l2": l2, "psnr": 20.0}
+                    | {"ssim": 0.5, "mypaint_renders": 10.0, "painter_evals": 1.0}
+                    | {"renders_per_second": 10.0}
+                )
+    path = folder / "frontier" / "frontier.csv"
+    path.parent.mkdir(parents=True)
+    header = provenance.csv_header("neuralpaint bench frontier --preset full")
+    path.write_text(header + pd.DataFrame(rows).to_csv(index=False))
+
+
+def test_frontier_row_holds_only_where_a_painter_method_wins_every_budget(tmp_path):
+    write_frontier(tmp_path, {"NeuralPaint-MNIST-v0": "hybrid", "NeuralPaint-Photos-v0": "cem"})
+    row = claims.frontier_row(tmp_path)
+    assert row.verdict == "holds on MNIST only"
+    assert "Photos: 1 s cem" in row.numbers and "MNIST: 1 s hybrid" in row.numbers
+    assert "0.50×" in row.details  # hybrid's L2 over the best search's, MNIST
+
+
+def test_frontier_row_is_not_measured_without_its_results(tmp_path):
+    assert claims.frontier_row(tmp_path).verdict == claims.NOT_MEASURED
