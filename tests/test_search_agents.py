@@ -182,3 +182,18 @@ def test_a_target_of_the_wrong_shape_is_refused():
         agent.paint(np.zeros((1, 32, 32, 3)))
     with pytest.raises(ValueError, match="targets"):
         agent.paint(np.zeros((1, 64, 64, 4)))
+
+
+def test_agent_paint_makes_a_search_agent_from_its_spec(tmp_path, capsys):
+    from PIL import Image
+
+    from neuralpaint.cli import main
+
+    target = tmp_path / "t.png"
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(target)
+    base = ["agent", "paint", "--target", str(target), "--out", str(tmp_path / "o")]
+    spec = ["--agent", "greedy@mypaint", "--env", PHOTOS, "--agent-arg", "proposals=4"]
+    assert main([*base, *spec]) == 0
+    assert (tmp_path / "o" / "side_by_side.png").is_file()
+    assert main([*base, "--agent", "ppo@mypaint"]) == 2  # RL must be trained first
+    assert "train it first" in capsys.readouterr().err

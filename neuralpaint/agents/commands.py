@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from neuralpaint.agents.base import Agent, Budget, Progress
-from neuralpaint.agents.registry import make_agent, parse_agent_spec
+from neuralpaint.agents.registry import get_agent_class, make_agent, parse_agent_spec
 from neuralpaint.cli_flags import add_compute_flags, folder, positive_float, set_threads
 from neuralpaint.errors import (
     UserFileExistsError,
@@ -270,9 +270,39 @@ def paint_outputs(agent: Agent, targets: np.ndarray, out: Path, seed: int, stem:
     return summary
 
 
+def paint_agent(args: argparse.Namespace) -> Agent:
+    """The agent ``agent paint`` uses: a saved or shipped agent, or a fresh agent of a
+    kind that needs no training (the per-image search agents, ``greedy@mypaint``,
+    ``hybrid@regression``...) made from its spec with ``--env`` and ``--agent-arg``."""
+    with user_errors():  # a corrupt or incomplete saved agent, an unknown spec
+        try:
+            folder = resolve_agent_folder(args.agent)
+        except FileNotFoundError:
+            from neuralpaint.agents.search import PerImageSearch
+            from neuralpaint.agents.stroke_optimizer import StrokeOptimizer
+
+            name = parse_agent_spec(args.agent)[0]
+            try:
+                cls = get_agent_class(name)
+            except ValueError:
+                raise UserFileNotFoundError(
+                    f"--agent {args.agent!r} is neither a saved agent folder, a shipped "
+                    f"agent {shipped_agents()}, nor an agent that needs no training "
+                    "(greedy@mypaint, cem@mypaint, hybrid@PAINTER, stroke-optimizer@PAINTER)"
+                ) from None
+            if not issubclass(cls, (PerImageSearch, StrokeOptimizer)):
+                raise UserValueError(
+                    f"agent {name!r} learns before it paints: train it first with "
+                    f"`neuralpaint agent train {args.agent}` and paint with its folder"
+                ) from None
+            return make_agent(args.agent, args.env, args.seed, parse_agent_args(args.agent_arg))
+        if args.agent_arg:
+            raise UserValueError("--agent-arg makes a fresh agent; a saved agent keeps its own")
+        return Agent.load(folder)
+
+
 def cmd_paint(args: argparse.Namespace) -> int:
-    with user_errors():  # a corrupt or incomplete saved agent
-        agent = Agent.load(resolve_agent_folder(args.agent))
+    agent = paint_agent(args)
     target = load_target(args.target, agent.task.size)
     out = Path(args.out)
     summary = paint_outputs(agent, target[None], out, args.seed, stem="")
@@ -328,7 +358,23 @@ def add_train_arguments(tr: argparse.ArgumentParser) -> None:
 
 def add_paint_arguments(paint: argparse.ArgumentParser) -> None:
     """The flags of ``agent paint``."""
-    paint.add_argument("--agent", required=True, help="saved agent folder or shipped name")
+    paint.add_argument(
+        "--agent",
+        required=True,
+        help="saved agent folder or shipped name, or an agent that needs no training: "
+        "greedy@mypaint, cem@mypaint, hybrid@PAINTER, stroke-optimizer@PAINTER",
+    )
+    paint.add_argument(
+        "--env",
+        default="NeuralPaint-MNIST-v0",
+        help="the task of an agent made from its spec (default %(default)s)",
+    )
+    paint.add_argument(
+        "--agent-arg",
+        action="append",
+        default=[],
+        help="constructor argument key=value of an agent made from its spec, e.g. seconds=5",
+    )
     paint.add_argument("--target", required=True, help="image file")
     paint.add_argument(
         "--out", type=folder, default="results/paint", help="output folder (default %(default)s)"
