@@ -143,6 +143,16 @@ def _frontier(args: argparse.Namespace, out: str) -> None:
     print(frontier.summary(table).to_markdown(index=False, floatfmt=".4g"))
 
 
+def _pictures(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import pictures
+
+    option = vars(args).get
+    table = pictures.run(
+        args.preset, out, option("pictures"), args.cache, args.fresh, option("workers")
+    )
+    print(pictures.summary(table).to_markdown(index=False, floatfmt=".3f"))
+
+
 def _sweep(args: argparse.Namespace, out: str) -> None:
     from neuralpaint.benchmarks import sweep
 
@@ -158,6 +168,7 @@ SUITE_RUNNERS: dict[str, Callable[[argparse.Namespace, str], None]] = {
     "discrete": _discrete,
     "convergence": _convergence,
     "frontier": _frontier,
+    "pictures": _pictures,
     "sweep": _sweep,
 }
 """``bench SUITE`` runs ``SUITE_RUNNERS[SUITE](args, out)``, which writes its files into
@@ -416,6 +427,26 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     add_device_flag(p)
     p.add_argument(
         "--workers", type=positive_int, default=None, help="cells side by side (default: preset)"
+    )
+    p.add_argument("--cache", type=folder, default="runs/bench", help="folder of finished cells")
+    p.add_argument("--fresh", action="store_true", help="rerun cached cells")
+
+    p = suites.add_parser(
+        "pictures", help="whole pictures on MyPaint: PSNR and SSIM per planner and stroke count"
+    )
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument(
+        "--pictures",
+        type=folder,
+        default=None,
+        help="a folder of .png/.jpg pictures to paint besides the held-out photos",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="paintings side by side (default: preset)",
     )
     p.add_argument("--cache", type=folder, default="runs/bench", help="folder of finished cells")
     p.add_argument("--fresh", action="store_true", help="rerun cached cells")

@@ -151,3 +151,19 @@ def test_environments_paint_at_picture_scale():
     assert np.isfinite(reward) and not terminated
     assert env.unwrapped.strokes == 200
     env.close()
+
+
+def test_bench_pictures_tiny_writes_its_table_and_gallery(tmp_path):
+    from neuralpaint.benchmarks import pictures
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    Image.fromarray((gradient_picture(80, 64) * 255).astype(np.uint8)).save(folder / "grad.png")
+    table = pictures.run("tiny", tmp_path / "out", folder=str(folder), cache=tmp_path / "cache")
+    assert set(table["picture"]) == {"coffee", "rocket", "grad"}
+    assert set(table["agent"]) == {"greedy", "hybrid"}
+    assert (table["psnr"] > 5).all() and (table["mosaic_psnr"] > 5).all()
+    summary = pictures.summary(table)
+    assert np.allclose(summary["over_mosaic_db"], summary["psnr"] - summary["mosaic_psnr"])
+    assert Image.open(tmp_path / "out" / "gallery.png").size[0] > 4 * 64
+    assert "over_mosaic_db" in (tmp_path / "out" / "pictures.md").read_text()
