@@ -102,6 +102,17 @@ def _not_measured(key: str, claim: str, command: str) -> Row:
     return Row(key, claim, NOT_MEASURED, f"Run `{command}`.", None, f"Run `{command}`.")
 
 
+def verdict_by_env(held: dict[str, bool]) -> str:
+    """One verdict from per-environment ones: holds, does not hold, or where it holds."""
+    if not held:
+        return NOT_MEASURED
+    if all(held.values()):
+        return HOLDS
+    if not any(held.values()):
+        return FAILS
+    return f"holds on {', '.join(e for e, ok in held.items() if ok)} only"
+
+
 def _env_name(env: str) -> str:
     """``NeuralPaint-MNIST-v0`` as ``MNIST``."""
     return env.removeprefix("NeuralPaint-").rsplit("-v", 1)[0]
@@ -177,14 +188,7 @@ def convergence_row(results: Path) -> Row:
             fastest = min(mb.index, key=lambda x: mb.loc[x, time].mean)
             bound = convergence.at_first_evaluation(a["curves"], fastest, mb.loc[fastest, time])
             based.append((f"{speedup(g, mb.loc[fastest, time])} ({_env_name(env)})", bound))
-    if not held:
-        verdict = NOT_MEASURED
-    elif all(held.values()):
-        verdict = HOLDS
-    elif not any(held.values()):
-        verdict = FAILS
-    else:
-        verdict = f"holds on {', '.join(e for e, ok in held.items() if ok)} only"
+    verdict = verdict_by_env(held)
     numbers = "Seconds to the threshold: " + "; ".join(parts) + "."
     if based:  # model-based RL learns through the painter too: beside, not the verdict
         numbers += " Against model-based RL through the painter: " + ", ".join(r for r, _ in based)
@@ -253,14 +257,7 @@ def frontier_row(results: Path) -> Row:
                     f"{_env_name(env)} within {b:g} s per image: hybrid L2 {h_best:.4f}, best "
                     f"search on MyPaint {s_best:.4f} ({h_best / s_best:.2f}×)."
                 )
-    if not held:
-        verdict = NOT_MEASURED
-    elif all(held.values()):
-        verdict = HOLDS
-    elif not any(held.values()):
-        verdict = FAILS
-    else:
-        verdict = f"holds on {', '.join(e for e, ok in held.items() if ok)} only"
+    verdict = verdict_by_env(held)
     numbers = "Best method within each budget per image: " + " ".join(parts)
     details_md = (
         "Every method paints the same held-out targets within a per-image budget and is "
