@@ -249,8 +249,9 @@ def frontier_row(results: Path) -> Row:
         search = env_means[env_means["agent"].isin(["greedy", "cem"])]
         hybrid = env_means[env_means["agent"] == "hybrid"]
         for b in budgets:
-            s_at = search[search["seconds_per_image"] <= b]
-            h_at = hybrid[hybrid["seconds_per_image"] <= b]
+            limit = b * frontier.TOLERANCE
+            s_at = search[search["seconds_per_image"] <= limit]
+            h_at = hybrid[hybrid["seconds_per_image"] <= limit]
             if len(s_at) and len(h_at):
                 s_best, h_best = s_at["mypaint_l2"].min(), h_at["mypaint_l2"].min()
                 details.append(
@@ -638,6 +639,10 @@ def write_claims(results: str | Path = "results") -> Path:
     results = Path(results)
     for path in _runs(results, "convergence/convergence.csv"):
         convergence.rewrite_markdown(path)  # its headlines as the table judges them
+    if (results / "frontier" / "frontier.csv").is_file():
+        from neuralpaint.benchmarks import frontier
+
+        frontier.rewrite_markdown(results / "frontier" / "frontier.csv")
     rows = [make(results) for make in ROWS]
     on = "; ".join(machines(results)) or "no results yet"
     intro = (
