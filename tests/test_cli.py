@@ -50,7 +50,7 @@ def test_missing_target_image(capsys, tmp_path):
 
 def test_missing_agent_folder(capsys, tmp_path):
     argv = ["agent", "paint", "--agent", str(tmp_path / "nothing"), "--target", "x.png"]
-    fails(capsys, argv, "no saved agent")
+    fails(capsys, argv, "is neither a saved agent folder")
 
 
 def test_unknown_env_id_lists_the_ids(capsys, tmp_path):

@@ -222,13 +222,16 @@ def test_library_errors_stay_value_errors():
 
 
 def test_deprecated_verbs_are_gone(capsys):
-    for verb in ("train-agent", "paint", "parameterization-report"):
+    for verb in ("train-agent", "parameterization-report"):
         with pytest.raises(SystemExit):
             main([verb])
         err = capsys.readouterr().err
         assert "invalid choice" in err
         assert "train-agent" not in err.split("choose from", 1)[1]
-        assert "'paint'" not in err.split("choose from", 1)[1]
+    # `paint` is no longer the old alias of `agent paint`: it paints a whole picture
+    with pytest.raises(SystemExit):
+        main(["paint", "--help"])
+    assert "real MyPaint canvas" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
