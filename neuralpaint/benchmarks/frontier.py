@@ -337,17 +337,16 @@ def run(
 
 
 def rewrite_markdown(csv: str | Path) -> Path:
-    """Write ``frontier.md`` and the plots again from ``frontier.csv`` (no painting), keeping the
+    """Write ``frontier.md`` again from ``frontier.csv`` (no painting), keeping the
     provenance header and machine-time line of the run that made them, so the page
-    follows the current analysis (``neuralpaint bench report`` calls this)."""
+    follows the current analysis (``neuralpaint bench report`` calls this). The plots
+    are left as the run drew them: their metadata names the run's commit."""
     csv = Path(csv)
     page = csv.with_name("frontier.md")
     old = page.read_text().splitlines() if page.is_file() else []
     header = "\n".join(line for line in old if line.startswith("- **")) + "\n"
     machine = next((line for line in old if line.startswith("Machine time:")), "")
     table = pd.read_csv(csv, comment="#")
-    for env in table["env"].unique():
-        plot(table, env, csv.with_name(f"frontier_{env}.png"))
     return write_text(page, markdown(table, header, machine))
 
 
