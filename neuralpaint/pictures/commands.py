@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neuralpaint.cli_flags import add_compute_flags, folder, positive_int, set_threads
-from neuralpaint.errors import UserFileNotFoundError, UserValueError
+from neuralpaint.errors import UserFileNotFoundError, UserValueError, user_errors
 from neuralpaint.pictures import planner as P
 
 
@@ -64,7 +64,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
     if not args.image:
         raise UserValueError("give an IMAGE to paint, or --replay strokes.json")
     image = read_image(args.image)
-    try:
+    with user_errors():  # a setting out of range, an unknown brush
         config = P.PaintingConfig(
             size=args.size,
             strokes=args.strokes,
@@ -76,8 +76,6 @@ def cmd_paint(args: argparse.Namespace) -> int:
             seed=args.seed,
             painter=args.painter,
         )
-    except (ValueError, FileNotFoundError) as exc:
-        raise UserValueError(str(exc)) from exc
     painter = P.PicturePainter(config, device=str(_device(args.device)))
     bar = progress_bar(total=config.strokes, desc=f"painting ({config.method})", unit="stroke")
     painting = painter.paint(image, progress=lambda n: bar.update(n - bar.n))
