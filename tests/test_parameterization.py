@@ -57,7 +57,7 @@ def assert_valid(actions: np.ndarray) -> None:
 def test_visualize_raises_the_class_logit_with_valid_strokes():
     torch.manual_seed(0)
     config = visualize.VisualizeConfig(
-        target="violin", size=16, strokes=6, overlap=8, steps=25, lr=0.1, device="cpu"
+        target="violin", size=16, strokes=6, overlap=8, steps=25, lr=0.1, chunks=1, device="cpu"
     )
     result = visualize.run(
         config,
@@ -103,6 +103,7 @@ def test_stylize_lowers_the_content_loss_at_the_requested_size(grayscale):
         layer="3",  # the small net's second ReLU
         steps=30,
         lr=0.1,
+        chunks=1,
         grayscale=grayscale,
         device="cpu",
     )

@@ -226,16 +226,33 @@ class StitchedCanvas(nn.Module):
             act = torch.cat([act[..., : A.COLOR_SLICE.start], gray.expand(*gray.shape[:-1], 3)], -1)
         return act
 
-    def forward(self) -> torch.Tensor:
-        """Paint every stroke and return ``(batch, 3, height, width)`` in [0, 1]."""
+    def forward(self, start: int = 0, base: torch.Tensor | None = None) -> torch.Tensor:
+        """Paint stroke layers ``start`` onwards and return ``(batch, 3, height, width)``.
+
+        Layer ``s`` is stroke ``s`` of every cell. ``base`` is what lies under them, a
+        ``(batch or 1, 3, full_height, full_width)`` image in [0, 1] (white when
+        ``None``): a closed loop passes MyPaint's painting of layers ``0..start-1``
+        (:func:`neuralpaint.parameterization.closed_loop.optimise`), so that the
+        painter only has to predict the strokes still to come.
+        """
         lay = self.layout
-        act = self.actions()
+        if not 0 <= start < self.strokes_per_cell:
+            raise ValueError(f"start must be a stroke layer in [0, {self.strokes_per_cell})")
+        act = self.actions()[:, :, :, start:]
         b, rows, cols, k, _ = act.shape
         masks = self.painter(act.reshape(-1, A.ACTION_DIM))
         masks = masks.reshape(b, rows, cols, k, lay.cell, lay.cell)
         masks = masks * self.window[None, :, :, None]
         colors = act[..., A.COLOR_SLICE]
-        canvas = act.new_ones(b, 3, lay.full_height, lay.full_width)
+        full = (3, lay.full_height, lay.full_width)
+        if base is None:
+            canvas = act.new_ones(b, *full)
+        elif tuple(base.shape[1:]) != full:
+            raise ValueError(
+                f"base must be (batch, {full[0]}, {full[1]}, {full[2]}), got {tuple(base.shape)}"
+            )
+        else:
+            canvas = base.to(act)
         step = lay.group_step
         for s in range(k):
             for gy in range(min(step, rows)):
@@ -293,6 +310,16 @@ class StitchedCanvas(nn.Module):
                             out.append(a)
         return np.clip(np.array(out), 0.0, 1.0), side, clipped
 
+    def layer_slice(self, start: int, stop: int) -> slice:
+        """The rows of :meth:`mypaint_actions` that paint stroke layers ``start..stop-1``."""
+        cells = self.layout.rows * self.layout.cols
+        return slice(start * cells, stop * cells)
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        """The canvas's part of a MyPaint image whose top-left is the full grid area."""
+        lay = self.layout
+        return image[lay.crop_y : lay.crop_y + lay.height, lay.crop_x : lay.crop_x + lay.width]
+
     def render_mypaint(
         self, index: int = 0, brush: str = DEFAULT_BRUSH, seed: int = 0
     ) -> tuple[np.ndarray, TransferReport]:
@@ -301,10 +328,7 @@ class StitchedCanvas(nn.Module):
         Returns the ``(height, width, 3)`` float32 image (cropped like the neural one)
         and a :class:`TransferReport`.
         """
-        lay = self.layout
         actions, side, clipped = self.mypaint_actions(index)
         canvas = MyPaintCanvas(side, brush=brush, seed=seed)
         canvas.paint_many(actions)
-        image = canvas.image()
-        y, x = lay.crop_y, lay.crop_x
-        return image[y : y + lay.height, x : x + lay.width], TransferReport(len(actions), clipped)
+        return self.crop(canvas.image()), TransferReport(len(actions), clipped)

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from neuralpaint._lazy import lazy_exports
 
+CLOSED_LOOP_CHUNKS = 4
+"""Chunks in which MyPaint paints the stroke layers of class paintings and style
+transfers by default (:mod:`neuralpaint.parameterization.closed_loop`); defined here so
+that the CLI can show it without importing torch."""
+
 _EXPORTS = {
     "VisualizeConfig": "visualize",
     "VisualizeResult": "visualize",
@@ -19,5 +24,5 @@ _EXPORTS = {
     "class_index": "classifiers",
     "load_classifier": "classifiers",
 }
-__all__ = list(_EXPORTS)
+__all__ = [*_EXPORTS, "CLOSED_LOOP_CHUNKS"]
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -17,6 +17,7 @@ from pathlib import Path
 from neuralpaint.cli_flags import add_compute_flags, folder, positive_int, set_threads
 from neuralpaint.errors import user_errors
 from neuralpaint.painters import DEFAULT_PAINTER
+from neuralpaint.parameterization import CLOSED_LOOP_CHUNKS
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -45,6 +46,7 @@ def cmd_visualize(args: argparse.Namespace) -> int:
         steps=args.steps,
         lr=args.lr,
         views=args.views,
+        chunks=args.chunks,
         seed=args.seed,
         device=args.device,
     )
@@ -81,6 +83,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         grayscale=args.grayscale,
         steps=args.steps,
         lr=args.lr,
+        chunks=args.chunks,
         seed=args.seed,
         device=args.device,
     )
@@ -157,6 +160,14 @@ def _common_flags(parser: argparse.ArgumentParser, steps: int, strokes: int, lr:
         "--overlap", type=int, default=32, help="pixels shared by stitched cells (default 32)"
     )
     parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
+    parser.add_argument(
+        "--chunks",
+        type=positive_int,
+        default=None,
+        help="MyPaint paints the strokes in N chunks and the rest are re-planned on its real "
+        f"canvas after each; 1 is open loop (default {CLOSED_LOOP_CHUNKS}, or one chunk per "
+        "stroke if fewer)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_compute_flags(parser)
     parser.add_argument("--out", type=folder, default=None, help="output folder")

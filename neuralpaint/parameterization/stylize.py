@@ -27,13 +27,12 @@ from pytorch_msssim import ssim
 from neuralpaint.errors import require
 from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
-from neuralpaint.parameterization import common
+from neuralpaint.parameterization import closed_loop, common
 from neuralpaint.parameterization.classifiers import (
     FeatureExtractor,
     ImageClassifier,
     load_classifier,
 )
-from neuralpaint.progress import progress_bar
 
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field")
 """scikit-image sample photos that ship inside the package (no download)."""
@@ -110,6 +109,11 @@ class StylizeConfig:
     """cpu, cuda or auto [--device]."""
     brush: str = "classic/dry_brush"
     """MyPaint brush for the re-rendering."""
+    chunks: int | None = None
+    """MyPaint paints the stroke layers in this many chunks, re-planning the rest on its
+    real canvas after each; 1 plans every stroke on the neural canvas (open loop);
+    ``None``: ``CLOSED_LOOP_CHUNKS`` or one per stroke layer if fewer [--chunks]. See
+    :mod:`neuralpaint.parameterization.closed_loop`."""
 
 
 @dataclass
@@ -182,23 +186,25 @@ def run(
     ).to(device)
     with torch.no_grad():
         initial = canvas()
-    optimizer = torch.optim.Adam([canvas.raw], lr=config.lr)
-    losses = []
-    bar = progress_bar(range(config.steps), desc="painting content", disable=not progress)
-    for _ in bar:
+
+    def loss_fn(image: torch.Tensor) -> torch.Tensor:
         theta = common.random_affine(1, gen, config.jitter, config.rotate_deg, config.scale, device)
         with torch.no_grad():
             target = features(common.transform(photo, theta))
-        loss = (features(common.transform(canvas(), theta)) - target).abs().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        bar.set_postfix(content_loss=f"{losses[-1]:.4f}", refresh=False)
-    with torch.no_grad():
-        torch.manual_seed(config.seed)  # a noisy (GAN) painter's final texture
-        neural = canvas()
-    mypaint, report = canvas.render_mypaint(0, brush=config.brush, seed=config.seed)
+        return (features(common.transform(image, theta)) - target).abs().mean()
+
+    loop = closed_loop.optimise(
+        canvas,
+        loss_fn,
+        config.steps,
+        config.lr,
+        closed_loop.default_chunks(config.chunks, config.strokes),
+        config.brush,
+        config.seed,
+        progress,
+        desc="painting content",
+    )
+    neural, mypaint, report = loop.neural, loop.mypaint, loop.report
     metrics = {
         "initial": judge(features, photo, initial),
         "neural": judge(features, photo, neural),
@@ -211,7 +217,7 @@ def run(
         mypaint=mypaint,
         actions=canvas.actions()[0].detach().cpu().numpy(),
         metrics=metrics,
-        losses=losses,
+        losses=loop.losses,
         seconds=time.perf_counter() - start,
         strokes=report.strokes,
         clipped_strokes=report.clipped,

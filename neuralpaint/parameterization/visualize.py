@@ -25,7 +25,7 @@ import torch
 
 from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
-from neuralpaint.parameterization import common
+from neuralpaint.parameterization import closed_loop, common
 from neuralpaint.parameterization.classifiers import (
     ImageClassifier,
     ModelUnavailable,
@@ -33,7 +33,6 @@ from neuralpaint.parameterization.classifiers import (
     class_name,
     load_classifier,
 )
-from neuralpaint.progress import progress_bar
 
 
 @dataclass
@@ -72,6 +71,11 @@ class VisualizeConfig:
     """cpu, cuda or auto [--device]."""
     brush: str = "classic/dry_brush"
     """MyPaint brush for the re-rendering."""
+    chunks: int | None = None
+    """MyPaint paints the stroke layers in this many chunks, re-planning the rest on its
+    real canvas after each; 1 plans every stroke on the neural canvas (open loop);
+    ``None``: ``CLOSED_LOOP_CHUNKS`` or one per stroke layer if fewer [--chunks]. See
+    :mod:`neuralpaint.parameterization.closed_loop`."""
 
 
 @dataclass
@@ -165,13 +169,8 @@ def run(
     ).to(device)
     with torch.no_grad():
         initial = canvas()
-    optimizer = torch.optim.Adam([canvas.raw], lr=config.lr)
-    losses = []
-    bar = progress_bar(
-        range(config.steps), desc=f"painting {class_name(target)}", disable=not progress
-    )
-    for _ in bar:
-        image = canvas()
+
+    def loss_fn(image: torch.Tensor) -> torch.Tensor:
         views = image.expand(config.views, -1, -1, -1)
         loss = image.new_zeros(())
         for clf in classifiers:
@@ -180,15 +179,20 @@ def run(
             )
             logits = clf.model(clf.prepare(common.transform(views, theta, clf.input_px)))
             loss = loss - logits[:, target].mean() / len(classifiers)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        bar.set_postfix(logit=f"{-losses[-1]:.2f}", refresh=False)
-    with torch.no_grad():
-        torch.manual_seed(config.seed)  # a noisy (GAN) painter's final texture
-        neural = canvas()
-    mypaint, report = canvas.render_mypaint(0, brush=config.brush, seed=config.seed)
+        return loss
+
+    loop = closed_loop.optimise(
+        canvas,
+        loss_fn,
+        config.steps,
+        config.lr,
+        closed_loop.default_chunks(config.chunks, config.strokes),
+        config.brush,
+        config.seed,
+        progress,
+        desc=f"painting {class_name(target)}",
+    )
+    neural, mypaint, report = loop.neural, loop.mypaint, loop.report
     judged = {"initial": initial, "neural": neural, "mypaint": common.to_tensor(mypaint, device)}
     probs: dict[str, dict[str, float]] = {}
     for clf in [*classifiers, *([held_out] if held_out is not None else [])]:
@@ -203,7 +207,7 @@ def run(
         actions=canvas.actions()[0].detach().cpu().numpy(),
         probabilities=probs,
         held_out=held_out.name if held_out is not None else None,
-        losses=losses,
+        losses=loop.losses,
         seconds=time.perf_counter() - start,
         strokes=report.strokes,
         clipped_strokes=report.clipped,
