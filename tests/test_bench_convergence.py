@@ -1,5 +1,8 @@
 """The convergence suite end to end on a tiny preset, through the command line."""
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -189,3 +192,148 @@ def test_run_writes_its_config_into_the_csv_header(tmp_path, monkeypatch):
     assert preset == "tiny" and config.seconds == 4 and config.agent_seconds == {}
     md = (tmp_path / "convergence.md").read_text()
     assert "amortized@vae gets there ≥ 2× sooner than ppo" in md and "- **commit**" in md
+
+
+def test_the_log_grid_starts_early_and_keeps_a_fixed_ratio():
+    times = convergence.evaluation_times(600.0, 16, "log", 0.01)
+    assert len(times) == 16 and times[0] == pytest.approx(6.0) and times[-1] == 600.0
+    assert (np.diff(times) > 0).all() and (times > 0).all() and (times <= 600.0).all()
+    ratios = times[1:] / times[:-1]
+    assert ratios == pytest.approx(np.full(15, convergence.grid_factor(16, 0.01)))
+    assert convergence.grid_factor(16, 0.01) == pytest.approx(1.359, abs=1e-3)
+    # the linear grid is the equal slices it always was
+    assert convergence.evaluation_times(40.0, 4).tolist() == [10.0, 20.0, 30.0, 40.0]
+    assert convergence.evaluation_times(40.0, 1, "log").tolist() == [40.0]
+    for bad in ({"grid": "cubic"}, {"grid": "log", "first": 1.0}, {"grid": "log", "first": 0}):
+        with pytest.raises(ValueError):
+            convergence.evaluation_times(40.0, 4, **bad)
+
+
+def test_long_preset_evaluates_on_the_log_grid_and_linear_cells_keep_their_keys():
+    long = convergence.PRESETS["long"]
+    assert long.eval_grid == "log" and 0.005 <= long.first_evaluation <= 0.02
+    for agent in long.agents:  # the first evaluation within the first 10 s of any run
+        assert convergence.evaluation_times(long.budget(agent), long.evaluations, "log")[0] < 10
+    assert long.grid_settings() == {"eval_grid": "log", "first_evaluation": 0.01}
+    # presets on the linear grid add no key to their cells: their cache files stay valid
+    assert convergence.PRESETS["quick"].grid_settings() == {}
+
+
+def test_long_preset_gives_ppo_the_sweeps_setting():
+    import torch
+
+    from neuralpaint.agents.registry import make_agent
+
+    kwargs = convergence.PRESETS["long"].agent_kwargs["ppo"]
+    assert kwargs == {"log_std_init": -2.0, "ent_coef": 0.01}
+    agent = make_agent("ppo", "NeuralPaint-MNIST-v0", 0, kwargs | {"n_envs": 1})
+    assert agent.model.ent_coef == 0.01
+    log_std = agent.model.policy.log_std
+    assert torch.allclose(log_std, torch.full_like(log_std, -2.0))
+
+
+def test_ppo_stops_between_rollouts_not_part_way():
+    from neuralpaint.agents import Budget
+    from neuralpaint.agents.registry import make_agent
+
+    kwargs = {"n_envs": 2, "n_steps": 8, "batch_size": 16}
+    agent = make_agent("ppo", "NeuralPaint-MNIST-v0", 0, kwargs)
+    agent.train(Budget(seconds=1e-3))  # spent at once: one vector step, no rollout
+    assert agent.trained_steps == 2
+    agent.train(Budget(seconds=0.3))  # whole rollouts of 16 steps, then the stopping step
+    assert agent.trained_steps > 2 + 16 and (agent.trained_steps - 4) % 16 == 0
+
+
+class SteppingAgent:
+    """Trains in whole steps of ``step`` seconds."""
+
+    stochastic, strokes_rendered, task = False, 0, None
+
+    def __init__(self, step: float):
+        self.step, self.trained_seconds, self.trained_steps = step, 0.0, 0
+
+    def train(self, budget):
+        steps = max(1, math.ceil(budget.seconds / self.step - 1e-9))
+        self.trained_seconds += steps * self.step
+        self.trained_steps += steps
+
+
+def test_a_cell_on_the_log_grid_is_evaluated_at_its_times(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(convergence, "make_agent", lambda *args: SteppingAgent(0.01))
+    monkeypatch.setattr(convergence, "held_out_targets", lambda *a: (None, np.zeros((2, 4, 4, 3))))
+    score = SimpleNamespace(summary=lambda: {"mypaint_l2": 0.1})
+    monkeypatch.setattr(convergence, "evaluate_on_mypaint", lambda *a, **k: score)
+    cell = {"env": "E", "agent": "a", "seed": 0, "seconds": 4.0, "evaluations": 3}
+    cell |= {"targets": 2, "agent_kwargs": {}, "device": "cpu"}
+    rows = convergence.convergence_cell(cell | {"eval_grid": "log", "first_evaluation": 0.05})
+    assert [r["evaluation"] for r in rows] == [0, 1, 2, 3]
+    grid = convergence.evaluation_times(4.0, 3, "log", 0.05)  # 0.2, 0.89, 4 s
+    # each evaluation at its time, not the linear grid's 1.33, 2.67, 4 s
+    assert [r["seconds"] for r in rows] == pytest.approx([0, *grid], abs=0.011)
+    linear = convergence.convergence_cell(cell)
+    assert [r["seconds"] for r in linear] == pytest.approx([0, 4 / 3, 8 / 3, 4], abs=0.011)
+
+
+def test_log_grid_times_to_threshold_headline_and_markdown(tmp_path, monkeypatch):
+    rows = []  # threshold 0.75 * 0.2 = 0.15; uneven times, as the log grid gives
+    for seed in range(3):
+        short, long = [0, 1, 2.7, 7.4, 20], [0, 2, 5.4, 15, 40]
+        rows += curve("amortized@regression", seed, short, [0.2, 0.19, 0.12, 0.1, 0.08])
+        rows += curve("ddpg@regression", seed, long, [0.2, 0.19, 0.16, 0.14, 0.1])
+        rows += curve("ppo", seed, long, [0.2, 0.19, 0.19, 0.18, 0.14])
+    config = convergence.ConvergenceConfig(
+        seconds=20.0,
+        agent_seconds={"ddpg": 40.0, "ppo": 40.0},
+        evaluations=4,
+        eval_grid="log",
+        first_evaluation=0.05,
+        threshold=0.75,
+    )
+    a = convergence.analyse(pd.DataFrame(rows), config)["E"]
+    table = a["table"].set_index("agent")
+    assert str(table.loc["amortized@regression", "seconds to threshold"]) == "2.7 (3/3)"
+    assert str(table.loc["ddpg@regression", "seconds to threshold"]) == "15 (3/3)"
+    free, based = convergence.headlines(a["table"], a["curves"], a["threshold"])
+    assert "5.56× sooner" in based and "upper bound" not in based and "may be" not in based
+    assert "14.8× sooner" in free
+    # the Markdown says how the runs were evaluated and how fine the grid is
+    monkeypatch.setitem(
+        convergence.PRESETS,
+        "tiny",
+        convergence.replace(
+            convergence.PRESETS["tiny"], evaluations=4, eval_grid="log", first_evaluation=0.05
+        ),
+    )
+    seen = []
+    monkeypatch.setattr(convergence, "run_cells", lambda _, cells, *a: seen.extend(cells) or rows)
+    convergence.run("tiny", tmp_path, agents=["amortized@regression", "ddpg@regression", "ppo"])
+    assert {(c["eval_grid"], c["first_evaluation"]) for c in seen} == {("log", 0.05)}
+    md = (tmp_path / "convergence.md").read_text()
+    assert "(plus once untrained) at log-spaced times from 5% of each run's" in md
+    assert "each 2.71× the one before" in md and "at most 2.71× later" in md
+    assert convergence.read_config(tmp_path / "convergence.csv")[1].eval_grid == "log"
+
+
+def test_long_results_from_before_the_config_header_keep_the_preset_they_ran(tmp_path):
+    from neuralpaint.benchmarks import provenance
+
+    path = tmp_path / "convergence.csv"
+    path.write_text(provenance.csv_header("neuralpaint bench convergence --preset long") + "a\n1\n")
+    preset, config = convergence.read_config(path)
+    assert preset == "long" and config.evaluations == 8 and config.eval_grid == "linear"
+    assert "ppo" not in config.agent_kwargs and config.budget("ppo") == 600
+
+
+def test_headline_says_where_the_seeds_that_fell_short_ended():
+    rows = []  # threshold 0.75 * 0.2 = 0.15; ppo gets there in seeds 0 and 1, not 2
+    for seed in range(3):
+        rows += curve("amortized@regression", seed, [0, 10, 20], [0.2, 0.14, 0.1])
+        rows += curve("ppo", seed, [0, 20, 40], [0.2, 0.152, 0.14 if seed < 2 else 0.16])
+    config = convergence.ConvergenceConfig(seconds=40.0, threshold=0.75)
+    a = convergence.analyse(pd.DataFrame(rows), config)["E"]
+    (free,) = convergence.headlines(a["table"], a["curves"], a["threshold"])
+    assert "≥ 4× sooner" in free and "(2/3)" in free
+    assert "ppo never got there in seed 2, which ended at L2 0.1600 (lowest 0.1520)" in free
+    assert "the threshold is 0.1500." in free

@@ -76,7 +76,16 @@ class ConvergenceConfig:
     agent_seconds: dict[str, float] = field(default_factory=dict)
     """Per agent name: its own training wall-clock per run (the table records it)."""
     evaluations: int = 6
-    """Evaluations after equal slices of training (plus one before training)."""
+    """Evaluations during training (plus one before training), at the times
+    ``eval_grid`` sets."""
+    eval_grid: str = "linear"
+    """When a run is evaluated (see :func:`evaluation_times`): ``linear``, after equal
+    slices of its budget; ``log``, at log-spaced times from ``first_evaluation`` of its
+    budget to the end, each a fixed factor after the one before. A time to threshold is
+    the first evaluation below it, so the log grid measures an agent that gets there
+    early as finely, relative to its time, as one that gets there late."""
+    first_evaluation: float = 0.01
+    """The ``log`` grid's first evaluation, as a fraction of the run's budget."""
     targets: int = 16
     """Held-out test targets painted at each evaluation."""
     seeds: int = 3
@@ -103,6 +112,59 @@ class ConvergenceConfig:
         """Training seconds of a run of the agent ``spec``."""
         return float(self.agent_seconds.get(parse_agent_spec(spec)[0], self.seconds))
 
+    def grid_settings(self) -> dict:
+        """The evaluation grid's keys of a cell: none for the ``linear`` grid, so that
+        cells from before the option keep their cache keys."""
+        if self.eval_grid == "linear":
+            return {}
+        return {"eval_grid": self.eval_grid, "first_evaluation": self.first_evaluation}
+
+    def grid_text(self) -> str:
+        """How runs are evaluated, for the Markdown."""
+        text = f"evaluated {self.evaluations} times (plus once untrained)"
+        if self.eval_grid == "linear":
+            return text
+        factor = grid_factor(self.evaluations, self.first_evaluation)
+        return (
+            f"{text} at log-spaced times from {self.first_evaluation * 100:g}% of each run's "
+            f"budget to its end, each {factor:.3g}× the one before,"
+        )
+
+
+EVAL_GRIDS = ("linear", "log")
+
+
+def evaluation_times(
+    budget: float, evaluations: int, grid: str = "linear", first: float = 0.01
+) -> np.ndarray:
+    """Training seconds at which a run of ``budget`` seconds is evaluated (after the one
+    before training); the last is the budget.
+
+    Args:
+        grid: ``linear``, ``evaluations`` equal slices; ``log``, ``evaluations``
+            log-spaced times from ``first × budget`` to ``budget``.
+        first: the ``log`` grid's first time, as a fraction of the budget (in (0, 1)).
+    """
+    if evaluations < 1:
+        raise ValueError(f"evaluations must be at least 1, got {evaluations}")
+    if grid == "linear":
+        return budget * np.arange(1, evaluations + 1) / evaluations
+    if grid != "log":
+        raise ValueError(f"eval_grid must be one of {EVAL_GRIDS}, got {grid!r}")
+    if not 0 < first < 1:
+        raise ValueError(f"first_evaluation must be a fraction in (0, 1), got {first}")
+    if evaluations == 1:
+        return np.array([float(budget)])
+    times = budget * np.geomspace(first, 1.0, evaluations)
+    times[-1] = budget  # exactly
+    return times
+
+
+def grid_factor(evaluations: int, first: float) -> float:
+    """The ratio of each time of the ``log`` grid to the one before: a time to threshold
+    read on it is at most this many times the true crossing (once past the first)."""
+    return float((1 / first) ** (1 / max(evaluations - 1, 1)))
+
 
 PRESETS = {
     "tiny": ConvergenceConfig(
@@ -127,8 +189,11 @@ PRESETS = {
         agent_kwargs={"amortized": {"batch_size": 8, "lr": 1e-3}},
     ),
     # MNIST and Photos, 3 seeds, two runs side by side on one thread each: about two
-    # hours of machine time (run cells x budget / 2, plus evaluation). The budget goes
-    # to the agents that need it, RL.
+    # hours of machine time (run cells x budget / 2, plus evaluation), one hour per
+    # dataset. The budget goes to the agents that need it, RL. Evaluated on a log grid
+    # from 1% of each budget (16 times, each 1.36x the one before), so that agents that
+    # get there within the first minute (amortized, ddpg through the painter,
+    # fixed-sequence) are timed, not bounded by a first evaluation at 1/8 of the budget.
     "long": ConvergenceConfig(
         seconds=180.0,
         agent_seconds={
@@ -138,7 +203,9 @@ PRESETS = {
             "ddpg-free": 240.0,
             "fixed-sequence": 30.0,
         },
-        evaluations=8,
+        evaluations=16,
+        eval_grid="log",
+        first_evaluation=0.01,
         targets=64,
         seeds=3,
         threshold=0.85,
@@ -151,8 +218,17 @@ PRESETS = {
             "fixed-sequence@regression",
             "random",
         ),
-        # ddpg-free's actor_lr is its default, stated so the table's header shows it
-        agent_kwargs={"amortized": {"batch_size": 8, "lr": 1e-3}, "ddpg-free": {"actor_lr": 1e-4}},
+        agent_kwargs={
+            "amortized": {"batch_size": 8, "lr": 1e-3},
+            # ddpg-free's actor_lr is its default, stated so the table's header shows it
+            "ddpg-free": {"actor_lr": 1e-4},
+            # PPO: the sweep's choice (results/sweep/sweep_ppo_NeuralPaint-MNIST-v0.md,
+            # 4 optuna trials, 120 s, MNIST): its three best trials all had log_std_init
+            # -2 (rl-zoo3's CarRacing value; PPOConfig's default is -1) and ent_coef
+            # 0.01 (PPOConfig's 0), the worst had -1 and 0. Its learning rate and n_steps
+            # (3.5e-4, 64) are PPOConfig's 3e-4 and 64, kept.
+            "ppo": {"log_std_init": -2.0, "ent_coef": 0.01},
+        },
         workers=2,
         checkpoints=True,
     ),
@@ -166,6 +242,17 @@ PRESETS = {
         workers=1,
     ),
 }
+
+PRESETS_BEFORE_CONFIG_HEADER = {
+    "long": replace(
+        PRESETS["long"],
+        evaluations=8,
+        eval_grid="linear",
+        agent_kwargs={"amortized": {"batch_size": 8, "lr": 1e-3}, "ddpg-free": {"actor_lr": 1e-4}},
+    ),
+}
+"""Presets changed since ``convergence.csv`` headers began to hold their config: what
+they were for the files from before (see :func:`read_config`)."""
 
 
 def agent_family(spec: str) -> str | None:
@@ -276,10 +363,17 @@ def convergence_cell(cell: dict) -> list[dict]:
 
     if done < 0:
         evaluate(0)
-    slices = cell["seconds"] * np.arange(1, cell["evaluations"] + 1) / cell["evaluations"]
+    slices = evaluation_times(
+        cell["seconds"],
+        cell["evaluations"],
+        cell.get("eval_grid", "linear"),
+        cell.get("first_evaluation", 0.01),
+    )
     for index, until in enumerate(slices, start=1):
         if index <= done:
             continue
+        # (an agent that stops only between updates, PPO, can be past an early time of
+        # the log grid: it then takes one step and is evaluated)
         agent.train(Budget(seconds=max(until - agent.trained_seconds, 1e-3)))
         if agent.trained_steps == 0:
             break  # nothing to learn (random): one evaluation stands for the whole run
@@ -396,6 +490,20 @@ def at_first_evaluation(curves: pd.DataFrame, agent: str, times) -> bool:
     return len(trained) > 0 and times.mean <= trained.mean() * 1.001
 
 
+def fell_short(curves: pd.DataFrame, agent: str, threshold: float) -> str:
+    """A sentence on the seeds of ``agent`` that never reached the threshold: where each
+    ended and the lowest L2 it reached; empty if every seed got there."""
+    parts = []
+    for seed, run in curves[curves["agent"] == agent].groupby("seed"):
+        if (run["mypaint_l2"] <= threshold).any():
+            continue
+        final, lowest = float(final_rows(run)["mypaint_l2"].iloc[0]), run["mypaint_l2"].min()
+        parts.append(f"seed {seed}, which ended at L2 {final:.4f} (lowest {lowest:.4f})")
+    if not parts:
+        return ""
+    return f" {agent} never got there in {'; in '.join(parts)}; the threshold is {threshold:.4f}."
+
+
 def reached_by_most(times) -> bool:
     """A measured time exists: most seeds reached the threshold."""
     return 2 * times.reached > times.seeds
@@ -439,6 +547,8 @@ def headlines(
                 f"It renders {speedup(grad[strokes], b[strokes])} fewer strokes "
                 f"({grad[strokes]} vs {b[strokes]})."
             )
+            if curves is not None and threshold is not None and b[time].censored:
+                out[-1] += fell_short(curves, best, threshold)
             if curves is not None:  # the evaluation grid can be what the ratio measures
                 if at_first_evaluation(curves, best, b[time]):
                     out[-1] += (
@@ -526,11 +636,18 @@ def markdown(
     """``convergence.md``: the provenance ``header`` (Markdown lines), the settings, and
     per environment the table, the headline and its figure (``figures``: file names)."""
     budgets = ", ".join(f"{a} {config.budget(a):g} s" for a in config.agents)
+    resolution = ""
+    if config.eval_grid == "log":
+        factor = grid_factor(config.evaluations, config.first_evaluation)
+        resolution = (
+            f" A time to threshold is an evaluation's, so later than the curve's crossing: "
+            f"on this grid at most {factor:.3g}× later, unless it is the first evaluation's."
+        )
     md = [
         "# Convergence on held-out targets, painted by MyPaint\n",
         header,
-        f"- **config**: training per run: {budgets}; evaluated {config.evaluations}"
-        f" times (plus once untrained) on {config.targets} held-out test targets; "
+        f"- **config**: training per run: {budgets}; {config.grid_text()}"
+        f" on {config.targets} held-out test targets; "
         f"{config.seeds} seeds; {config.workers} runs side by side, each on "
         f"{threads_per_worker(config.workers)} torch thread(s); agent settings "
         f"{config.agent_kwargs or 'defaults'}\n",
@@ -539,7 +656,7 @@ def markdown(
         "fixed-sequence agent's L2 (those that ran), as mean over seeds (seeds that got "
         "there / seeds); a seed that never got there counts as its whole budget. Strokes "
         "rendered: environment steps (RL on a renderer) or painter calls (agents that "
-        "paint through the painter, DDPG included).\n",
+        f"paint through the painter, DDPG included).{resolution}\n",
         "- Policies: stochastic agents are judged as their mode (deterministic) and "
         "sampled; each agent's row and curve use the policy with the lower final L2 "
         "averaged over seeds (`policy`), the other's final L2 is beside it. The rule is "
@@ -590,14 +707,15 @@ def read_config(path: str | Path) -> tuple[str, ConvergenceConfig]:
     command = provenance.read_csv_header(path).get("command", "")
     preset = re.search(r"--preset (\w+)", command)
     preset = preset.group(1) if preset and preset.group(1) in PRESETS else "quick"
-    config = PRESETS[preset]
+    config = PRESETS_BEFORE_CONFIG_HEADER.get(preset, PRESETS[preset])
     if seconds := re.search(r"--seconds ([0-9.]+)", command):
         config = replace(config, seconds=float(seconds.group(1)), agent_seconds={})
     return preset, config
 
 
-def plot(raw: pd.DataFrame, env: str, threshold: float, path: Path) -> Path:
-    """L2 against seconds and against strokes rendered: mean over seeds with a 95% band."""
+def plot(raw: pd.DataFrame, env: str, threshold: float, path: Path, log_time: bool = False) -> Path:
+    """L2 against seconds and against strokes rendered: mean over seeds with a 95% band;
+    with ``log_time`` (runs evaluated on the log grid), seconds on a log scale too."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     rows = raw[raw["env"] == env]
     for agent, group in rows.groupby("agent", sort=False):
@@ -616,6 +734,9 @@ def plot(raw: pd.DataFrame, env: str, threshold: float, path: Path) -> Path:
         ax.axhline(threshold, color="black", lw=0.8, ls="--", label="threshold")
         ax.set(ylabel="MyPaint L2 per pixel (held-out)", yscale="log")
     axes[0].set(xlabel="training wall-clock (s)", title=f"{env}: L2 vs time")
+    if log_time:  # the untrained point at 0 s stays, on the linear part below 1 s
+        axes[0].set_xscale("symlog", linthresh=1.0)
+        axes[0].set(xlim=(0, None))
     axes[1].set_xscale("symlog", linthresh=100)  # log scale that keeps the untrained point
     axes[1].set(xlabel="strokes rendered in training", title="L2 vs strokes", xlim=(0, None))
     axes[1].legend(fontsize=7)
@@ -663,6 +784,8 @@ def run(
     )
     for spec in config.agents:
         get_agent_class(parse_agent_spec(spec)[0])  # fail before training anything
+    # a grid it does not know, too
+    evaluation_times(1.0, config.evaluations, config.eval_grid, config.first_evaluation)
     cells = [
         {
             "env": env,
@@ -674,6 +797,7 @@ def run(
             "agent_kwargs": config.agent_kwargs.get(parse_agent_spec(agent)[0], {}),
             "device": device,
         }
+        | config.grid_settings()
         | ({"checkpoint": True} if config.checkpoints else {})
         for env in config.envs
         for agent in config.agents
@@ -691,8 +815,9 @@ def run(
     )
     header = provenance.csv_header(command, config={"preset": preset} | asdict(config))
     write_text(out / "convergence.csv", header + raw.to_csv(index=False))
+    log_time = config.eval_grid == "log"
     figures = {
-        env: plot(a["curves"], env, a["threshold"], out / f"convergence_{env}.png").name
+        env: plot(a["curves"], env, a["threshold"], out / f"convergence_{env}.png", log_time).name
         for env, a in analysis.items()
     }
     md = markdown(analysis, config, provenance.markdown_header(command), figures)
