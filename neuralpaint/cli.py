@@ -153,6 +153,28 @@ def _pictures(args: argparse.Namespace, out: str) -> None:
     print(pictures.summary(table).to_markdown(index=False, floatfmt=".3f"))
 
 
+def _adversarial(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import adversarial
+
+    option = vars(args).get
+    table = adversarial.run(
+        args.preset,
+        out,
+        args.device,
+        args.cache,
+        args.fresh,
+        option("workers"),
+        option("seconds"),
+        option("seeds"),
+        option("critic"),
+    )
+    means = adversarial.summary(table)
+    for env, rows in means.groupby("env", sort=False):
+        print(f"{env}\n{adversarial.display_table(rows).to_markdown(index=False)}")
+    for sentence in adversarial.headlines(means):
+        print(sentence)
+
+
 def _sweep(args: argparse.Namespace, out: str) -> None:
     from neuralpaint.benchmarks import sweep
 
@@ -169,6 +191,7 @@ SUITE_RUNNERS: dict[str, Callable[[argparse.Namespace, str], None]] = {
     "convergence": _convergence,
     "frontier": _frontier,
     "pictures": _pictures,
+    "adversarial": _adversarial,
     "sweep": _sweep,
 }
 """``bench SUITE`` runs ``SUITE_RUNNERS[SUITE](args, out)``, which writes its files into
@@ -450,6 +473,22 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cache", type=folder, default="runs/bench", help="folder of finished cells")
     p.add_argument("--fresh", action="store_true", help="rerun cached cells")
+
+    p = suites.add_parser(
+        "adversarial",
+        help="the paper's section 3: L2, adversarial and mixed agents, preconditioning and "
+        "SPIRAL's discriminator reward, judged on MyPaint (recognisability, stroke use)",
+    )
+    _preset_flag(p)
+    _results_flag(p)
+    add_device_flag(p)
+    _training_flags(p)
+    p.add_argument(
+        "--critic",
+        default=None,
+        help="critic of the discriminator reward: a saved adversarial agent folder or a "
+        "critic file (default: the shipped amortized-adversarial-mnist's)",
+    )
 
     p = suites.add_parser("sweep", help="a hyperparameter grid or Optuna search for one agent")
     _preset_flag(p)

@@ -18,7 +18,7 @@ from neuralpaint.io import to_uint8
 from neuralpaint.painters.base import Painter
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
 
-REWARD_MODES = ("dense", "final")
+REWARD_MODES = ("dense", "final", "discriminator")
 DEFAULT_SIZE = 64
 GRID_SIZE = 32
 """Grid positions per axis in the Grid variant, as SPIRAL."""
@@ -178,9 +178,16 @@ class PaintEnv(gym.Env):
       episode's return is ``L2_initial - L2_final``.
     - ``reward="final"``: 0 on every step but the last, which earns
       ``L2_initial - L2_final``: the same return, given only at the end.
+    - ``reward="discriminator"``: SPIRAL's reward. 0 on every step but the last, which
+      earns a trained WGAN critic's score of the finished painting against its target
+      (higher is more like the target). The critic is ``critic=``: by default that of
+      the shipped adversarially trained agent ``amortized-adversarial-mnist``, else a
+      saved adversarial agent's folder or a critic file (see
+      :mod:`neuralpaint.envs.discriminator`). A missing or corrupt critic, and one
+      trained at another canvas size, are refused when the env is made.
     - ``reward=callable``: ``score(canvas, target) -> float`` with both images
       ``(H, W, 3)`` float32 in [0, 1], called once at the last step; earlier steps earn
-      0. This is SPIRAL's setting with a learned discriminator as ``score``.
+      0. ``"discriminator"`` is this with the trained critic as ``score``.
 
     ## Starting State
 
@@ -209,7 +216,10 @@ class PaintEnv(gym.Env):
     - ``strokes``: steps per episode; the dataset's default when ``None``.
     - ``color``: ``"black"`` (colour fields ignored), ``"gray"`` (the red field is
       the grey level) or ``"rgb"``; the dataset's default when ``None``.
-    - ``reward``: ``"dense"``, ``"final"`` or a callable, as above.
+    - ``reward``: ``"dense"``, ``"final"``, ``"discriminator"`` or a callable, as above.
+    - ``critic``: the critic of ``reward="discriminator"`` (a saved adversarial agent
+      folder, a shipped agent name or a critic file; default
+      ``amortized-adversarial-mnist``).
     - ``split``: ``"train"`` or ``"test"`` targets.
     - ``data_dir``, ``download``, ``image_dir``: where datasets are found (see
       :mod:`neuralpaint.envs.datasets`).
@@ -237,7 +247,8 @@ class PaintEnv(gym.Env):
     ## Version History
 
     * v0: Initial version; ``step_channel`` added later as an option (off by default,
-      so the v0 observation is unchanged).
+      so the v0 observation is unchanged); ``reward="discriminator"`` and ``critic``
+      added later as options (the default reward is unchanged).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -260,6 +271,7 @@ class PaintEnv(gym.Env):
         grid_size: int = GRID_SIZE,
         render_mode: str | None = None,
         step_channel: bool = False,
+        critic: str | os.PathLike | None = None,
     ):
         if isinstance(dataset, D.TargetSet):
             defaults = DEFAULTS["images"]
@@ -281,6 +293,10 @@ class PaintEnv(gym.Env):
                 f"reward must be one of {REWARD_MODES} or a callable score(canvas, target) "
                 f"-> float; got {reward!r}"
             )
+        if critic is not None and reward != "discriminator":
+            raise ValueError(
+                f"critic= is the critic of reward='discriminator'; this env's reward is {reward!r}"
+            )
         self.reward_mode = reward
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -291,6 +307,11 @@ class PaintEnv(gym.Env):
 
         self.renderer = make_renderer(renderer, size, brush, device)
         self.size = self.renderer.size
+        self._score: RewardFn | None = reward if callable(reward) else None
+        if reward == "discriminator":
+            from neuralpaint.envs.discriminator import DiscriminatorReward
+
+            self._score = DiscriminatorReward(critic, self.size)
         self._canvas = self.renderer.new_canvas(0)
 
         if variant == "grid":
@@ -418,7 +439,7 @@ class PaintEnv(gym.Env):
         elif self.reward_mode == "final":
             reward = self._l2_start - self._l2
         else:
-            reward = float(self.reward_mode(image.copy(), self._target_f.copy()))
+            reward = float(self._score(image.copy(), self._target_f.copy()))
         return self._observation(), float(reward), terminated, False, self._info()
 
     # ---------------------------------------------------------------- helpers
