@@ -175,6 +175,32 @@ def _adversarial(args: argparse.Namespace, out: str) -> None:
         print(sentence)
 
 
+def _twins(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import twins
+
+    option = vars(args).get
+    table = twins.run_twins(
+        args.preset,
+        out,
+        _split(option("painters")),
+        option("reference") or "regression",
+        _split(option("brushes")),
+        bool(option("compile")),
+    )
+    print(table.to_markdown(index=False, floatfmt=".3g"))
+
+
+def _brushes(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import twins
+
+    option = vars(args).get
+    pairs = [p.split("=", 1) for p in _split(option("twins")) or []]
+    if any(len(p) != 2 for p in pairs):
+        raise UserValueError("--twins takes BRUSH=PAINTER pairs, e.g. classic/pen=runs/x/painter")
+    table = twins.run_brushes(args.preset, out, _split(option("brushes")), dict(pairs))
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+
+
 def _sweep(args: argparse.Namespace, out: str) -> None:
     from neuralpaint.benchmarks import sweep
 
@@ -191,6 +217,8 @@ SUITE_RUNNERS: dict[str, Callable[[argparse.Namespace, str], None]] = {
     "convergence": _convergence,
     "frontier": _frontier,
     "pictures": _pictures,
+    "twins": _twins,
+    "brushes": _brushes,
     "adversarial": _adversarial,
     "sweep": _sweep,
 }
@@ -490,6 +518,43 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
         "critic file (default: the shipped amortized-adversarial-mnist's)",
     )
 
+    p = suites.add_parser(
+        "twins",
+        help="painter designs' strokes/s against MyPaint on one thread, and trained twins'"
+        " held-out fidelity",
+    )
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument(
+        "--painters", default=None, help="comma-separated trained painters (names or folders)"
+    )
+    p.add_argument(
+        "--reference",
+        default="regression",
+        help="painter whose held-out fidelity a faster twin must keep (default regression)",
+    )
+    p.add_argument(
+        "--brushes",
+        default=None,
+        help="comma-separated brushes MyPaint paints for the speed reference (first: the"
+        " ratios' denominator; default classic/dry_brush)",
+    )
+    p.add_argument("--compile", action="store_true", help="also time torch.compile'd designs")
+
+    p = suites.add_parser(
+        "brushes", help="each brush's twin against that brush's noise ceiling; transfer gaps"
+    )
+    _preset_flag(p)
+    _results_flag(p)
+    p.add_argument(
+        "--brushes", default=None, help="comma-separated brushes (default: the curated twins)"
+    )
+    p.add_argument(
+        "--twins",
+        default=None,
+        help="comma-separated BRUSH=PAINTER pairs (default: each brush's shipped twin)",
+    )
+
     p = suites.add_parser("sweep", help="a hyperparameter grid or Optuna search for one agent")
     _preset_flag(p)
     _results_flag(p)
@@ -545,22 +610,34 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_run_folder(kind: str, discrete: bool, brush: str) -> str:
+    """``runs/painter-KIND[-discrete][-BRUSH]``: the default brush adds nothing, several
+    brushes add ``-brushes``."""
+    from neuralpaint.painters.brushes import brush_slug
+    from neuralpaint.painters.mypaint import DEFAULT_BRUSH
+
+    brushes = [b for b in brush.split(",") if b]
+    suffix = "" if brushes in ([], [DEFAULT_BRUSH]) else "-brushes"
+    if len(brushes) == 1 and suffix:
+        suffix = f"-{brush_slug(brushes[0])}"
+    return f"runs/painter-{kind}{'-discrete' if discrete else ''}{suffix}"
+
+
 def painter_train_config(args: argparse.Namespace):
     """The :class:`PainterTrainConfig` that ``painter train`` flags describe: each flag
     sets the field of its name; only the defaults that depend on other flags and
     ``--arch``, which is JSON on the command line, are worked out here."""
-    import json
-
+    from neuralpaint.painters.presets import arch_from_text
     from neuralpaint.painters.training import PainterTrainConfig
 
     try:
-        arch = json.loads(args.arch)
-    except json.JSONDecodeError as exc:
-        raise UserValueError(f"--arch must be JSON, e.g. '{{\"width\": 32}}': {exc}") from exc
+        arch = arch_from_text(args.arch)
+    except ValueError as exc:
+        raise UserValueError(str(exc)) from exc
     return from_flags(
         PainterTrainConfig,
         args,
-        out=args.out or f"runs/painter-{args.kind}{'-discrete' if args.discrete else ''}",
+        out=args.out or default_run_folder(args.kind, args.discrete, args.brush),
         lr=args.lr if args.lr is not None else (1e-4 if args.kind == "gan" else 1e-3),
         arch=arch,
     )
@@ -648,7 +725,18 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("--max-steps", type=positive_int, default=None, help="optional cap on steps")
     tr.add_argument("--discrete", action="store_true", help="discrete-variant painter (lift)")
-    tr.add_argument("--data", default=None, help="stroke dataset folder (default: standard)")
+    tr.add_argument(
+        "--data",
+        default=None,
+        help="stroke dataset folder (default: the brush's standard one); with several "
+        "brushes, one folder per brush, comma-separated",
+    )
+    tr.add_argument(
+        "--brush",
+        default="classic/dry_brush",
+        help="MyPaint brush to imitate (normal blending only), or several comma-separated "
+        "for one brush-conditioned painter (with --arch fast); default classic/dry_brush",
+    )
     tr.add_argument(
         "--renders",
         type=positive_int,
@@ -662,7 +750,12 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--lr", type=float, default=None, help="peak learning rate")
     tr.add_argument("--seed", type=int, default=0)
     add_compute_flags(tr)
-    tr.add_argument("--arch", default="{}", help="architecture JSON, e.g. '{\"width\": 32}'")
+    tr.add_argument(
+        "--arch",
+        default="{}",
+        help="architecture: a preset (broadcast, broadcast-shipped, fast, fast-k1, fast-small,"
+        ' fast-wide) or JSON, e.g. \'{"width": 32}\' or \'{"preset": "fast", "width": 24}\'',
+    )
     tr.add_argument(
         "--init-from", default="regression", help="GAN: regression painter to start from"
     )
@@ -678,6 +771,18 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="regression: weight of a soft ink-IoU term added to the MSE (default 0)",
+    )
+    tr.add_argument(
+        "--distill-from",
+        default=None,
+        help="regression: a teacher painter of the same brush(es) whose masks are a second "
+        "target (shipped name or folder)",
+    )
+    tr.add_argument(
+        "--distill-weight",
+        type=float,
+        default=0.5,
+        help="with --distill-from: weight of the teacher's masks against MyPaint's (default 0.5)",
     )
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     tr.add_argument("--tensorboard", action="store_true", help="also log to OUT/tb")

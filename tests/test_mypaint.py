@@ -6,6 +6,7 @@ from conftest import straight
 
 from neuralpaint import actions as A
 from neuralpaint.painters import libmypaint as L
+from neuralpaint.painters import mypaint
 from neuralpaint.painters.mypaint import (
     TEXTURE_CHUNK,
     MyPaintCanvas,
@@ -171,7 +172,14 @@ def test_brush_by_name_and_path(tmp_path):
     assert mask.sum() > 0
 
 
-def test_missing_brush_says_how_to_install():
+def test_missing_brush_names_it_and_lists_the_installed_ones():
+    with pytest.raises(FileNotFoundError, match="classic/no_such_brush") as raised:
+        MyPaintRenderer(64, brush="classic/no_such_brush")
+    assert "classic/{" in str(raised.value) and "dry_brush" in str(raised.value)
+
+
+def test_missing_brush_without_any_installed_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(mypaint, "installed_brushes", dict)
     with pytest.raises(FileNotFoundError, match="apt-get install libmypaint-1.5-1 mypaint-brushes"):
         MyPaintRenderer(64, brush="classic/no_such_brush")
 

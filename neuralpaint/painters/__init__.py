@@ -1,7 +1,9 @@
 """Renderers that paint a stroke: the real MyPaint program and neural painters.
 
 ``MyPaintRenderer`` drives libmypaint; ``NeuralRenderer`` runs a trained painter network
-(``load_painter`` gives the bare ``torch.nn.Module``). ``StrokeDatasetSpec`` and
+(``load_painter`` gives the bare ``torch.nn.Module``; ``default_twin(brush)`` names the
+shipped painter of a brush, and ``normal_brushes()`` lists the brushes a painter can
+imitate). ``StrokeDatasetSpec`` and
 ``PainterTrainConfig`` describe the data and the training of a new painter. Names load
 on first use, so ``import neuralpaint.painters`` does not import torch.
 """
@@ -24,6 +26,11 @@ _EXPORTS = {
     "NeuralRenderer": "neural",
     "load_painter": "neural",
     "shipped_painters": "neural",
+    "default_twin": "neural",
+    "TWIN_BRUSHES": "brushes",
+    "normal_brushes": "brushes",
+    "require_twin_brush": "brushes",
+    "FastPainter": "fast",
     "CheckpointError": "checkpoint",
     "StrokeDatasetSpec": "dataset",
     "PainterTrainConfig": "training",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH
 from neuralpaint.painters.neural import WEIGHTS_DIR, shipped_painters
 
 METRICS = ("r2", "ink_iou", "texture_ratio", "spectral_db")
@@ -20,6 +21,8 @@ def train_command(config: dict) -> str:
     parts = ["neuralpaint painter train", f"--kind {config['kind']}"]
     if config.get("discrete"):
         parts.append("--discrete")
+    if config.get("brush", DEFAULT_BRUSH) != DEFAULT_BRUSH:
+        parts.append(f"--brush {config['brush']}")
     if config.get("renders", 1) != 1:
         parts.append(f"--renders {config['renders']}")
     parts += [f"--minutes {config['minutes']:g}", f"--threads {config['threads']}"]
@@ -32,6 +35,9 @@ def train_command(config: dict) -> str:
         parts.append(f"--warm-start {config['warm_start']}")
     if config.get("ink_loss"):
         parts.append(f"--ink-loss {config['ink_loss']:g}")
+    if config.get("distill_from"):
+        parts.append(f"--distill-from {config['distill_from']}")
+        parts.append(f"--distill-weight {config.get('distill_weight', 0.5):g}")
     if config.get("arch"):
         parts.append(f"--arch '{json.dumps(config['arch'])}'")
     parts.append(f"--out {config['out']}")

@@ -1,10 +1,11 @@
 """Stroke datasets: random actions rendered by MyPaint, stored in shards.
 
 A dataset is a folder of shards ``shard-00000.npz`` (``actions`` float32, ``masks``
-uint8) plus ``meta.json``. Shard ``i`` is a pure function of ``(seed, i)``: its actions
-come from ``default_rng((seed, i))`` and MyPaint renders them with texture seed
-``(seed, i)``. So generation resumes after an interruption by skipping finished shards,
-each written atomically, and any shard can be regenerated on its own.
+uint8) plus ``meta.json``, which records the brush (only brushes with normal blending
+qualify: :mod:`neuralpaint.painters.brushes`). Shard ``i`` is a pure function of
+``(seed, i)``: its actions come from ``default_rng((seed, i))`` and MyPaint renders them
+with texture seed ``(seed, i)``. So generation resumes after an interruption by skipping
+finished shards, each written atomically, and any shard can be regenerated on its own.
 
 With ``renders`` K above 1 every action is painted K times (texture seeds differ) and
 the shard stores the mean mask: MSE's minimiser is the same expected stroke, but the
@@ -29,6 +30,7 @@ import numpy as np
 from neuralpaint import actions as A
 from neuralpaint.executors import Executor, Failure, LocalExecutor
 from neuralpaint.io import atomic_path, write_text
+from neuralpaint.painters.brushes import require_twin_brush
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintRenderer
 from neuralpaint.progress import progress_bar
 
@@ -74,7 +76,7 @@ class StrokeDatasetSpec:
     def name(self) -> str:
         variant = "discrete" if self.discrete else "continuous"
         mean = f"-mean{self.renders}" if self.renders > 1 else ""
-        return f"strokes-{variant}-{self.size}px-{Path(self.brush).stem}-seed{self.seed}{mean}"
+        return f"strokes-{variant}-{self.size}px-{brush_part(self.brush)}-seed{self.seed}{mean}"
 
     def shard_actions(self, index: int) -> np.ndarray:
         """The random actions of shard ``index`` (uniform; quantized when discrete)."""
@@ -85,6 +87,16 @@ class StrokeDatasetSpec:
         raw = rng.random((n, A.DISCRETE_ACTION_DIM))
         raw[:, A.LIFT_INDEX] = rng.random(n) < LIFT_PROBABILITY
         return A.quantize_discrete(raw).astype(np.float32)
+
+
+def brush_part(brush: str) -> str:
+    """A brush's part of dataset names: its file name for the classic brushes and for
+    paths (``dry_brush``), folder and file name for the others (``deevad-pen``), so that
+    brushes of the same name in different folders get different datasets."""
+    path = Path(brush)
+    if path.suffix == ".myb" or path.parent.name in ("", "classic"):
+        return path.stem
+    return f"{path.parent.name}-{path.stem}"
 
 
 def shard_path(folder: Path, index: int) -> Path:
@@ -138,10 +150,13 @@ def generate(
             on storage they all mount) instead of returning them to this process.
 
     Raises:
+        UserValueError: for an unknown brush or one that is not normal-blending (its
+            masks could not be composited in other colours), listing those that are.
         ValueError: when ``folder`` holds a dataset with a different spec.
         RuntimeError: naming the shards that still failed after their retries (the
             finished ones are kept).
     """
+    require_twin_brush(spec.brush)
     folder = Path(folder) if folder else default_data_root() / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     meta = folder / "meta.json"

@@ -46,6 +46,7 @@ float mypaint_brush_get_base_value(MyPaintBrush *self, int id);
 void mypaint_brush_set_state(MyPaintBrush *self, int i, float value);
 float mypaint_brush_get_state(MyPaintBrush *self, int i);
 int mypaint_brush_setting_from_cname(const char *cname);
+gboolean mypaint_brush_is_constant(MyPaintBrush *self, int id);
 int mypaint_brush_stroke_to(MyPaintBrush *self, MyPaintSurface *surface, float x, float y,
                             float pressure, float xtilt, float ytilt, double dtime);
 

@@ -58,11 +58,37 @@ def brush_dirs() -> list[Path]:
     return dirs + [Path(p) for p in BRUSH_DIRS]
 
 
+def installed_brushes() -> dict[str, Path]:
+    """Every brush name found in :func:`brush_dirs` (``'classic/pen'``...), with the
+    file that name resolves to: the first folder that has it wins, as in
+    :func:`resolve_brush`."""
+    found: dict[str, Path] = {}
+    for folder in brush_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.glob("**/*.myb")):
+                found.setdefault(path.relative_to(folder).with_suffix("").as_posix(), path)
+    return dict(sorted(found.items()))
+
+
+def format_brush_names(names: Sequence[str]) -> str:
+    """Brush names grouped by folder, compactly: ``classic/{pen, pencil}; deevad/{...}``."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        folder, _, stem = str(name).rpartition("/")
+        groups.setdefault(folder, []).append(stem)
+    parts = [
+        f"{folder}/{{{', '.join(stems)}}}" if folder else ", ".join(stems)
+        for folder, stems in groups.items()
+    ]
+    return "; ".join(parts)
+
+
 def resolve_brush(brush: str | os.PathLike) -> Path:
     """Find a brush by name (``'classic/dry_brush'``) or as a path to a ``.myb`` file.
 
     Raises:
-        FileNotFoundError: naming the folders searched and how to install the brushes.
+        FileNotFoundError: naming the folders searched and how to install the brushes,
+            or, when brushes are installed, listing them.
     """
     path = Path(brush)
     if path.suffix == ".myb" and path.is_file():
@@ -71,6 +97,11 @@ def resolve_brush(brush: str | os.PathLike) -> Path:
     for folder in brush_dirs():
         if (folder / name).is_file():
             return folder / name
+    if installed := installed_brushes():
+        raise FileNotFoundError(
+            f"brush {str(brush)!r} not found: give a path to a .myb file or one of the "
+            f"{len(installed)} installed brushes: {format_brush_names(list(installed))}"
+        )
     searched = ", ".join(str(d) for d in brush_dirs())
     raise FileNotFoundError(
         f"brush {str(brush)!r} not found: give a path to a .myb file or a name such as "

@@ -3,6 +3,13 @@
 ``load_painter("gan")`` (or ``"vae"``, ``"regression"``, ``"regression-discrete"``)
 returns a shipped, pre-trained ``torch.nn.Module`` that maps ``(B, 12)`` actions to
 ``(B, 1, 64, 64)`` masks, differentiably. It also accepts a checkpoint folder.
+
+Every painter imitates one MyPaint brush, which its ``config.json`` records as
+``brush`` (painters written before brushes were recorded imitate
+``classic/dry_brush``). A brush-conditioned painter (``"brushes": [...]`` in its config)
+paints any of several; ``load_painter(..., brush=NAME)`` binds one, and each shipped
+twin of such a painter is a folder with the brush already bound. :func:`default_twin`
+names the shipped painter to use for a brush.
 :class:`NeuralRenderer` wraps such a module for environments. It renders under
 ``torch.no_grad``, keeps episode canvases, and paints many canvases in one forward pass.
 """
@@ -18,14 +25,20 @@ import numpy as np
 import torch
 
 from neuralpaint import actions as A
+from neuralpaint.errors import UserValueError
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
+from neuralpaint.painters.brushes import require_twin_brush, twin_name
 from neuralpaint.painters.compositing import composite
+from neuralpaint.painters.fast import FastPainter
 from neuralpaint.painters.gan import TexturePainter
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH
 from neuralpaint.painters.vae import VAEPainter
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 KINDS = ("regression", "vae", "gan")
+NETS = ("broadcast", "fast")
+"""Architectures of a regression painter (``arch["net"]``; broadcast when absent)."""
 
 
 def shipped_painters() -> list[str]:
@@ -42,7 +55,10 @@ def build_painter(config: dict) -> torch.nn.Module:
     if kind == "regression":
         if arch.pop("noise", 0):  # 0.1.0 wrote "noise": 0 for every regression painter
             raise ckpt.CheckpointError("a regression painter with noise inputs is a 0.1.0 GAN")
-        return BroadcastPainter(**common, **arch)
+        net = arch.pop("net", "broadcast")
+        if net not in NETS:
+            raise ckpt.CheckpointError(f"unknown painter net {net!r}; expected one of {NETS}")
+        return (FastPainter if net == "fast" else BroadcastPainter)(**common, **arch)
     if kind == "gan":
         if "noise" in arch and "head_width" not in arch:
             raise ckpt.CheckpointError(
@@ -93,10 +109,50 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
         return hashlib.file_digest(f, "sha1").hexdigest()[:12]
 
 
+def painter_brush(config: dict) -> str | None:
+    """The brush a painter's config says it paints: ``None`` for a brush-conditioned
+    painter with none bound; ``classic/dry_brush`` for painters from before brushes were
+    recorded."""
+    if "brush" in config:
+        return str(config["brush"])
+    return None if config.get("brushes") else DEFAULT_BRUSH
+
+
+def bind_brush(module: torch.nn.Module, config: dict, brush: str | None, where: str) -> None:
+    """Make ``module`` paint ``brush`` (or the brush its config binds), checking that it
+    can: a one-brush painter paints only its own brush.
+
+    Raises:
+        ckpt.CheckpointError: naming the brushes the painter can paint.
+    """
+    brushes = config.get("brushes")
+    if brush is None:
+        brush = config.get("brush")
+    if brushes:
+        if brush is None:
+            module.brush = None
+            return
+        if brush not in brushes:
+            raise ckpt.CheckpointError(
+                f"{where} paints the brushes {brushes}, not {brush!r}; pick one of them"
+            )
+        module.brush_index = brushes.index(brush)
+        module.brush = brush
+        return
+    own = painter_brush(config)
+    if brush is not None and brush != own:
+        raise ckpt.CheckpointError(
+            f"{where} imitates the brush {own!r}, not {brush!r}; load that brush's twin"
+            f" (neuralpaint.painters.neural.default_twin({brush!r}))"
+        )
+    module.brush = own
+
+
 def load_painter(
     name_or_path: str | Path,
     device: str | torch.device = "cpu",
     expect_discrete: bool | None = None,
+    brush: str | None = None,
 ) -> torch.nn.Module:
     """Load a painter module in eval mode.
 
@@ -104,9 +160,14 @@ def load_painter(
         name_or_path: a shipped painter name or a checkpoint folder.
         device: where to put it.
         expect_discrete: when given, check the painter's action variant matches.
+        brush: for a brush-conditioned painter, the brush to paint (its ``forward`` then
+            takes plain actions); for any other, a check that it imitates this brush.
+            The module's ``brush`` attribute says which it paints (``None``: a
+            conditioned painter with no brush bound, which needs brush indices).
 
     Raises:
-        ckpt.CheckpointError: for a missing, corrupt or mismatched checkpoint.
+        ckpt.CheckpointError: for a missing, corrupt or mismatched checkpoint, or a
+            brush it does not paint.
     """
     folder = resolve(name_or_path)
     config = ckpt.read_config(folder)
@@ -120,7 +181,44 @@ def load_painter(
     ckpt.load_state(module, ckpt.split(ckpt.load_tensors(folder), "painter"), str(folder))
     module.painter_name = str(name_or_path)
     module.painter_config = config
+    bind_brush(module, config, brush, str(folder))
     return module.to(device).eval()
+
+
+def shipped_twins(discrete: bool = False) -> dict[str, list[str]]:
+    """The shipped regression painters of each brush: ``{brush: [names]}``."""
+    twins: dict[str, list[str]] = {}
+    for name in shipped_painters():
+        config = ckpt.read_config(WEIGHTS_DIR / name)
+        brush = painter_brush(config)
+        if config["kind"] == "regression" and bool(config["discrete"]) == discrete and brush:
+            twins.setdefault(brush, []).append(name)
+    return twins
+
+
+def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
+    """The shipped painter that gradient agents use for ``brush``: the one named
+    :func:`~neuralpaint.painters.brushes.twin_name` when it ships (``regression`` for
+    ``classic/dry_brush``), else any shipped regression painter of that brush.
+
+    Raises:
+        UserValueError: for an unknown brush, one that is not normal-blending (naming the
+            brushes that qualify), or one without a shipped twin (naming those that have
+            one, and how to train one).
+    """
+    require_twin_brush(brush)
+    twins = shipped_twins(discrete)
+    names = twins.get(str(brush), [])
+    if not names:
+        variant = " --discrete" if discrete else ""
+        have = ", ".join(f"{b} ({', '.join(n)})" for b, n in sorted(twins.items()))
+        raise UserValueError(
+            f"no shipped {'discrete ' if discrete else ''}twin of brush {str(brush)!r}; brushes"
+            f" with one: {have or 'none'}. Train one: `neuralpaint painter dataset --brush"
+            f" {brush}{variant}`, then `neuralpaint painter train --brush {brush}{variant}`"
+        )
+    canonical = twin_name(brush, discrete)
+    return canonical if canonical in names else names[0]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -152,6 +250,8 @@ class NeuralRenderer:
             self.module = painter.to(self.device).eval()
         else:
             self.module = load_painter(painter, self.device)
+        self.brush = getattr(self.module, "brush", DEFAULT_BRUSH)
+        """The MyPaint brush this painter imitates."""
         self.size = int(self.module.size)
         self.discrete = bool(self.module.discrete)
         self.name = str(getattr(self.module, "painter_name", type(self.module).__name__))

@@ -11,6 +11,13 @@ hyperparameters in :class:`PainterTrainConfig`:
   WGAN-GP patch critic, with a reconstruction term on pooled masks that decays over the
   run (:mod:`neuralpaint.painters.gan` says why).
 
+A regression painter imitates one brush (``brush``), or, with the fast net and several
+brushes (``brush="classic/dry_brush,classic/pen"``), all of them at once: each batch
+mixes strokes of every brush's dataset and the painter is told each stroke's brush.
+Such a run exports the conditioned painter in ``OUT/painter`` and one painter per brush,
+with the brush bound, in ``OUT/painter-<slug>``. ``distill_from`` adds a teacher
+painter's masks as a second target (a student distilled from a slower twin).
+
 Every run writes ``log.csv`` (units in the column names), an atomic checkpoint with
 its training state every ``checkpoint_seconds`` (``--resume`` continues from it), and
 the shippable painter (weights only) in ``OUT/painter``. Under ``torchrun`` the loops
@@ -32,14 +39,17 @@ import torch
 
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
+from neuralpaint.painters.brushes import brush_slug, require_twin_brushes
 from neuralpaint.painters.calibration import fit_calibration
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.distributed import Replicas
 from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH
 from neuralpaint.painters.neural import (
     KINDS,
     build_painter,
     load_painter,
+    painter_brush,
     resolve,
     resolve_device,
 )
@@ -61,7 +71,12 @@ class PainterTrainConfig:
     out: str = "runs/painter"
     """Folder for the log, the resumable checkpoint and the final painter."""
     data: str | None = None
-    """Stroke dataset folder; default: the standard one under $NEURALPAINT_DATA."""
+    """Stroke dataset folder; default: the standard one of ``brush`` under
+    $NEURALPAINT_DATA. Several brushes: one folder per brush, separated by commas."""
+    brush: str = DEFAULT_BRUSH
+    """The MyPaint brush to imitate (it must use normal blending), or several separated
+    by commas for one brush-conditioned painter (regression with ``arch`` net ``fast``).
+    With ``data`` given and this left at the default, the dataset's own brush."""
     discrete: bool = False
     """Train on the discrete variant (lift flag; 13-field actions)."""
     renders: int = 1
@@ -103,6 +118,12 @@ class PainterTrainConfig:
     """... and at the end of the run (exponential in between)."""
     resume: bool = False
     tensorboard: bool = False
+    distill_from: str | None = None
+    """Regression only: a teacher painter (shipped name or folder) of the same brush (or
+    a conditioned one with the same brushes) whose masks are a second target."""
+    distill_weight: float = 0.5
+    """With ``distill_from``: the loss is this weight times the MSE to the teacher's
+    masks plus the rest times the MSE to MyPaint's."""
     select_by: str | None = None
     """Export the weights of the evaluation (every ``eval_seconds``, and the last) with
     the lowest value of this held-out metric, e.g. ``spectral_db`` for a GAN, whose
@@ -156,13 +177,60 @@ def held_out_shard(shards: StrokeShards) -> tuple[np.ndarray, np.ndarray]:
     return single_acts, single_masks
 
 
+def training_datasets(config: PainterTrainConfig) -> tuple[list[str], list[Path]]:
+    """The brushes a run imitates and each one's dataset folder.
+
+    Raises:
+        UserValueError: for an unknown brush or one that is not normal-blending.
+        ValueError: when ``data`` and ``brush`` do not pair up, or several brushes are
+            asked of a painter without a brush input.
+    """
+    brushes = [b.strip() for b in config.brush.split(",") if b.strip()] or [DEFAULT_BRUSH]
+    data = [d.strip() for d in config.data.split(",") if d.strip()] if config.data else []
+    if data and brushes == [DEFAULT_BRUSH]:  # brush left at its default: the datasets' own
+        brushes = [StrokeShards(folder).spec.brush for folder in data]
+    if data and len(data) != len(brushes):
+        raise ValueError(
+            f"--data names {len(data)} dataset(s) for {len(brushes)} brush(es); give one"
+            " dataset per brush of --brush, in the same order"
+        )
+    require_twin_brushes(brushes)
+    if len(brushes) > 1 and (config.kind != "regression" or config.arch.get("net") != "fast"):
+        raise ValueError(
+            f"a painter of several brushes ({', '.join(brushes)}) needs --kind regression"
+            " --arch fast: only the fast net takes a brush input"
+        )
+    if not data:
+        root = default_data_root()
+        for brush in brushes:
+            spec = StrokeDatasetSpec(brush=brush, discrete=config.discrete, renders=config.renders)
+            data.append(root / spec.name)
+            if not (root / spec.name / "meta.json").exists():
+                flags = " --discrete" if config.discrete else ""
+                flags += f" --renders {config.renders}" if config.renders > 1 else ""
+                raise FileNotFoundError(
+                    f"no stroke dataset of {brush!r} in {root / spec.name}: make it with"
+                    f" `neuralpaint painter dataset --brush {brush}{flags}`"
+                    + (
+                        " (and the single-render one without --renders)"
+                        if config.renders > 1
+                        else ""
+                    )
+                )
+    return brushes, [Path(folder) for folder in data]
+
+
 class Run:
     """Book-keeping shared by the loops: time budget, log, checkpoints, evaluation."""
 
     def __init__(self, config: PainterTrainConfig):
         if config.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
-        for name, value in (("ink_loss", config.ink_loss), ("warm_start", config.warm_start)):
+        for name, value in (
+            ("ink_loss", config.ink_loss),
+            ("warm_start", config.warm_start),
+            ("distill_from", config.distill_from),
+        ):
             if value and config.kind != "regression":
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(
@@ -175,29 +243,54 @@ class Run:
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed + self.replicas.rank)
-        standard = StrokeDatasetSpec(discrete=config.discrete, renders=config.renders)
-        folder = config.data or default_data_root() / standard.name
-        self.shards = StrokeShards(folder)
-        if self.shards.spec.discrete != config.discrete:
-            raise ValueError(
-                f"dataset {folder} is {'discrete' if self.shards.spec.discrete else 'continuous'}"
-                f" but --discrete is {config.discrete}"
-            )
+        self.brushes, folders = training_datasets(config)
+        self.shard_sets = [StrokeShards(folder) for folder in folders]
+        for brush, shards in zip(self.brushes, self.shard_sets, strict=True):
+            if shards.spec.discrete != config.discrete:
+                raise ValueError(
+                    f"dataset {shards.folder} is"
+                    f" {'discrete' if shards.spec.discrete else 'continuous'} but --discrete is"
+                    f" {config.discrete}"
+                )
+            if shards.spec.brush != brush:
+                raise ValueError(
+                    f"dataset {shards.folder} holds strokes of {shards.spec.brush!r}, not of"
+                    f" {brush!r}; give each brush's own dataset in the order of --brush"
+                )
+        self.shards = self.shard_sets[0]
+        sizes = {shards.spec.size for shards in self.shard_sets}
+        if len(sizes) > 1:
+            raise ValueError(f"the datasets have different canvas sizes {sorted(sizes)}")
         self.size = self.shards.spec.size
-        held_out = 1 if len(self.shards.paths) > 1 else 0
-        acts, masks = held_out_shard(self.shards)
-        self.eval_actions = torch.as_tensor(acts[:EVAL_STROKES], device=self.device)
-        self.eval_masks = torch.as_tensor(masks[:EVAL_STROKES, None], device=self.device)
-        self.batches = self.shards.stream(
-            config.batch_size,
-            seed=config.seed,
-            skip_last=held_out,
-            rank=self.replicas.rank,
-            world=self.replicas.world,
-        )
+        self.eval_sets: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.streams = []
+        for shards in self.shard_sets:
+            held_out = 1 if len(shards.paths) > 1 else 0
+            acts, masks = held_out_shard(shards)
+            self.eval_sets.append(
+                (
+                    torch.as_tensor(acts[:EVAL_STROKES], device=self.device),
+                    torch.as_tensor(masks[:EVAL_STROKES, None], device=self.device),
+                )
+            )
+            self.streams.append(
+                shards.stream(
+                    config.batch_size,
+                    seed=config.seed,
+                    skip_last=held_out,
+                    rank=self.replicas.rank,
+                    world=self.replicas.world,
+                )
+            )
+        self.eval_actions, self.eval_masks = self.eval_sets[0]
+        self.batches = self.streams[0]
+        self.by_brush: dict[str, dict[str, float]] = {}
+        """The last evaluation's metrics of each brush (several brushes only)."""
         self.out = Path(config.out)
         if self.replicas.main:  # only rank 0 writes
             self.out.mkdir(parents=True, exist_ok=True)
+        if not 0.0 <= config.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be in [0, 1], got {config.distill_weight}")
         if config.select_by and config.select_by not in SELECTABLE:
             raise ValueError(
                 f"select_by must be one of {SELECTABLE} (lower is better), got {config.select_by!r}"
@@ -227,11 +320,18 @@ class Run:
 
             self.writer = SummaryWriter(str(self.out / "tb"))
 
+    @property
+    def conditioned(self) -> bool:
+        """Whether the run trains one painter on several brushes."""
+        return len(self.brushes) > 1
+
     def painter_config(self, module: torch.nn.Module) -> dict:
+        brushes = {"brushes": self.brushes} if self.conditioned else {"brush": self.brushes[0]}
         return {
             "kind": self.config.kind,
             "size": self.size,
             "discrete": self.config.discrete,
+            **brushes,
             "arch": {k: v for k, v in module.config().items() if k not in ("size", "discrete")},
         }
 
@@ -240,6 +340,24 @@ class Run:
         return (
             torch.as_tensor(acts, device=self.device),
             torch.as_tensor(masks[:, None], device=self.device),
+        )
+
+    def mixed_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A batch with strokes of every brush (as equal shares as the batch size allows,
+        the remainder rotating over brushes) and each stroke's brush index."""
+        n, size = len(self.brushes), self.config.batch_size
+        acts, masks, ids = [], [], []
+        for k, stream in enumerate(self.streams):
+            share = size // n + int((k - self.step) % n < size % n)
+            if share:
+                a, m = next(stream)
+                acts.append(a[:share])
+                masks.append(m[:share])
+                ids.append(np.full(share, k))
+        return (
+            torch.as_tensor(np.concatenate(acts), device=self.device),
+            torch.as_tensor(np.concatenate(masks)[:, None], device=self.device),
+            torch.as_tensor(np.concatenate(ids), device=self.device),
         )
 
     @property
@@ -254,12 +372,25 @@ class Run:
 
     @torch.no_grad()
     def evaluate(self, painter: torch.nn.Module) -> dict[str, float]:
+        """Held-out metrics; with several brushes, their mean over brushes (each brush's
+        own are kept in :attr:`by_brush` and logged as ``r2 <slug>``, ``ink_iou <slug>``)."""
         if not self.replicas.main:
             return {}
         painter.eval()
-        preds = torch.cat([painter(a) for a in self.eval_actions.split(250)])
+        results = []
+        for k, (actions, masks) in enumerate(self.eval_sets):
+            extra = {"brush": k} if self.conditioned else {}
+            preds = torch.cat([painter(a, **extra) for a in actions.split(250)])
+            results.append(metrics.all_metrics(preds, masks))
         painter.train()
-        return metrics.all_metrics(preds, self.eval_masks)
+        if not self.conditioned:
+            return results[0]
+        self.by_brush = dict(zip(self.brushes, results, strict=True))
+        mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+        for brush, result in self.by_brush.items():
+            for key in ("r2", "ink_iou"):
+                mean[f"{key} {brush_slug(brush)}"] = result[key]
+        return mean
 
     def log(self, row: dict) -> None:
         if not self.replicas.main:
@@ -301,6 +432,8 @@ class Run:
             return
         if self.best is None or metrics[key] < self.best["value"]:
             self.best = {"value": metrics[key], "step": self.step, "metrics": metrics}
+            if self.conditioned:
+                self.best["by_brush"] = dict(self.by_brush)
             self.best_state = {k: v.detach().clone() for k, v in painter.state_dict().items()}
 
     def use_best(self, painter: torch.nn.Module, final_metrics: dict) -> dict[str, float]:
@@ -312,27 +445,41 @@ class Run:
         return self.best["metrics"]
 
     def export(self, painter: torch.nn.Module, final_metrics: dict) -> Path:
-        """The shippable painter: weights only, plus how it was trained."""
+        """The shippable painter: weights only, plus how it was trained. A run on several
+        brushes also writes ``painter-<slug>`` per brush: the same weights with that brush
+        bound and its own held-out metrics and dataset."""
         if not self.replicas.main:
             return self.out / "painter"
         selected = {}
         if self.best is not None:
             selected = {"selected": {"by": self.config.select_by, "step": self.best["step"]}}
-        config = {
-            **self.painter_config(painter),
-            "trained": {
-                "steps": self.step,
-                "seconds": round(self.elapsed, 1),
-                **self.contention(),
-                "replicas": self.replicas.world,  # data-parallel: batch_size per replica
-                "dataset": str(self.shards.folder.name),
-                "held_out_metrics": final_metrics,
-                **selected,
-                "config": asdict(self.config),
-                **({"warm_start_from": self.warm_start_from} if self.warm_start_from else {}),
-            },
+        summary = {k: v for k, v in final_metrics.items() if " " not in k}
+        trained = {
+            "steps": self.step,
+            "seconds": round(self.elapsed, 1),
+            **self.contention(),
+            "replicas": self.replicas.world,  # data-parallel: batch_size per replica
+            "dataset": str(self.shards.folder.name),
+            "held_out_metrics": summary,
+            **selected,
+            "config": asdict(self.config),
+            **({"warm_start_from": self.warm_start_from} if self.warm_start_from else {}),
         }
-        return ckpt.save(self.out / "painter", ckpt.join("painter", painter.state_dict()), config)
+        tensors = ckpt.join("painter", painter.state_dict())
+        config = self.painter_config(painter)
+        if self.conditioned:
+            by_brush = (self.best or {}).get("by_brush") or self.by_brush
+            datasets = [str(shards.folder.name) for shards in self.shard_sets]
+            trained.update(datasets=datasets, held_out_by_brush=by_brush)
+            del trained["dataset"]  # each brush's export names its own
+            for brush, dataset in zip(self.brushes, datasets, strict=True):
+                own = {**trained, "dataset": dataset, "held_out_metrics": by_brush[brush]}
+                ckpt.save(
+                    self.out / f"painter-{brush_slug(brush)}",
+                    tensors,
+                    {**config, "brush": brush, "trained": own},
+                )
+        return ckpt.save(self.out / "painter", tensors, {**config, "trained": trained})
 
     def contention(self) -> dict[str, float]:
         """Load average at start and end, and this session's steps per second: a shared
@@ -425,6 +572,12 @@ def _train_regression(run: Run) -> Path:
                 f"warm_start {cfg.warm_start!r} is a {found['kind']} painter of {found['size']}"
                 f" px; --warm-start needs a {run.size}-px regression painter"
             )
+        if run.conditioned and found.get("brushes") != run.brushes:
+            raise ValueError(
+                f"warm_start {cfg.warm_start!r} paints {found.get('brushes') or found.get('brush')}"
+                f"; a painter of the brushes {run.brushes} starts only from one conditioned on"
+                " the same brushes, in that order"
+            )
         widths = ("width", "head_width")
         other = {k: v for k, v in cfg.arch.items() if k not in widths}
         if any(found["arch"].get(k) != v for k, v in other.items()):
@@ -438,8 +591,9 @@ def _train_regression(run: Run) -> Path:
             **{k: int(cfg.arch[k]) for k in widths if k in cfg.arch}, seed=cfg.seed
         )
     else:
+        arch = {**cfg.arch, **({"brushes": len(run.brushes)} if run.conditioned else {})}
         painter = build_painter(
-            {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": cfg.arch}
+            {"kind": "regression", "size": run.size, "discrete": cfg.discrete, "arch": arch}
         )
     painter = painter.to(run.device).train()
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr)
@@ -447,13 +601,23 @@ def _train_regression(run: Run) -> Path:
         ckpt.load_state(painter, ckpt.split(tensors, "painter"), "resume")
         load_optimizer_tensors("train/opt", opt, tensors)
     model = run.replicas.parallel(painter)  # DistributedDataParallel under torchrun
+    teacher = _teacher(run) if cfg.distill_from else None
 
     def step() -> float:
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, run.step, run.progress)
-        actions, masks = run.batch()
-        pred = model(actions)
+        if run.conditioned:
+            actions, masks, ids = run.mixed_batch()
+            pred = model(actions, brush=ids)
+        else:
+            actions, masks = run.batch()
+            ids, pred = None, model(actions)
         loss = torch.nn.functional.mse_loss(pred, masks)
+        if teacher is not None:
+            with torch.no_grad():
+                taught = teacher(actions) if ids is None else teacher(actions, brush=ids)
+            w = cfg.distill_weight
+            loss = (1 - w) * loss + w * torch.nn.functional.mse_loss(pred, taught)
         if cfg.ink_loss:
             loss = loss + cfg.ink_loss * metrics.soft_ink_iou_loss(pred, masks)
         opt.zero_grad(set_to_none=True)
@@ -463,6 +627,37 @@ def _train_regression(run: Run) -> Path:
 
     final = _timed_loop(run, step, painter, lambda: optimizer_tensors("train/opt", opt))
     return run.export(painter.eval(), final)
+
+
+def _teacher(run: Run) -> torch.nn.Module:
+    """The frozen painter a student is distilled from: of the run's brush (a painter of
+    several brushes that include it is bound to it), or, for a student of several
+    brushes, one conditioned on the same brushes in the same order.
+
+    Raises:
+        ValueError: for a teacher of other brushes, sizes or action variant.
+    """
+    cfg = run.config
+    if run.conditioned:
+        teacher = load_painter(cfg.distill_from, run.device, expect_discrete=cfg.discrete)
+        if teacher.painter_config.get("brushes") != run.brushes:
+            raise ValueError(
+                f"--distill-from {cfg.distill_from} is not conditioned on {run.brushes}; a"
+                " student of several brushes needs a teacher of the same brushes, in that order"
+            )
+    else:
+        try:
+            teacher = load_painter(
+                cfg.distill_from, run.device, expect_discrete=cfg.discrete, brush=run.brushes[0]
+            )
+        except ckpt.CheckpointError as exc:
+            raise ValueError(f"--distill-from: {exc}") from exc
+    if teacher.painter_config["size"] != run.size:
+        raise ValueError(
+            f"--distill-from {cfg.distill_from} paints {teacher.painter_config['size']} px"
+            f" strokes, the dataset {run.size} px"
+        )
+    return teacher.requires_grad_(False)
 
 
 def _train_vae(run: Run) -> Path:
@@ -534,6 +729,17 @@ def _train_gan(run: Run) -> Path:
         ckpt.load_state(generator, ckpt.split(tensors, "painter"), "resume")
     else:
         regression = load_painter(cfg.init_from, "cpu", expect_discrete=cfg.discrete)
+        if regression.painter_config["arch"].get("net", "broadcast") != "broadcast":
+            raise ValueError(
+                f"--init-from {cfg.init_from} is a fast painter; the GAN's texture head builds"
+                " on a broadcast regression painter"
+            )
+        if painter_brush(regression.painter_config) != run.brushes[0]:
+            raise ValueError(
+                f"--init-from {cfg.init_from} imitates"
+                f" {painter_brush(regression.painter_config)!r}, but the dataset holds strokes"
+                f" of {run.brushes[0]!r}"
+            )
         base = {"width": regression.width, "base_head_width": regression.head_width}
         arch = {**base, **cfg.arch}
         generator = build_painter(
@@ -688,6 +894,11 @@ def evaluate_shards(
     """
     module = load_painter(painter)
     if data is None:
+        if "dataset" not in module.painter_config["trained"]:
+            raise ValueError(
+                f"{painter} is conditioned on several brushes: evaluate one of its per-brush"
+                " exports (OUT/painter-<brush>), or give --data with one brush bound"
+            )
         trained = StrokeShards(default_data_root() / module.painter_config["trained"]["dataset"])
         data = trained.folder.parent / trained.spec.single_render().name
     dataset = StrokeShards(data)

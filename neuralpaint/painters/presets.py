@@ -1,0 +1,57 @@
+"""Named painter architectures: ``painter train --arch NAME`` and ``bench twins``.
+
+Each is the ``arch`` dictionary a regression painter's ``config.json`` stores (``net``
+picks the class: the spatial-broadcast decoder, or the fast twin of
+:mod:`neuralpaint.painters.fast`). Free of torch, so the command line can list them
+without importing it.
+"""
+
+from __future__ import annotations
+
+ARCH_PRESETS: dict[str, dict] = {
+    "broadcast": {},
+    "broadcast-shipped": {"width": 64, "head_width": 16},
+    "fast": {"net": "fast", "channels_last": True},
+    "fast-k1": {"net": "fast", "head_kernel": 1, "channels_last": True},
+    "fast-small": {"net": "fast", "width": 16, "head_width": 8, "channels_last": True},
+    "fast-wide": {
+        "net": "fast",
+        "width": 48,
+        "hidden": 192,
+        "head_width": 24,
+        "channels_last": True,
+    },
+}
+"""``broadcast``: the spatial-broadcast decoder at its default widths (48, head 8);
+``broadcast-shipped``: at the widths of the shipped ``regression`` painter (64, head 16);
+``fast``: the fast twin (trunk 32 channels, a 3×3 head of 16 at half resolution);
+``fast-k1``: its head 1×1 (cheaper, less context at full resolution); ``fast-small``:
+half its channels; ``fast-wide``: 1.5 times its channels. The fast ones run with
+channels-last activations."""
+
+
+def arch_from_text(text: str) -> dict:
+    """``--arch``'s value: a preset name, or a JSON object (``{"net": "fast",
+    "width": 24}``); a JSON object may name a preset as ``"preset"`` and override it.
+
+    Raises:
+        ValueError: for neither, naming the presets.
+    """
+    import json
+
+    if text in ARCH_PRESETS:
+        return dict(ARCH_PRESETS[text])
+    try:
+        arch = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"--arch must be a preset ({', '.join(ARCH_PRESETS)}) or JSON such as"
+            f" '{{\"width\": 32}}': {exc}"
+        ) from exc
+    if not isinstance(arch, dict):
+        raise ValueError(f"--arch JSON must be an object, got {text!r}")
+    if (preset := arch.pop("preset", None)) is not None:
+        if preset not in ARCH_PRESETS:
+            raise ValueError(f"unknown --arch preset {preset!r}; one of {', '.join(ARCH_PRESETS)}")
+        arch = {**ARCH_PRESETS[preset], **arch}
+    return arch

@@ -1,0 +1,278 @@
+"""Brushes with twins: the catalogue against the installed brush files, brush-recording
+datasets and painters, the fast twin, brush-conditioned training and the twins and
+brushes benchmarks (tiny sizes, real libmypaint)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from neuralpaint import actions as A
+from neuralpaint.errors import UserValueError
+from neuralpaint.painters import brushes as B
+from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, generate
+from neuralpaint.painters.fast import FastPainter, cubic_upsampling
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH
+from neuralpaint.painters.neural import (
+    WEIGHTS_DIR,
+    default_twin,
+    load_painter,
+    shipped_painters,
+    shipped_twins,
+)
+from neuralpaint.painters.training import PainterTrainConfig, train
+
+PEN = "classic/pen"
+
+
+def tiny_spec(brush: str) -> StrokeDatasetSpec:
+    return StrokeDatasetSpec(strokes=120, shard_size=40, brush=brush)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """Tiny dry_brush and pen datasets under their standard names."""
+    root = tmp_path_factory.mktemp("strokes")
+    for brush in (DEFAULT_BRUSH, PEN):
+        generate(tiny_spec(brush), root / tiny_spec(brush).name, workers=1, progress=False)
+    return root
+
+
+def tiny_config(out, **kw) -> PainterTrainConfig:
+    return PainterTrainConfig(
+        kind="regression",
+        out=str(out),
+        minutes=60,
+        max_steps=6,
+        batch_size=8,
+        warmup_steps=2,
+        device="cpu",
+        eval_seconds=1e9,
+        checkpoint_seconds=1e9,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def conditioned(data_root, tmp_path_factory):
+    """A fast painter trained on both brushes at once, with its per-brush exports."""
+    data = ",".join(str(data_root / tiny_spec(b).name) for b in (DEFAULT_BRUSH, PEN))
+    out = tmp_path_factory.mktemp("conditioned")
+    config = tiny_config(out, data=data, brush=f"{DEFAULT_BRUSH},{PEN}", arch={"net": "fast"})
+    return train(config)
+
+
+# ----------------------------------------------------------------------- catalogue
+
+
+def test_the_curated_twins_are_installed_and_normal_blending():
+    assert len(B.TWIN_BRUSHES) >= 6 and B.TWIN_BRUSHES[0].brush == DEFAULT_BRUSH
+    assert len({t.slug for t in B.TWIN_BRUSHES}) == len(B.TWIN_BRUSHES)
+    normal = B.normal_brushes()
+    for twin in B.TWIN_BRUSHES:
+        assert twin.brush in normal, twin.brush
+        assert B.inspect_brush(twin.brush).non_normal == ()
+
+
+@pytest.mark.parametrize(
+    "brush, setting",
+    [
+        ("classic/smudge", "smudge"),
+        ("classic/blend+paint", "smudge"),
+        ("classic/ink_eraser", "eraser"),
+    ],
+)
+def test_brushes_that_read_the_canvas_are_excluded_with_their_reason(brush, setting):
+    info = B.inspect_brush(brush)
+    assert not info.normal and setting in info.non_normal
+    assert brush in B.excluded_brushes() and brush not in B.normal_brushes()
+    with pytest.raises(UserValueError) as raised:
+        B.require_twin_brush(brush)
+    message = str(raised.value)
+    assert repr(brush) in message and B.NON_NORMAL[setting] in message
+    assert "classic/{" in message and "pen" in message  # the valid ones are listed
+
+
+def test_every_installed_brush_is_judged_and_the_catalogue_counts_them():
+    catalogue = B.catalogue()
+    assert len(catalogue) > 100  # mypaint-brushes ships about 177-196
+    excluded = B.excluded_brushes()
+    assert len(B.normal_brushes()) + len(excluded) == len(catalogue)
+    assert all(reasons for reasons in excluded.values())
+    text = B.describe_catalogue()
+    assert "`regression-pen`" in text and "smudge" in text
+
+
+def test_an_unknown_brush_is_named_with_the_valid_ones():
+    with pytest.raises(UserValueError, match="unknown brush 'classic/no_such'") as raised:
+        B.require_twin_brush("classic/no_such")
+    assert "dry_brush" in str(raised.value)
+
+
+def test_painter_names_of_brushes():
+    assert B.twin_name() == "regression" and B.twin_name(discrete=True) == "regression-discrete"
+    assert B.twin_name(PEN) == "regression-pen"
+    assert B.twin_name(PEN, discrete=True) == "regression-discrete-pen"
+    assert B.brush_slug("deevad/2B_pencil") == "deevad-2b-pencil"
+
+
+# ------------------------------------------------------------------ data, painters
+
+
+def test_datasets_record_their_brush_and_refuse_non_normal_ones(data_root, tmp_path):
+    shards = StrokeShards(data_root / tiny_spec(PEN).name)
+    assert shards.spec.brush == PEN and "-pen-" in shards.folder.name
+    acts, masks = shards.load_shard(shards.paths[0])
+    assert masks.max() > 0.5  # the pen inks
+    with pytest.raises(UserValueError, match="classic/smudge"):
+        generate(StrokeDatasetSpec(strokes=4, shard_size=4, brush="classic/smudge"), tmp_path)
+    assert StrokeDatasetSpec(brush="deevad/pen").name != StrokeDatasetSpec(brush=PEN).name
+
+
+def test_shipped_painters_record_their_brush_and_the_default_twins():
+    for name in shipped_painters():
+        assert json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["brush"]
+    assert "regression" in shipped_twins()[DEFAULT_BRUSH]
+    assert default_twin() == "regression"
+    assert default_twin(discrete=True) == "regression-discrete"
+    with pytest.raises(UserValueError, match="smudge"):
+        default_twin("classic/smudge")
+    if PEN not in shipped_twins():
+        with pytest.raises(UserValueError, match="no shipped twin of brush 'classic/pen'"):
+            default_twin(PEN)
+    with pytest.raises(ckpt.CheckpointError, match="imitates the brush 'classic/dry_brush'"):
+        load_painter("regression", brush=PEN)
+
+
+def test_one_brush_training_records_the_brush(data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURALPAINT_DATA", str(data_root))
+    folder = train(tiny_config(tmp_path, brush=PEN, arch={"net": "fast"}))  # standard data
+    config = json.loads((folder / ckpt.CONFIG).read_text())
+    assert config["brush"] == PEN and config["arch"]["net"] == "fast"
+    assert config["trained"]["dataset"] == tiny_spec(PEN).name
+    painter = load_painter(folder, brush=PEN)
+    assert painter.brush == PEN and painter(torch.rand(2, 12)).shape == (2, 1, 64, 64)
+
+
+def test_training_refuses_a_dataset_of_another_brush(data_root, tmp_path):
+    data = str(data_root / tiny_spec(PEN).name)
+    with pytest.raises(ValueError, match="holds strokes of 'classic/pen'"):
+        train(tiny_config(tmp_path, data=data, brush="classic/charcoal"))
+    with pytest.raises(ValueError, match="--arch fast"):
+        train(tiny_config(tmp_path, brush=f"{DEFAULT_BRUSH},{PEN}"))
+
+
+def test_a_conditioned_painter_exports_one_painter_per_brush(conditioned):
+    config = json.loads((conditioned / ckpt.CONFIG).read_text())
+    assert config["brushes"] == [DEFAULT_BRUSH, PEN] and "brush" not in config
+    assert set(config["trained"]["held_out_by_brush"]) == {DEFAULT_BRUSH, PEN}
+    unbound = load_painter(conditioned)
+    assert unbound.brush is None
+    with pytest.raises(ValueError, match="conditioned on 2 brushes"):
+        unbound(torch.rand(2, 12))
+    both = unbound(torch.rand(2, 12), brush=torch.tensor([0, 1]))
+    assert both.shape == (2, 1, 64, 64)
+    pen = load_painter(conditioned.parent / "painter-pen")
+    assert pen.brush == PEN and pen.brush_index == 1
+    assert (
+        json.loads((conditioned.parent / "painter-pen" / ckpt.CONFIG).read_text())["brush"] == PEN
+    )
+    x = torch.rand(3, 12)
+    torch.testing.assert_close(pen(x), unbound(x, brush=1))
+    with pytest.raises(ckpt.CheckpointError, match="not 'classic/charcoal'"):
+        load_painter(conditioned, brush="classic/charcoal")
+
+
+def test_distillation_takes_a_teacher_of_the_same_brush(data_root, conditioned, tmp_path):
+    data = str(data_root / tiny_spec(PEN).name)
+    teacher = str(conditioned.parent / "painter-pen")
+    folder = train(
+        tiny_config(tmp_path / "a", data=data, arch={"net": "fast"}, distill_from=teacher)
+    )
+    assert json.loads((folder / ckpt.CONFIG).read_text())["trained"]["config"]["distill_from"]
+    with pytest.raises(ValueError, match="imitates the brush 'classic/dry_brush'"):
+        train(
+            tiny_config(tmp_path / "b", data=data, arch={"net": "fast"}, distill_from="regression")
+        )
+
+
+# ------------------------------------------------------------------------- fast twin
+
+
+def test_cubic_upsampling_reproduces_quadratics():
+    up = cubic_upsampling(16, 64).double()
+    coarse = (torch.arange(16, dtype=torch.float64) + 0.5) / 16
+    fine = (torch.arange(64, dtype=torch.float64) + 0.5) / 64
+    inner = slice(8, 56)  # edges are replicated, so only the interior is exact
+    for poly in (lambda t: 1 + 0 * t, lambda t: t, lambda t: (t - 0.3) ** 2):
+        torch.testing.assert_close((up @ poly(coarse))[inner], poly(fine)[inner])
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_the_fast_twin_paints_differentiably(discrete):
+    painter = FastPainter(discrete=discrete).requires_grad_(False)
+    x = torch.rand(4, 13 if discrete else 12, requires_grad=True)
+    masks = painter(x)
+    assert masks.shape == (4, 1, 64, 64) and masks.min() >= 0 and masks.max() <= 1
+    masks.sum().backward()
+    for field in range(len(A.SHAPE_FIELDS)):  # every shape field reaches the mask
+        assert x.grad[:, field].abs().sum() > 0, A.SHAPE_FIELDS[field]
+    assert x.grad[:, A.COLOR_SLICE].abs().sum() == 0
+
+
+def test_channels_last_paints_the_same():
+    torch.manual_seed(0)
+    painter = FastPainter()
+    x = torch.rand(5, 12)
+    expected = painter(x)
+    painter.channels_last = True
+    torch.testing.assert_close(painter(x), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_arch_presets_build_and_the_fast_one_is_cheaper():
+    from neuralpaint.benchmarks.twins import design_module, forward_flops
+    from neuralpaint.painters.presets import ARCH_PRESETS, arch_from_text
+
+    x = torch.rand(8, 12)
+    flops = {name: forward_flops(design_module(name), x) for name in ARCH_PRESETS}
+    assert flops["fast"] * 4 < flops["broadcast-shipped"]
+    assert arch_from_text('{"preset": "fast", "width": 24}')["width"] == 24
+    with pytest.raises(ValueError, match="fast-k1"):
+        arch_from_text("nope")
+
+
+# ----------------------------------------------------------------------- benchmarks
+
+
+def test_bench_twins_times_designs_against_mypaint_and_checks_fidelity(
+    data_root, conditioned, tmp_path, monkeypatch
+):
+    from neuralpaint.benchmarks import twins
+
+    monkeypatch.setenv("NEURALPAINT_DATA", str(data_root))
+    pen = str(conditioned.parent / "painter-pen")
+    table = twins.run_twins("tiny", tmp_path, painters=[pen], reference=pen, brushes=[PEN])
+    speed = table.dropna(subset=["forward strokes/s"])
+    assert {"design: fast", "design: broadcast", pen} <= set(speed["design"])
+    assert (speed["forward ÷ MyPaint"] > 0).all() and (speed["MFLOP/stroke"] > 0).all()
+    fidelity = table.dropna(subset=["keeps fidelity"])
+    assert fidelity["keeps fidelity"].all()  # the same painter keeps its own fidelity
+    assert (tmp_path / "twins.md").read_text().count("Held-out fidelity") == 1
+
+
+def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from neuralpaint.benchmarks import twins
+
+    tiny = replace(twins.BRUSHES_PRESETS["tiny"], strokes=12, targets=1, iterations=1)
+    monkeypatch.setitem(twins.BRUSHES_PRESETS, "tiny", tiny)
+    pen = str(conditioned.parent / "painter-pen")
+    table = twins.run_brushes("tiny", tmp_path, brushes=[PEN], twins={PEN: pen})
+    assert list(table["painter"])[-1] == pen
+    ceiling = table[table["painter"] == "expected stroke (ceiling)"]
+    assert np.isclose(ceiling["r2_of_ceiling"], 1.0).all()
+    gaps = (tmp_path / "transfer_gaps.csv").read_text()
+    assert "classic/pen" in gaps and (tmp_path / "gap_vs_stochasticity.png").exists()
