@@ -3,6 +3,7 @@ datasets and painters, the fast twin, brush-conditioned training and the twins a
 brushes benchmarks (tiny sizes, real libmypaint)."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -185,6 +186,24 @@ def test_a_conditioned_painter_exports_one_painter_per_brush(conditioned):
         load_painter(conditioned, brush="classic/charcoal")
 
 
+def test_a_fast_twin_calibrates_and_evaluates_on_its_own_brush(
+    data_root, conditioned, tmp_path, monkeypatch
+):
+    from neuralpaint.painters.training import calibrate, evaluate_shards
+
+    monkeypatch.setenv("NEURALPAINT_DATA", str(data_root))
+    pen = conditioned.parent / "painter-pen"
+    out = calibrate(pen, tmp_path / "calibrated", strokes=100, knots=4)
+    before, after = load_painter(pen), load_painter(out)
+    assert after.brush == PEN and after.calibration is not None
+    x = torch.rand(6, 12)
+    assert torch.equal(before(x) > 0.5, after(x) > 0.5)  # the ink masks are unchanged
+    scores = evaluate_shards(out)
+    assert list(scores) == ["shard-00002.npz"] and np.isfinite(scores["shard-00002.npz"]["r2"])
+    with pytest.raises(ValueError, match="conditioned on several brushes"):
+        evaluate_shards(conditioned)
+
+
 def test_distillation_takes_a_teacher_of_the_same_brush(data_root, conditioned, tmp_path):
     data = str(data_root / tiny_spec(PEN).name)
     teacher = str(conditioned.parent / "painter-pen")
@@ -276,3 +295,39 @@ def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monk
     assert np.isclose(ceiling["r2_of_ceiling"], 1.0).all()
     gaps = (tmp_path / "transfer_gaps.csv").read_text()
     assert "classic/pen" in gaps and (tmp_path / "gap_vs_stochasticity.png").exists()
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["painter", "dataset", "--brush", "classic/smudge"], "'classic/smudge' has no"),
+        (["painter", "dataset", "--brush", "classic/no_such"], "unknown brush 'classic/no_such'"),
+        (["painter", "train", "--brush", "classic/smudge"], "'classic/smudge' has no"),
+        (["painter", "train", "--arch", "nope"], "fast-small"),
+    ],
+)
+def test_bad_brushes_and_archs_are_one_line_errors(capsys, tmp_path, monkeypatch, argv, message):
+    from neuralpaint.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEURALPAINT_DATA", str(tmp_path))
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err, err
+    assert "classic/{" in err or "--arch" in err  # the valid ones are listed
+
+
+def test_painter_train_flags_name_the_brush_in_the_run_and_its_command():
+    from neuralpaint.cli import build_parser, painter_train_config
+    from neuralpaint.painters.catalog import train_command
+
+    argv = ["painter", "train", "--brush", PEN, "--arch", "fast", "--distill-from", "regression"]
+    config = painter_train_config(build_parser().parse_args(argv))
+    assert config.out == "runs/painter-regression-pen" and config.arch["net"] == "fast"
+    command = train_command(asdict(config))
+    assert f"--brush {PEN}" in command and "--distill-from regression" in command
+    several = build_parser().parse_args(["painter", "train", "--brush", f"{DEFAULT_BRUSH},{PEN}"])
+    assert painter_train_config(several).out == "runs/painter-regression-brushes"
