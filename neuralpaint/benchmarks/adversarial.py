@@ -35,8 +35,8 @@ Besides the three losses the suite runs, as cells of the same cache:
   then 0.2), over as many seeds as the adversarial runs it is compared with;
 * **SPIRAL's discriminator reward** (MNIST): PPO on the real MyPaint environment with
   ``reward="discriminator"``, the shipped adversarial agent's critic scoring the finished
-  painting (:mod:`neuralpaint.agents.spiral`), with the convergence ``long`` preset's PPO
-  budget (600 s), beside PPO with the L2 reward at the same budget;
+  painting (:mod:`neuralpaint.agents.spiral`), as the convergence ``long`` preset trains
+  PPO (600 s, its PPO settings), beside PPO with the L2 reward trained alike;
 * the **shipped** agents ``amortized-mnist`` and ``amortized-adversarial-mnist``
   (20 minutes each, alone on the machine), as they are.
 
@@ -127,6 +127,7 @@ class AdversarialConfig:
     forcing_only_steps: int = 150
     decay_step: int = 300
     rl_seconds: float | None = 600.0
+    """PPO's training wall-clock: the convergence ``long`` preset's PPO budget."""
     rl_steps: int | None = None
     rl_reference: bool = True
     """Also PPO with the L2 reward, at the same budget."""
@@ -211,6 +212,14 @@ def shipped_folder(name: str) -> Path | None:
     return folder if (folder / "agent.json").is_file() else None
 
 
+def long_preset_ppo() -> dict:
+    """PPO's settings in the convergence ``long`` preset (the sweep's choice), which the
+    RL cells train with, so they are the long preset's PPO but for the reward."""
+    from neuralpaint.benchmarks.convergence import PRESETS as CONVERGENCE
+
+    return dict(CONVERGENCE["long"].agent_kwargs.get("ppo", {}))
+
+
 def seeds_for(config: AdversarialConfig, env: str) -> int:
     return config.seeds if env == MNIST else config.other_seeds
 
@@ -268,7 +277,7 @@ def cells_for(
         from neuralpaint.agents.spiral import SPEC
 
         rl_budget = {"seconds": config.rl_seconds, "steps": config.rl_steps}
-        rl_args = dict(config.rl_args)
+        rl_args = long_preset_ppo() | dict(config.rl_args)
         if critic is not None:
             path, digest = critic
             cells.append(
