@@ -4,7 +4,8 @@
 agent with a progress bar, saves it every ``--checkpoint-seconds`` (atomically, file by
 file), and continues a saved run with ``--resume``. ``neuralpaint agent paint --agent A
 --target image.png`` writes MyPaint's painting, the neural canvas and an animated GIF
-of the strokes in order.
+of the strokes in order. ``--brush B`` paints with another MyPaint brush (the agent
+learns through that brush's twin; see :func:`~neuralpaint.agents.registry.make_agent`).
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ def prepare_agent(args: argparse.Namespace, out: Path) -> Agent:
     if args.resume:
         if not saved:
             raise UserFileNotFoundError(f"--resume: there is no saved agent in {out} to resume")
-        if args.agent_arg or args.precondition:
+        if args.agent_arg or args.precondition or args.brush:
             raise UserValueError(
-                "--resume continues the saved agent as it is; drop --agent-arg and --precondition"
+                "--resume continues the saved agent as it is (its brush too); drop "
+                "--agent-arg, --precondition and --brush"
             )
         with user_errors():  # a corrupt or incomplete saved agent
             agent = Agent.load(out)
@@ -133,7 +135,7 @@ def prepare_agent(args: argparse.Namespace, out: Path) -> Agent:
     (out / PROGRESS_FILE).unlink(missing_ok=True)
     kwargs = parse_agent_args(args.agent_arg)
     with user_errors():  # an unknown agent, env id, painter or argument; a missing dataset
-        agent = make_agent(args.name, args.env, args.seed, kwargs, args.device)
+        agent = make_agent(args.name, args.env, args.seed, kwargs, args.device, args.brush)
     if args.precondition:
         from dataclasses import fields
 
@@ -242,11 +244,13 @@ def load_target(path: str | Path, size: int) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
-def stroke_frames(actions: np.ndarray, size: int, seed: int) -> list[np.ndarray]:
+def stroke_frames(
+    actions: np.ndarray, size: int, seed: int, brush: str | None = None
+) -> list[np.ndarray]:
     """MyPaint's canvas after each stroke of one painting, in order."""
-    from neuralpaint.painters.mypaint import MyPaintCanvas
+    from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas
 
-    canvas, frames = MyPaintCanvas(size, seed=seed), []
+    canvas, frames = MyPaintCanvas(size, brush or DEFAULT_BRUSH, seed=seed), []
     for action in actions:
         canvas.paint(action)
         frames.append(canvas.image())
@@ -254,16 +258,19 @@ def stroke_frames(actions: np.ndarray, size: int, seed: int) -> list[np.ndarray]
 
 
 def paint_outputs(agent: Agent, targets: np.ndarray, out: Path, seed: int, stem: str) -> dict:
-    """Paint targets; write side-by-side PNG (target | neural | MyPaint) and GIFs."""
+    """Paint targets; write side-by-side PNG (target | neural | MyPaint) and GIFs. A
+    task without a painter (a brush with no twin) leaves the neural column out."""
     from neuralpaint.agents.evaluation import evaluate_on_mypaint
 
     result = evaluate_on_mypaint(agent, targets, seed=seed)
     rows = []
     for i, target in enumerate(targets):
-        rows += [target, result.neural_images[i], result.mypaint_images[i]]
-        frames = stroke_frames(result.actions[i], agent.task.size, seed=(seed, i))
+        neural = [] if result.neural_images is None else [result.neural_images[i]]
+        rows += [target, *neural, result.mypaint_images[i]]
+        frames = stroke_frames(result.actions[i], agent.task.size, (seed, i), agent.task.brush)
         save_gif(frames, out / f"{stem}{i}_strokes.gif")
-    columns = 3 * min(len(targets), 5)  # up to five (target, neural, MyPaint) triples a row
+    per_target = 2 if result.neural_images is None else 3
+    columns = per_target * min(len(targets), 5)  # up to five triples (or pairs) a row
     save_png(tile(rows, columns=columns), out / f"{stem}side_by_side.png", scale=3)
     summary = result.summary()
     write_text(out / f"{stem}scores.json", json.dumps(summary, indent=2))
@@ -295,10 +302,19 @@ def paint_agent(args: argparse.Namespace) -> Agent:
                     f"agent {name!r} learns before it paints: train it first with "
                     f"`neuralpaint agent train {args.agent}` and paint with its folder"
                 ) from None
-            return make_agent(args.agent, args.env, args.seed, parse_agent_args(args.agent_arg))
+            return make_agent(
+                args.agent, args.env, args.seed, parse_agent_args(args.agent_arg), brush=args.brush
+            )
         if args.agent_arg:
             raise UserValueError("--agent-arg makes a fresh agent; a saved agent keeps its own")
-        return Agent.load(folder)
+        agent = Agent.load(folder)
+    if args.brush is not None and args.brush != agent.task.brush:
+        raise UserValueError(
+            f"--brush makes a fresh agent; the saved agent {args.agent!r} paints with its own "
+            f"brush, {agent.task.brush!r} (train one with `neuralpaint agent train ... --brush "
+            f"{args.brush}`)"
+        )
+    return agent
 
 
 def cmd_paint(args: argparse.Namespace) -> int:
@@ -306,11 +322,26 @@ def cmd_paint(args: argparse.Namespace) -> int:
     target = load_target(args.target, agent.task.size)
     out = Path(args.out)
     summary = paint_outputs(agent, target[None], out, args.seed, stem="")
+    if "neural_l2" in summary:
+        columns, neural = "target | neural | MyPaint", f", neural {summary['neural_l2']:.4f}"
+    else:  # a brush without a twin: no painter to compare with
+        columns, neural = "target | MyPaint", ""
     print(
-        f"wrote {out}/side_by_side.png (target | neural | MyPaint) and {out}/0_strokes.gif; "
-        f"L2 per pixel: MyPaint {summary['mypaint_l2']:.4f}, neural {summary['neural_l2']:.4f}"
+        f"wrote {out}/side_by_side.png ({columns}) and {out}/0_strokes.gif; "
+        f"L2 per pixel: MyPaint {summary['mypaint_l2']:.4f}{neural}"
     )
     return 0
+
+
+def add_brush_flag(parser: argparse.ArgumentParser) -> None:
+    """``--brush``: the MyPaint brush of a fresh agent's task."""
+    parser.add_argument(
+        "--brush",
+        default=None,
+        help="MyPaint brush to paint with (normal blending only; default classic/dry_brush). "
+        "Agents that learn through a painter need the brush's shipped twin; greedy, cem and "
+        "RL on mypaint take any such brush. Same as --agent-arg brush=B for search agents",
+    )
 
 
 def add_train_arguments(tr: argparse.ArgumentParser) -> None:
@@ -348,6 +379,7 @@ def add_train_arguments(tr: argparse.ArgumentParser) -> None:
     tr.add_argument(
         "--agent-arg", action="append", default=[], help="constructor argument key=value"
     )
+    add_brush_flag(tr)
     tr.add_argument("--precondition", action="store_true", help="human stroke order (MNIST)")
     tr.add_argument(
         "--precondition-arg", action="append", default=[], help="schedule field key=value"
@@ -375,6 +407,7 @@ def add_paint_arguments(paint: argparse.ArgumentParser) -> None:
         default=[],
         help="constructor argument key=value of an agent made from its spec, e.g. seconds=5",
     )
+    add_brush_flag(paint)
     paint.add_argument("--target", required=True, help="image file")
     paint.add_argument(
         "--out", type=folder, default="results/paint", help="output folder (default %(default)s)"

@@ -9,18 +9,29 @@ from neuralpaint import actions as A
 from neuralpaint.agents.relaxations import opacity_mask, painter_view
 from neuralpaint.agents.task import Task
 from neuralpaint.painters.compositing import composite
-from neuralpaint.painters.neural import load_painter, resolve_device
+from neuralpaint.painters.neural import (
+    default_twin,
+    load_painter,
+    painter_for_brush,
+    resolve_device,
+)
 
 
 def frozen_painter(task: Task, device: torch.device) -> torch.nn.Module:
     """The task's neural painter in eval mode with frozen weights: agents learn through
-    it, never change it."""
+    it, never change it. For a task of a chosen brush it is that brush's twin (a
+    shipped regression painter of another brush stands for it), or an error naming
+    the brush, the brushes with a shipped twin and how to train one."""
     if task.variant == "grid":
         raise ValueError(
             "gradient agents paint the continuous or discrete variant; the grid variant's "
             "MultiDiscrete action has no gradient (use an RL agent such as 'ppo')"
         )
-    painter = load_painter(task.painter, device, expect_discrete=task.discrete)
+    brush = task.brush_choice
+    name = task.painter
+    if brush is not None:  # the brush's twin, or the error that says there is none
+        name = painter_for_brush(name, brush) if name else default_twin(brush, task.discrete)
+    painter = load_painter(name, device, expect_discrete=task.discrete, brush=brush)
     for p in painter.parameters():
         p.requires_grad_(False)
     return painter

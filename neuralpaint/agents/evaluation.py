@@ -1,9 +1,10 @@
 """Judging agents the same way: their strokes, painted by the real MyPaint program.
 
 Whatever renderer an agent planned on, :func:`evaluate_on_mypaint` paints its actions
-with MyPaint on a fresh canvas per target (texture seeded per target) and measures
-the mean squared error per pixel against the target. When the task has a neural
-painter, the same actions are also composited by it, giving the transfer gap.
+with MyPaint, with the task's brush, on a fresh canvas per target (texture seeded per
+target) and measures the mean squared error per pixel against the target. When the
+task has a neural painter, the same actions are also composited by it, giving the
+transfer gap.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import numpy as np
 
 from neuralpaint.agents.base import Agent
 from neuralpaint.agents.task import Task
-from neuralpaint.painters.mypaint import MyPaintCanvas
-from neuralpaint.painters.neural import NeuralRenderer
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas
+from neuralpaint.painters.neural import NeuralRenderer, load_painter, painter_for_brush
 from neuralpaint.progress import progress_bar
 
 
@@ -47,12 +48,12 @@ class Evaluation:
 
 
 def paint_on_mypaint(
-    actions: np.ndarray, size: int, seed: int, progress: bool = False
+    actions: np.ndarray, size: int, seed: int, progress: bool = False, brush: str = DEFAULT_BRUSH
 ) -> np.ndarray:
     """Paint ``(N, T, D)`` action sequences with MyPaint; ``(N, H, W, 3)`` images."""
     images = np.empty((len(actions), size, size, 3), np.float32)
     for i, seq in enumerate(progress_bar(actions, desc="MyPaint", disable=not progress)):
-        canvas = MyPaintCanvas(size, seed=(seed, i))
+        canvas = MyPaintCanvas(size, brush, seed=(seed, i))
         canvas.paint_many(seq)
         images[i] = canvas.image()
     return images
@@ -60,7 +61,11 @@ def paint_on_mypaint(
 
 def paint_on_painter(actions: np.ndarray, task: Task) -> np.ndarray:
     """Composite ``(N, T, D)`` action sequences with the task's neural painter."""
-    renderer = NeuralRenderer(task.painter)
+    if task.brush_choice is None:
+        renderer = NeuralRenderer(task.painter)
+    else:
+        brush = task.brush_choice
+        renderer = NeuralRenderer(load_painter(painter_for_brush(task.painter, brush), brush=brush))
     n, t, _ = actions.shape
     canvases = np.ones((n, task.size, task.size, 3), np.float32)
     for i in range(t):
@@ -96,7 +101,7 @@ def evaluate_on_mypaint(
             f"{expected}) or non-finite values"
         )
     actions = task.finalize(actions)
-    mypaint = paint_on_mypaint(actions, task.size, seed, progress)
+    mypaint = paint_on_mypaint(actions, task.size, seed, progress, task.brush)
     l2 = ((mypaint - targets) ** 2).mean(axis=(1, 2, 3))
     neural = neural_l2 = None
     if task.painter:

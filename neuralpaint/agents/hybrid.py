@@ -146,6 +146,7 @@ class HybridPlanner(PerImageSearch):
             **kwargs,
         )
         self.device = resolve_device(device)
+        task = self.task  # with the brush of brush=, when one was given
         self.painter = frozen_painter(Task(**{**task.describe(), "painter": renderer}), self.device)
         self.init_agent = self._load_init(init) if init else None
 

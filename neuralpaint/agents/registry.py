@@ -131,6 +131,7 @@ def make_agent(
     seed: int = 0,
     kwargs: dict | None = None,
     device: str | None = None,
+    brush: str | None = None,
 ) -> Agent:
     """A fresh agent from ``NAME[@PAINTER]``, the one way to say what an agent paints
     through, used alike by ``neuralpaint agent train`` and the benchmarks.
@@ -140,9 +141,21 @@ def make_agent(
     through :data:`~neuralpaint.painters.DEFAULT_PAINTER` and RL agents train on
     MyPaint. The agent saves what it really used as ``trains_on`` in ``agent.json``.
 
+    ``brush`` (or the ``brush`` argument of an agent that takes one, such as the search
+    agents) is the MyPaint brush the agent paints and is judged with; it must blend
+    normally, as every agent composites masks in one colour. The painter is then that
+    brush's twin: a named shipped regression painter, or none named, stands for the
+    brush's shipped twin (:func:`~neuralpaint.painters.neural.default_twin`), which
+    agents that learn through a painter need; agents that paint on MyPaint only (RL on
+    ``mypaint``, search) work with any such brush and skip the painter's comparison
+    when the brush has no twin. Without a brush, the task takes the named painter's
+    brush (the default brush for the shipped painters).
+
     Raises:
         ValueError: for an unknown name or argument, ``renderer=`` given as an argument,
-            or ``mypaint`` for an agent that needs gradients.
+            ``mypaint`` for an agent that needs gradients, a brush that is unknown or
+            does not blend normally, a painter of another brush or a brush without a
+            shipped twin for an agent that needs one.
     """
     from neuralpaint.agents.task import Task
     from neuralpaint.painters import DEFAULT_PAINTER
@@ -166,5 +179,58 @@ def make_agent(
         )
     if device is not None and "device" in takes:
         kwargs.setdefault("device", device)
-    task = Task.from_env_id(env_id, painter=neural_painter_of(spec))
+    if brush is None and kwargs.get("brush") is None:
+        task = Task.from_env_id(env_id, painter=neural_painter_of(spec))
+        if painter not in (None, "mypaint"):
+            task.brush = _painter_brush(painter) or task.brush
+        return cls(task, seed=seed, **kwargs)
+    task = Task.from_env_id(env_id, painter="", brush=brush or kwargs.get("brush"))
+    if kwargs.get("brush") not in (None, task.brush):
+        raise ValueError(
+            f"the brush is given twice, as {brush!r} and as brush={kwargs['brush']!r}; give it once"
+        )
+    if "brush" in takes:
+        kwargs["brush"] = task.brush
+    task.painter = _task_painter(painter, task, kwargs, "renderer" in takes)
     return cls(task, seed=seed, **kwargs)
+
+
+def _painter_brush(painter: str) -> str | None:
+    """The brush a named painter imitates, or ``None`` when it cannot be read (loading
+    the painter then reports why) or it paints several."""
+    from neuralpaint.painters import checkpoint as ckpt
+    from neuralpaint.painters.neural import painter_brush, resolve
+
+    try:
+        return painter_brush(ckpt.read_config(resolve(painter)))
+    except ckpt.CheckpointError:
+        return None
+
+
+def _task_painter(painter: str | None, task, kwargs: dict, on_renderer: bool) -> str:
+    """The painter of a task whose brush was chosen: the named painter, or the shipped
+    twin it stands for, or the brush's shipped twin when none is named. An agent that
+    trains on a renderer gets that renderer's twin as ``renderer`` too; on MyPaint, a
+    brush without a twin leaves the task without a painter (``""``).
+
+    Raises:
+        UserValueError: for a brush that does not blend normally; for one without a
+            shipped twin, when the agent needs a painter.
+    """
+    from neuralpaint.errors import UserValueError
+    from neuralpaint.painters.brushes import require_twin_brush
+    from neuralpaint.painters.neural import default_twin, painter_for_brush
+
+    require_twin_brush(task.brush)
+    if painter not in (None, "mypaint"):
+        resolved = painter_for_brush(painter, task.brush)
+        if on_renderer:
+            kwargs["renderer"] = resolved
+        return resolved
+    discrete = task.variant == "discrete"
+    if not on_renderer:  # it learns through the painter: the twin is needed
+        return default_twin(task.brush, discrete)
+    try:  # for the painter's side of the evaluation only
+        return default_twin(task.brush, discrete)
+    except UserValueError:
+        return ""

@@ -271,6 +271,7 @@ class SB3Agent(Agent):
             dataset=targets if targets is not None else self.task.dataset,
             variant=self.task.variant,
             renderer=self.renderer,
+            brush=self.task.brush_choice,
             strokes=self.task.strokes,
             color=self.task.color,
             step_channel=self.config.step_channel,

@@ -10,6 +10,7 @@ planned from: the loop is closed on the real program.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from neuralpaint.agents.search_common import (
     with_colors,
 )
 from neuralpaint.agents.task import Task
-from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
+from neuralpaint.painters.mypaint import MyPaintCanvas, MyPaintRenderer
 from neuralpaint.progress import progress_bar
 
 RENDERS_PER_SECOND = 1000
@@ -62,7 +63,8 @@ class PerImageSearch(Agent):
         batch: candidates rendered and scored together. Default: 64, or fewer when a
             seconds budget leaves less than about 64 renders' time per stroke, so
             small budgets are kept.
-        brush: the MyPaint brush.
+        brush: the MyPaint brush; default the task's. Another brush becomes the task's
+            (the one its paintings are judged with).
         progress: a progress bar over images.
 
     After :meth:`paint`, ``last_stats`` holds per-image ``seconds``,
@@ -77,10 +79,14 @@ class PerImageSearch(Agent):
         seconds: float | None = None,
         renders: int | None = None,
         batch: int | None = None,
-        brush: str = DEFAULT_BRUSH,
+        brush: str | None = None,
         progress: bool = False,
         **kwargs,
     ):
+        if brush is None:
+            brush = task.brush
+        elif str(brush) != task.brush:
+            task = dataclasses.replace(task, brush=str(brush))
         if task.variant != "continuous":
             raise ValueError(
                 f"{self.name} paints the continuous variant; the task is {task.variant!r}"

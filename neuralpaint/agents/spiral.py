@@ -73,6 +73,7 @@ class DiscriminatorPPO(PPOAgent):
             dataset=self.task.dataset,
             variant=self.task.variant,
             renderer=self.renderer,
+            brush=self.task.brush_choice,
             strokes=self.task.strokes,
             color=self.task.color,
             step_channel=self.config.step_channel,

@@ -1,7 +1,8 @@
 """What an agent is asked to paint, independent of how it learns.
 
-A :class:`Task` names the target dataset, the strokes per painting, the action variant
-and the neural painter that gradient agents learn through. Every agent of a
+A :class:`Task` names the target dataset, the strokes per painting, the action variant,
+the MyPaint brush that paints (and judges) the strokes and the neural painter, a twin of
+that brush, that gradient agents learn through. Every agent of a
 comparison gets the same task, and its paintings are judged on the same held-out
 targets.
 """
@@ -14,6 +15,7 @@ import numpy as np
 
 from neuralpaint.envs.registration import DEFAULTS, check_episode
 from neuralpaint.painters import DEFAULT_PAINTER
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH
 
 
 @dataclass
@@ -30,7 +32,10 @@ class Task:
             size and pressure on 10 levels) or ``grid`` (SPIRAL's MultiDiscrete action,
             for RL agents; their strokes are reported in the 13-field form).
         painter: the neural painter gradient agents learn through (a shipped name or
-            a checkpoint folder).
+            a checkpoint folder); empty for a task with no painter (a brush without a
+            twin, for agents that paint on MyPaint only).
+        brush: the MyPaint brush the strokes are painted and judged with. The painter
+            must imitate it (:attr:`brush_choice`).
         train_targets, test_targets: ``(N, H, W, 3)`` float32 images in [0, 1]. When
             not given they are loaded from the environment's dataset.
     """
@@ -42,6 +47,7 @@ class Task:
     variant: str = "continuous"
     painter: str = DEFAULT_PAINTER
     size: int = 64
+    brush: str = DEFAULT_BRUSH
     train_targets: np.ndarray | None = field(default=None, repr=False)
     test_targets: np.ndarray | None = field(default=None, repr=False)
 
@@ -52,6 +58,13 @@ class Task:
     def discrete(self) -> bool:
         """Whether actions carry the 13th ``lift`` field."""
         return self.variant != "continuous"
+
+    @property
+    def brush_choice(self) -> str | None:
+        """The brush, or ``None`` for the default one. Painters are checked against a
+        chosen brush only, so a task of the default brush loads its painter as before
+        brushes could be chosen."""
+        return None if self.brush == DEFAULT_BRUSH else self.brush
 
     @property
     def action_dim(self) -> int:
@@ -91,10 +104,13 @@ class Task:
         return out
 
     def describe(self) -> dict:
-        """The task without its images, for saving next to an agent."""
+        """The task without its images, for saving next to an agent (the brush only when
+        it is not the default, so older saved tasks read the same)."""
         d = asdict(self)
         d.pop("train_targets")
         d.pop("test_targets")
+        if d["brush"] == DEFAULT_BRUSH:
+            d.pop("brush")
         return d
 
     @classmethod
@@ -102,9 +118,12 @@ class Task:
         return cls(**description)
 
     @classmethod
-    def from_env_id(cls, env_id: str, painter: str = DEFAULT_PAINTER) -> Task:
+    def from_env_id(
+        cls, env_id: str, painter: str = DEFAULT_PAINTER, brush: str | None = None
+    ) -> Task:
         """The task an environment id defines (strokes, colour mode, variant), with the
-        env's own defaults: a Grid id gets its longer episode.
+        env's own defaults: a Grid id gets its longer episode. ``brush`` (default: the
+        id's, else ``classic/dry_brush``) is the ``brush=`` of ``gym.make``.
 
         Raises:
             ValueError: for an id that is not a registered NeuralPaint id, listing them.
@@ -133,4 +152,5 @@ class Task:
             variant=variant,
             painter=painter,
             size=int(kwargs.get("size", 64)),
+            brush=str(brush or kwargs.get("brush") or DEFAULT_BRUSH),
         )

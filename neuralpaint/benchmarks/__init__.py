@@ -16,10 +16,16 @@ SUITES = (
     "agents",
     "discrete",
     "convergence",
+    "frontier",
+    "pictures",
+    "twins",
+    "brushes",
+    "adversarial",
     "sweep",
     "parameterization",
 )
-"""Every suite ``neuralpaint bench`` runs."""
+"""Every suite ``neuralpaint bench`` runs: each has a runner in ``neuralpaint.cli``'s
+``SUITE_RUNNERS`` but ``parameterization``, which has its own command."""
 ALL_SUITES = ("throughput", "transfer", "discrete", "convergence")
 """What ``bench all`` runs, in order."""
 

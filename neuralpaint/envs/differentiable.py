@@ -71,7 +71,7 @@ class DifferentiableAccess:
                     "to train through it and evaluate on this environment"
                 )
         else:
-            module = make_renderer(painter, env.size).module
+            module = make_renderer(painter, env.size, getattr(env, "brush", None)).module
         device = next(module.parameters()).device
         target = torch.as_tensor(env._target_f, device=device).permute(2, 0, 1)[None]
         return cls(

@@ -46,22 +46,31 @@ RewardFn = Callable[[np.ndarray, np.ndarray], float]
 def make_renderer(
     renderer: str | os.PathLike | Painter | Any,
     size: int | None = None,
-    brush: str | os.PathLike = DEFAULT_BRUSH,
+    brush: str | os.PathLike | None = None,
     device: str = "cpu",
 ) -> Painter:
     """Turn the ``renderer=`` argument into a :class:`Painter`.
 
-    ``"mypaint"`` is the real program. Anything else that is not already a Painter is
-    a neural painter: a ``torch.nn.Module``, a shipped painter name or a checkpoint
-    folder. torch is imported only in that case, so MyPaint environments start fast.
+    ``"mypaint"`` is the real program, painting ``brush`` (default
+    ``classic/dry_brush``). Anything else that is not already a Painter is a neural
+    painter: a ``torch.nn.Module``, a shipped painter name or a checkpoint folder.
+    torch is imported only in that case, so MyPaint environments start fast. With a
+    ``brush``, a neural painter must imitate it: a shipped regression painter of another
+    brush (``"regression"``) stands for that brush's shipped twin
+    (:func:`~neuralpaint.painters.neural.painter_for_brush`), and a brush without one is
+    an error naming the brushes that have one and how to train one.
 
     Raises:
-        ValueError: for an unknown name, naming the choices, or a size mismatch.
+        ValueError: for an unknown name, naming the choices; a size mismatch; a
+            painter that does not imitate ``brush``, or a brush with no shipped twin.
     """
     if isinstance(renderer, str) and renderer == "mypaint":
-        return MyPaintRenderer(DEFAULT_SIZE if size is None else size, brush)
+        return MyPaintRenderer(
+            DEFAULT_SIZE if size is None else size, DEFAULT_BRUSH if brush is None else brush
+        )
     if isinstance(renderer, Painter):
         painter = renderer
+        _check_brush(painter, brush)
     else:
         import torch
 
@@ -74,19 +83,39 @@ def make_renderer(
                 f"torch painter module or a Painter object; got {type(renderer).__name__}"
             )
         try:
-            painter = neural.NeuralRenderer(renderer, device)
+            if brush is None or isinstance(renderer, torch.nn.Module):
+                painter = neural.NeuralRenderer(renderer, device)
+            else:
+                neural.resolve(renderer)  # an unknown name is reported here, with the choices
         except CheckpointError as exc:
             raise ValueError(
                 f"unknown renderer {str(renderer)!r}: use 'mypaint' (the real program), one "
                 f"of the shipped neural painters {neural.shipped_painters()}, a checkpoint "
                 f"folder written by `neuralpaint painter train`, or a Painter object ({exc})"
             ) from exc
+        if isinstance(renderer, torch.nn.Module):
+            _check_brush(renderer, brush)
+        elif brush is not None:
+            name = neural.painter_for_brush(renderer, str(brush))
+            module = neural.load_painter(name, neural.resolve_device(device), brush=str(brush))
+            painter = neural.NeuralRenderer(module, device)
     if size is not None and int(size) != painter.size:
         raise ValueError(
             f"size={size} but the renderer {painter.name!r} paints {painter.size} px canvases; "
             "leave size unset to use the renderer's"
         )
     return painter
+
+
+def _check_brush(painter: Any, brush: str | os.PathLike | None) -> None:
+    """Refuse a ready renderer that says it paints another brush than ``brush``."""
+    own = getattr(painter, "brush", None)
+    if brush is not None and own is not None and str(own) != str(brush):
+        raise ValueError(
+            f"the renderer {getattr(painter, 'name', None) or type(painter).__name__!r} paints the "
+            f"brush {str(own)!r}, not brush={str(brush)!r}; leave brush unset or give a "
+            "renderer of that brush"
+        )
 
 
 def apply_color(stroke: np.ndarray, mode: str) -> np.ndarray:
@@ -106,9 +135,10 @@ class PaintEnv(gym.Env):
     Each episode draws a target image from a dataset (MNIST digits by default) and a
     white canvas. Every step paints one brushstroke, a quadratic Bezier curve with pen
     pressure, brush size and colour, on the real MyPaint brush engine (libmypaint,
-    ``classic/dry_brush``) or on a neural painter that imitates it. The aim is to make
-    the canvas look like the target. This is the task of SPIRAL (Ganin et al., 2018)
-    and of "Neural Painters" (Nakano, 2019), whose claims this suite measures.
+    ``classic/dry_brush`` unless ``brush=`` names another) or on a neural painter that
+    imitates it. The aim is to make the canvas look like the target. This is the task
+    of SPIRAL (Ganin et al., 2018) and of "Neural Painters" (Nakano, 2019), whose claims
+    this suite measures.
 
     ## Action Space
 
@@ -224,7 +254,11 @@ class PaintEnv(gym.Env):
     - ``data_dir``, ``download``, ``image_dir``: where datasets are found (see
       :mod:`neuralpaint.envs.datasets`).
     - ``size``: canvas side in pixels (default 64, or the renderer's).
-    - ``brush``: MyPaint brush name or ``.myb`` path (MyPaint renderer only).
+    - ``brush``: the MyPaint brush, a name (``"classic/pen"``) or a ``.myb`` path;
+      default ``classic/dry_brush``. The ids stay the same for every brush. A neural
+      renderer must imitate it: ``renderer="regression"`` then means that brush's
+      shipped twin, and a brush without one is an error that names the brushes with
+      a twin and how to train one (docs/environments.md, "Brushes").
     - ``device``: torch device of a neural renderer.
     - ``grid_size``: grid positions per axis of the Grid variant.
     - ``render_mode``: ``"rgb_array"`` gives target and canvas side by side.
@@ -248,7 +282,8 @@ class PaintEnv(gym.Env):
 
     * v0: Initial version; ``step_channel`` added later as an option (off by default,
       so the v0 observation is unchanged); ``reward="discriminator"`` and ``critic``
-      added later as options (the default reward is unchanged).
+      added later as options (the default reward is unchanged); ``brush=`` of a neural
+      renderer (which must imitate it) added later, the default brush unchanged.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -266,7 +301,7 @@ class PaintEnv(gym.Env):
         download: bool = False,
         image_dir: str | os.PathLike | None = None,
         size: int | None = None,
-        brush: str | os.PathLike = DEFAULT_BRUSH,
+        brush: str | os.PathLike | None = None,
         device: str = "cpu",
         grid_size: int = GRID_SIZE,
         render_mode: str | None = None,
@@ -306,6 +341,8 @@ class PaintEnv(gym.Env):
         self.grid_size = int(grid_size)
 
         self.renderer = make_renderer(renderer, size, brush, device)
+        self.brush = str(getattr(self.renderer, "brush", None) or brush or DEFAULT_BRUSH)
+        """The MyPaint brush painted, or imitated by a neural renderer."""
         self.size = self.renderer.size
         self._score: RewardFn | None = reward if callable(reward) else None
         if reward == "discriminator":
@@ -522,6 +559,8 @@ class PaintEnv(gym.Env):
                 environment's own renderer, which must then be neural. A MyPaint
                 environment takes a shipped name, a checkpoint folder or a module
                 here: train through the neural painter, evaluate on the real program.
+                It must imitate the environment's brush (:attr:`brush`); a shipped
+                regression painter of another brush stands for this brush's twin.
 
         Returns:
             A :class:`~neuralpaint.envs.differentiable.DifferentiableAccess`.

@@ -221,6 +221,35 @@ def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
     return canonical if canonical in names else names[0]
 
 
+def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
+    """The painter to load when ``name_or_path`` is asked for on ``brush``.
+
+    ``name_or_path`` itself when it paints the brush (or ``brush`` is ``None``). A
+    shipped regression painter of another brush (``regression`` names the dry_brush
+    twin) stands for the regression twin of the brush: :func:`default_twin`, whose
+    error names the brush, the brushes with a shipped twin and how to train one. Any
+    other painter is returned as it is, and ``load_painter(..., brush=brush)`` refuses
+    it by name.
+
+    Raises:
+        UserValueError: for a brush a twin cannot imitate, or one without a shipped twin
+            when a shipped regression painter is asked for.
+    """
+    if brush is None:
+        return str(name_or_path)
+    try:
+        folder = resolve(name_or_path)
+        config = ckpt.read_config(folder)
+    except ckpt.CheckpointError:  # loading it reports that, by name
+        return str(name_or_path)
+    if str(brush) == painter_brush(config) or str(brush) in (config.get("brushes") or []):
+        return str(name_or_path)
+    if folder.parent == WEIGHTS_DIR and config["kind"] == "regression":
+        return default_twin(str(brush), bool(config["discrete"]))
+    require_twin_brush(brush)
+    return str(name_or_path)
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``'auto'``/``None`` picks CUDA when available; a clear error for absent CUDA."""
     if device in (None, "auto"):
