@@ -18,7 +18,7 @@ galleries ``classes.png`` and ``stylize.png`` into ``results/parameterization/``
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +26,7 @@ from PIL import Image
 
 from neuralpaint.benchmarks.provenance import csv_header, markdown_header
 from neuralpaint.io import write_text
-from neuralpaint.parameterization import common, stylize, visualize
+from neuralpaint.parameterization import CLOSED_LOOP_CHUNKS, common, stylize, visualize
 
 CLASSES = ("pineapple", "starfish", "violin", "strawberry", "volcano")
 """The paper's three example classes (figure 1) and two more, of different kinds."""
@@ -74,7 +74,8 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
         config = visualize.VisualizeConfig(
             target=target, painter=painter, steps=p.visualize_steps, seed=seed, device=device
         )
-        res = visualize.run(config)
+        res = visualize.run(replace(config, chunks=1))
+        closed = visualize.run(config)
         optimised, judge = config.classifiers[0], res.held_out
         if judge is None:
             raise ValueError("the report needs the held-out classifier efficientnet-lite1")
@@ -86,13 +87,15 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
                 f"p {judge} (held out), random strokes": res.probabilities[judge]["initial"],
                 f"p {judge} (held out), neural": res.probabilities[judge]["neural"],
                 f"p {judge} (held out), MyPaint": res.probabilities[judge]["mypaint"],
-                "seconds": round(res.seconds, 1),
+                f"p {judge} (held out), closed loop": closed.probabilities[judge]["mypaint"],
+                "seconds, open loop": round(res.seconds, 1),
+                "seconds, closed loop": round(closed.seconds, 1),
             }
         )
         scale = common.display_scale(res.neural.shape[0], 192)
-        class_panels.append(
-            common.panel([res.neural, res.mypaint], list(visualize.captions(res)), scale)
-        )
+        images = [res.neural, res.mypaint, closed.mypaint]
+        captions = [*visualize.captions(res), visualize.captions(closed)[1]]
+        class_panels.append(common.panel(images, captions, scale))
 
     style_rows, style_panels = [], []
     for seed, (sample, gray) in enumerate(PHOTOS):
@@ -106,8 +109,9 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
             seed=seed,
             device=device,
         )
-        res = stylize.run(config)
-        m = res.metrics
+        res = stylize.run(replace(config, chunks=1))
+        closed = stylize.run(config)
+        m, mc = res.metrics, closed.metrics
         style_rows.append(
             {
                 "photo": sample,
@@ -117,16 +121,20 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
                 "content loss, random strokes": m["initial"]["content_loss"],
                 "content loss, neural": m["neural"]["content_loss"],
                 "content loss, MyPaint": m["mypaint"]["content_loss"],
+                "content loss, closed loop": mc["mypaint"]["content_loss"],
                 "SSIM, random strokes": m["initial"]["ssim"],
                 "SSIM, neural": m["neural"]["ssim"],
                 "SSIM, MyPaint": m["mypaint"]["ssim"],
+                "SSIM, closed loop": mc["mypaint"]["ssim"],
                 "MyPaint strokes thickened": res.clipped_strokes,
-                "seconds": round(res.seconds, 1),
+                "seconds, open loop": round(res.seconds, 1),
+                "seconds, closed loop": round(closed.seconds, 1),
             }
         )
         scale = common.display_scale(max(res.neural.shape[:2]), 192)
-        images = [res.photo, res.neural, res.mypaint]
-        style_panels.append(common.panel(images, stylize.captions(res), scale))
+        images = [res.photo, res.neural, res.mypaint, closed.mypaint]
+        captions = [*stylize.captions(res), stylize.captions(closed)[2]]
+        style_panels.append(common.panel(images, captions, scale))
 
     classes = pd.DataFrame(class_rows)
     styles = pd.DataFrame(style_rows)
@@ -135,19 +143,27 @@ def run(preset: str, out_dir: str | Path, painter: str, device: str) -> str:
     write_text(out / "classes.csv", csv_header(command) + classes.to_csv(index=False))
     write_text(out / "stylize.csv", csv_header(command) + styles.to_csv(index=False))
     minutes = (time.perf_counter() - started) / 60
-    held = [c for c in classes.columns if "held out), neural" in c][0]
+    held = {c.rsplit(", ", 1)[1]: classes[c].mean() for c in classes.columns if "held out" in c}
+    share = {k: v / held["neural"] if held["neural"] > 0 else float("nan") for k, v in held.items()}
+    chunks = CLOSED_LOOP_CHUNKS
     tables = (
         "## Class visualisation\n\n"
         f"Optimised against efficientnet-lite0 for {p.visualize_steps} steps, 30 strokes on one "
         "64 px cell, 2 random views per step; judged by the held-out efficientnet-lite1 "
-        f"(chance level 0.001). Mean held-out p: neural {classes[held].mean():.3f}, "
-        f"MyPaint {classes[held.replace('neural', 'MyPaint')].mean():.3f}.\n\n"
+        "(chance level 0.001). *Open loop*: every stroke is planned through the painter and "
+        "MyPaint repaints the plan. *Closed loop*: MyPaint paints the strokes in "
+        f"{chunks} chunks, and the rest are re-planned on its real canvas after each "
+        "(`--chunks`). Mean held-out p: neural "
+        f"{held['neural']:.3f}; MyPaint, open loop {held['MyPaint']:.3f} "
+        f"({share['MyPaint']:.2f}x the neural p); MyPaint, closed loop "
+        f"{held['closed loop']:.3f} ({share['closed loop']:.2f}x).\n\n"
         + classes.to_markdown(index=False, floatfmt=".3f")
         + "\n\n![class paintings](classes.png)\n\n"
         "## Intrinsic style transfer\n\n"
         f"{p.stylize_px} px canvas, 4 strokes per 64 px cell, overlap 32, "
         f"{p.stylize_steps} steps; content = mean L1 of efficientnet-lite0 `_blocks.4` "
-        "features; SSIM against the colour photo.\n\n"
+        "features; SSIM against the colour photo. The closed loop paints one stroke layer "
+        "per chunk.\n\n"
         + styles.to_markdown(index=False, floatfmt=".3f")
         + "\n\n![style transfer](stylize.png)\n"
     )

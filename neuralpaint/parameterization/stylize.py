@@ -228,7 +228,9 @@ def captions(result: StylizeResult) -> list[str]:
     """Captions for photo, neural and MyPaint images."""
     out = ["photo\n(target content)"]
     gray = " (gray)" if result.config.grayscale else ""
-    for key, label in (("neural", "neural painter"), ("mypaint", "MyPaint")):
+    closed = closed_loop.default_chunks(result.config.chunks, result.config.strokes) > 1
+    labels = ("last plan", "MyPaint, closed loop") if closed else ("neural painter", "MyPaint")
+    for key, label in zip(("neural", "mypaint"), labels, strict=True):
         m = result.metrics[key]
         out.append(f"{label}{gray}\ncontent {m['content_loss']:.3f}, SSIM {m['ssim']:.3f}")
     return out

@@ -86,7 +86,9 @@ class VisualizeResult:
     class_index: int
     class_name: str
     neural: np.ndarray = field(repr=False)
-    """``(size, size, 3)`` the neural painting."""
+    """``(size, size, 3)`` the painting as the optimiser last saw it: the neural painting
+    (open loop), or MyPaint's painting of the earlier chunks under the last chunk's
+    neural strokes (closed loop)."""
     mypaint: np.ndarray = field(repr=False)
     """``(size, size, 3)`` the same strokes repainted by MyPaint."""
     initial: np.ndarray = field(repr=False)
@@ -217,7 +219,9 @@ def run(
 def captions(result: VisualizeResult) -> tuple[str, str]:
     """Captions for the neural and MyPaint images: target probability per classifier."""
     out = []
-    for key, label in (("neural", "neural painter"), ("mypaint", "MyPaint")):
+    closed = closed_loop.default_chunks(result.config.chunks, result.config.strokes) > 1
+    labels = ("last plan", "MyPaint, closed loop") if closed else ("neural painter", "MyPaint")
+    for key, label in zip(("neural", "mypaint"), labels, strict=True):
         lines = [f"{label}: {result.class_name}"]
         for name, p in result.probabilities.items():
             tag = " (held out)" if name == result.held_out else ""
