@@ -11,6 +11,16 @@ from neuralpaint.painters.mypaint import MyPaintRenderer
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test starts on one thread, whatever an earlier test (a CLI ``--threads``)
+    set: tiny tensors run fastest so, above all on a CPU shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def renderer() -> MyPaintRenderer:
     return MyPaintRenderer(64)

@@ -10,14 +10,6 @@ from neuralpaint.painters.canvas import StitchedCanvas
 from neuralpaint.parameterization import closed_loop
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_painting_later_layers_over_a_base_equals_painting_them_all():
     # 48 px with 16 px cells and overlap 8 covers the canvas exactly: nothing is cropped,
     # so the first layers' painting is itself the full-area base.

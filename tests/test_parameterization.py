@@ -26,15 +26,6 @@ from neuralpaint.parameterization.classifiers import (
 from neuralpaint.parameterization.commands import parse_size, report_folder
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors run fastest on one thread, above all on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_classifier(seed: int = 0, input_px: int = 32) -> ImageClassifier:
     torch.manual_seed(seed)
     net = nn.Sequential(

@@ -10,15 +10,6 @@ from neuralpaint.painters.canvas import StitchedCanvas, make_layout
 from neuralpaint.painters.mypaint import MyPaintCanvas
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors run fastest on one thread, above all on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sequential_reference(canvas: StitchedCanvas) -> torch.Tensor:
     """Composite every stroke one by one onto its cell's window of one big canvas,
     in the documented order (stroke k of all cells, group by group)."""
