@@ -142,6 +142,28 @@ def expected_stroke_ceiling(full: dict, half: dict, k: int, k_half: int) -> dict
     return {"painter": "expected stroke (ceiling)", "r2": r2, "ink_iou": iou}
 
 
+def mypaint_reference_rows(
+    renderer: MyPaintRenderer, actions: np.ndarray, real: np.ndarray, renders: int
+) -> tuple[dict, dict, dict]:
+    """MyPaint's rows against its own held-out render ``real`` (seed
+    ``HELD_OUT_SEED``): one other render (its R² is the brush's stochasticity), the mean
+    of ``renders`` others, and the expected stroke (the noise ceiling) extrapolated from
+    that mean and the mean of half of them."""
+    other = stroke_rows(
+        "mypaint (one other render)",
+        renderer.render_masks(actions, seed=HELD_OUT_SEED + 1),
+        real,
+    )
+    half = renders // 2
+    total = np.zeros_like(real)  # a running sum, not 31 sets held at once (2 GB)
+    for k in range(renders):
+        total += renderer.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
+        if k + 1 == half:
+            mean_half = stroke_rows("half", total / half, real)
+    measured = stroke_rows(f"mypaint mean of {renders}", total / renders, real)
+    return other, measured, expected_stroke_ceiling(measured, mean_half, renders, half)
+
+
 def _synchronize(device: str) -> None:
     """Wait for queued GPU work, so that a timer measures it."""
     if torch.device(device).type == "cuda":
@@ -229,18 +251,9 @@ def evaluate(config: FidelityConfig, painters: list[str], device: str = "cpu") -
         actions = held_out_actions(config.strokes, discrete)
         real = mypaint.render_masks(actions, seed=HELD_OUT_SEED)
         variant = "discrete" if discrete else "continuous"
-        again = mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1)
-        ref = stroke_rows("mypaint (one other render)", again, real)
+        ref, measured, ceiling = mypaint_reference_rows(mypaint, actions, real, CEILING_RENDERS)
         rows.append({**ref, "variant": variant, "canvas_l2_gap": canvas_gap(None, config, 64)})
-        half = CEILING_RENDERS // 2
-        total = np.zeros_like(real)  # a running sum, not 31 sets held at once (2 GB)
-        for k in range(CEILING_RENDERS):
-            total += mypaint.render_masks(actions, seed=HELD_OUT_SEED + 1 + k)
-            if k + 1 == half:
-                mean_half = stroke_rows("half", total / half, real)
-        measured = stroke_rows(f"mypaint mean of {CEILING_RENDERS}", total / CEILING_RENDERS, real)
         rows.append({**measured, "variant": variant})
-        ceiling = expected_stroke_ceiling(measured, mean_half, CEILING_RENDERS, half)
         rows.append({**ceiling, "variant": variant})
         for name in names:
             renderer = NeuralRenderer(name, device)

@@ -43,8 +43,8 @@ from neuralpaint import actions as A
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.transfer import (
     HELD_OUT_SEED,
-    expected_stroke_ceiling,
     held_out_actions,
+    mypaint_reference_rows,
     stroke_rows,
 )
 from neuralpaint.io import write_text
@@ -233,6 +233,14 @@ def speed(
 # ------------------------------------------------------------------------ fidelity
 
 
+def paint_masks(module: torch.nn.Module, actions: np.ndarray) -> torch.Tensor:
+    """A painter's ``(N, 1, H, W)`` masks of ``(N, D)`` actions, 500 at a time."""
+    with torch.no_grad():
+        return torch.cat(
+            [module(a) for a in torch.as_tensor(actions, dtype=torch.float32).split(500)]
+        )
+
+
 def held_out_fidelity(painter: str, strokes: int | None = None) -> dict[str, float]:
     """A painter's measures on the held-out (last) shard of its own dataset's
     single-render sibling; brush-down strokes only for a discrete painter.
@@ -255,8 +263,7 @@ def held_out_fidelity(painter: str, strokes: int | None = None) -> dict[str, flo
         down = acts[:, A.LIFT_INDEX] < 0.5
         acts, masks = acts[down], masks[down]
     acts, masks = acts[:strokes], masks[:strokes]
-    with torch.no_grad():
-        pred = torch.cat([module(a) for a in torch.as_tensor(acts).split(500)])
+    pred = paint_masks(module, acts)
     target = torch.as_tensor(masks[:, None])
     spread = metrics.bootstrap_r2_iou(pred, target)
     return {
@@ -378,28 +385,10 @@ def brush_rows(brush: str, twin: str | None, config: BrushesConfig) -> list[dict
     renderer = MyPaintRenderer(64, brush)
     actions = held_out_actions(config.strokes, discrete=False)
     real = renderer.render_masks(actions, seed=HELD_OUT_SEED)
-    rows = [
-        stroke_rows(
-            "mypaint (one other render)",
-            renderer.render_masks(actions, seed=HELD_OUT_SEED + 1),
-            real,
-        )
-    ]
-    k, half = config.ceiling_renders, config.ceiling_renders // 2
-    total = np.zeros_like(real)
-    for i in range(k):
-        total += renderer.render_masks(actions, seed=HELD_OUT_SEED + 1 + i)
-        if i + 1 == half:
-            mean_half = stroke_rows("half", total / half, real)
-    measured = stroke_rows(f"mypaint mean of {k}", total / k, real)
-    ceiling = expected_stroke_ceiling(measured, mean_half, k, half)
-    rows += [measured, ceiling]
+    rows = list(mypaint_reference_rows(renderer, actions, real, config.ceiling_renders))
+    ceiling = rows[-1]
     if twin is not None:
-        module = load_painter(twin, brush=brush)
-        with torch.no_grad():
-            pred = torch.cat(
-                [module(a) for a in torch.as_tensor(actions, dtype=torch.float32).split(500)]
-            )
+        pred = paint_masks(load_painter(twin, brush=brush), actions)
         rows.append(stroke_rows(twin, pred[:, 0].numpy(), real))
     for row in rows:
         row["brush"] = brush
