@@ -267,6 +267,8 @@ class SB3Agent(Agent):
         return str(self.renderer)
 
     def _make_env(self, targets: ArrayTargets | None = None) -> PaintEnv:
+        """A training environment, or with ``targets`` one that paints them (which needs
+        no reward)."""
         return PaintEnv(
             dataset=targets if targets is not None else self.task.dataset,
             variant=self.task.variant,
@@ -275,7 +277,13 @@ class SB3Agent(Agent):
             strokes=self.task.strokes,
             color=self.task.color,
             step_channel=self.config.step_channel,
+            **(self.reward_options() if targets is None else {}),
         )
+
+    def reward_options(self) -> dict:
+        """``PaintEnv`` arguments of the training environments' reward (none: the
+        default dense L2 reward)."""
+        return {}
 
     def train(self, budget: Budget, callback: ProgressCallback | None = None) -> None:
         clock = Stopwatch()

@@ -20,8 +20,6 @@ import os
 from neuralpaint.agents.registry import register_agent
 from neuralpaint.agents.rl import PPOAgent
 from neuralpaint.agents.task import Task
-from neuralpaint.envs.datasets import ArrayTargets
-from neuralpaint.envs.paint import PaintEnv
 
 SPEC = "neuralpaint.agents.spiral:DiscriminatorPPO"
 """How benchmarks and ``agent train`` name this agent."""
@@ -66,20 +64,8 @@ class DiscriminatorPPO(PPOAgent):
     def arguments(cls) -> list[str]:
         return [*super().arguments(), "critic"]
 
-    def _make_env(self, targets: ArrayTargets | None = None) -> PaintEnv:
-        if targets is not None:  # painting: no reward is needed
-            return super()._make_env(targets)
-        return PaintEnv(
-            dataset=self.task.dataset,
-            variant=self.task.variant,
-            renderer=self.renderer,
-            brush=self.task.brush_choice,
-            strokes=self.task.strokes,
-            color=self.task.color,
-            step_channel=self.config.step_channel,
-            reward="discriminator",
-            critic=self.critic,
-        )
+    def reward_options(self) -> dict:
+        return {"reward": "discriminator", "critic": self.critic}
 
 
 __all__ = ["SPEC", "DiscriminatorPPO"]
