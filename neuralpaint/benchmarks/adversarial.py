@@ -482,10 +482,22 @@ def display_table(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def mnist_rows(means: pd.DataFrame) -> pd.DataFrame:
+    """The summary's MNIST rows, by kind."""
+    return means[means["env"] == MNIST].set_index("kind")
+
+
+def kinds_pair(mnist: pd.DataFrame, first: str, second: str) -> tuple | None:
+    """The MNIST rows of two kinds, or ``None`` unless both were measured."""
+    if first not in mnist.index or second not in mnist.index:
+        return None
+    return mnist.loc[first], mnist.loc[second]
+
+
 def adversarial_agent(means: pd.DataFrame) -> pd.Series | None:
     """The MNIST row the issue's target is judged on: the shipped adversarial agent when
     it was measured, else the suite's adversarial runs."""
-    mnist = means[means["env"] == MNIST].set_index("kind")
+    mnist = mnist_rows(means)
     for kind in (f"{SHIPPED_ADVERSARIAL} (shipped)", "adversarial"):
         if kind in mnist.index:
             return mnist.loc[kind]
@@ -495,7 +507,7 @@ def adversarial_agent(means: pd.DataFrame) -> pd.Series | None:
 def headlines(means: pd.DataFrame) -> list[str]:
     """The sentences the page and the claims row lead with."""
     out = []
-    mnist = means[means["env"] == MNIST].set_index("kind")
+    mnist = mnist_rows(means)
     best = adversarial_agent(means)
     if best is not None and not math.isnan(best["recognised"]):
         ratio = best["recognised / ceiling"]
@@ -515,16 +527,16 @@ def headlines(means: pd.DataFrame) -> list[str]:
                 f"for {plain} ({higher}; the adversarial loss does not aim at L2), "
                 f"recognised {best['recognised']:.3f} against {other['recognised']:.3f}."
             )
-    if PRECONDITIONED in mnist.index and "adversarial" in mnist.index:
-        p, q = mnist.loc[PRECONDITIONED], mnist.loc["adversarial"]
+    if pair := kinds_pair(mnist, PRECONDITIONED, "adversarial"):
+        p, q = pair
         out.append(
             f"Preconditioning with the adversarial loss: Kendall τ with the human order "
             f"{_pm(p['Kendall τ'], p['Kendall τ ±'], 2)} against "
             f"{_pm(q['Kendall τ'], q['Kendall τ ±'], 2)} without (95% intervals over "
             f"{int(p['seeds'])} and {int(q['seeds'])} training seeds)."
         )
-    if SPIRAL in mnist.index and "adversarial" in mnist.index:
-        s, a = mnist.loc[SPIRAL], mnist.loc["adversarial"]
+    if pair := kinds_pair(mnist, SPIRAL, "adversarial"):
+        s, a = pair
         out.append(
             f"First stroke's visible share: {s[METRICS['first_stroke_share']]:.2f} for PPO "
             f"with the discriminator reward, {a[METRICS['first_stroke_share']]:.2f} for the "
@@ -537,10 +549,10 @@ def headlines(means: pd.DataFrame) -> list[str]:
 def precondition_holds(means: pd.DataFrame) -> bool | None:
     """Whether preconditioned adversarial runs keep the human order better (their τ
     interval above the other's mean); ``None`` when not measured."""
-    mnist = means[means["env"] == MNIST].set_index("kind")
-    if PRECONDITIONED not in mnist.index or "adversarial" not in mnist.index:
+    pair = kinds_pair(mnist_rows(means), PRECONDITIONED, "adversarial")
+    if pair is None:
         return None
-    p, q = mnist.loc[PRECONDITIONED], mnist.loc["adversarial"]
+    p, q = pair
     return bool(p["Kendall τ"] - p["Kendall τ ±"] > q["Kendall τ"])
 
 

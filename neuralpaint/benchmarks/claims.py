@@ -620,10 +620,9 @@ def adversarial_row(results: Path) -> Row:
         f"{ratio:.2f} of the classifier's {best['ceiling']:.3f} on real digits; MyPaint L2 "
         f"{best['MyPaint L2']:.4f}."
     )
-    mnist = means[means["env"] == adversarial.MNIST].set_index("kind")
-    precond, plain = adversarial.PRECONDITIONED, "adversarial"
-    if precond in mnist.index and plain in mnist.index:
-        p, q = mnist.loc[precond], mnist.loc[plain]
+    mnist = adversarial.mnist_rows(means)
+    if pair := adversarial.kinds_pair(mnist, adversarial.PRECONDITIONED, "adversarial"):
+        p, q = pair
         numbers += (
             f" Preconditioned τ {p['Kendall τ']:.2f} ± {p['Kendall τ ±']:.2f} vs "
             f"{q['Kendall τ']:.2f} ± {q['Kendall τ ±']:.2f} without."
