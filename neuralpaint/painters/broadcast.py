@@ -49,6 +49,18 @@ def curve_points(actions: torch.Tensor, samples: int = CURVE_SAMPLES) -> torch.T
     return (1 - t) ** 2 * p0[:, None] + 2 * (1 - t) * t * p1[:, None] + t**2 * p2[:, None]
 
 
+def brush_radius(actions: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` brush radius of each stroke in pixels of the reference canvas (the
+    ``size`` field, log-spaced; as :func:`neuralpaint.actions.radius_px`)."""
+    return A.RADIUS_MIN_PX * (A.RADIUS_MAX_PX / A.RADIUS_MIN_PX) ** actions[:, A.SIZE_INDEX]
+
+
+def to_masks(logits: torch.Tensor, calibration: nn.Module | None) -> torch.Tensor:
+    """A regression painter's masks from its logits, through its calibration if any."""
+    masks = torch.sigmoid(logits)
+    return masks if calibration is None else calibration(masks)
+
+
 def grid(n: int, device, dtype) -> torch.Tensor:
     """``(n*n, 2)`` cell-centre coordinates (x, y) in canvas fractions."""
     coords = (torch.arange(n, device=device, dtype=dtype) + 0.5) / n
@@ -61,8 +73,7 @@ def curve_distance(actions: torch.Tensor, n: int) -> torch.Tensor:
     pts = curve_points(actions)
     cells = grid(n, actions.device, actions.dtype)
     d = torch.cdist(cells[None].expand(len(actions), -1, -1), pts).min(dim=2).values
-    radius = A.RADIUS_MIN_PX * (A.RADIUS_MAX_PX / A.RADIUS_MIN_PX) ** actions[:, A.SIZE_INDEX]
-    d = d * A.REFERENCE_CANVAS_PX / radius[:, None]
+    d = d * A.REFERENCE_CANVAS_PX / brush_radius(actions)[:, None]
     return d.reshape(-1, 1, n, n)
 
 
@@ -129,9 +140,7 @@ class BroadcastPainter(nn.Module):
     ) -> torch.Tensor:
         """``(B, 12)`` actions to ``(B, 1, size, size)`` masks. ``generator`` is accepted
         for the painter interface; this painter is deterministic."""
-        logits, _ = self.logits_and_features(actions)
-        masks = torch.sigmoid(logits)
-        return masks if self.calibration is None else self.calibration(masks)
+        return to_masks(self.logits_and_features(actions)[0], self.calibration)
 
     def logits_and_features(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The mask's logits ``(B, 1, size, size)`` and the full-resolution features the

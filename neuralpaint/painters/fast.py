@@ -42,7 +42,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from neuralpaint import actions as A
-from neuralpaint.painters.broadcast import curve_points, grid, shape_inputs
+from neuralpaint.painters.broadcast import (
+    brush_radius,
+    curve_points,
+    grid,
+    shape_inputs,
+    to_masks,
+)
 from neuralpaint.painters.calibration import Calibration
 
 FEATURES = 4
@@ -191,8 +197,7 @@ class FastPainter(nn.Module):
         p0 = A.PRESSURE_MIN + (A.PRESSURE_MAX - A.PRESSURE_MIN) * x[:, 6:7]
         p1 = A.PRESSURE_MIN + (A.PRESSURE_MAX - A.PRESSURE_MIN) * x[:, 7:8]
         pressure = p0 + (p1 - p0) * t
-        radius = A.RADIUS_MIN_PX * (A.RADIUS_MAX_PX / A.RADIUS_MIN_PX) ** x[:, A.SIZE_INDEX]
-        scale = (A.REFERENCE_CANVAS_PX / radius)[:, None, None, None]
+        scale = (A.REFERENCE_CANVAS_PX / brush_radius(x))[:, None, None, None]
         maps = torch.stack([sq, pressure, t], 1).reshape(b, 3, n, n)
 
         def channels(m: torch.Tensor) -> torch.Tensor:
@@ -220,8 +225,7 @@ class FastPainter(nn.Module):
         brush index for a brush-conditioned painter (default: the bound one).
         ``generator`` is accepted for the painter interface; this painter is
         deterministic."""
-        masks = torch.sigmoid(self.logits(actions, brush))
-        return masks if self.calibration is None else self.calibration(masks)
+        return to_masks(self.logits(actions, brush), self.calibration)
 
     def logits(self, actions: torch.Tensor, brush: torch.Tensor | int | None = None):
         x = shape_inputs(actions, self.discrete)
