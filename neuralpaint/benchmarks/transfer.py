@@ -111,6 +111,18 @@ def agent_gaps(config: FidelityConfig, agents: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FIDELITY_COLUMNS = (
+    "painter",
+    "r2",
+    "± r2",
+    "ink_iou",
+    "± ink_iou",
+    "r2_of_ceiling",
+    "iou_of_ceiling",
+)
+"""A fidelity table's columns of each painter against MyPaint and its noise ceiling."""
+
+
 def held_out_actions(n: int, discrete: bool, seed: int = HELD_OUT_SEED) -> np.ndarray:
     """Uniform random actions (quantized, with 30% lifted strokes, when discrete)."""
     rng = np.random.default_rng(seed)
@@ -313,13 +325,7 @@ def run(
     grid = stroke_grid(config, painters, out / "painter_strokes.png")
     cols = [
         "variant",
-        "painter",
-        "r2",
-        "± r2",
-        "ink_iou",
-        "± ink_iou",
-        "r2_of_ceiling",
-        "iou_of_ceiling",
+        *FIDELITY_COLUMNS,
         "ssim",
         "mse",
         "texture_ratio",

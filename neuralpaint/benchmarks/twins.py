@@ -42,6 +42,7 @@ import torch
 from neuralpaint import actions as A
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.transfer import (
+    FIDELITY_COLUMNS,
     HELD_OUT_SEED,
     held_out_actions,
     mypaint_reference_rows,
@@ -513,18 +514,7 @@ def run_brushes(
         out / "transfer_gaps.csv", provenance.csv_header(command) + gap_table.to_csv(index=False)
     )
     plot = plot_gap(gap_table, out)
-    cols = [
-        "brush",
-        "painter",
-        "r2",
-        "± r2",
-        "ink_iou",
-        "± ink_iou",
-        "r2_of_ceiling",
-        "iou_of_ceiling",
-        "texture_ratio",
-        "spectral_db",
-    ]
+    cols = ["brush", *FIDELITY_COLUMNS, "texture_ratio", "spectral_db"]
     md = (
         "# Twins of each brush against MyPaint\n\n"
         + provenance.markdown_header(command)
