@@ -167,3 +167,30 @@ def test_bench_pictures_tiny_writes_its_table_and_gallery(tmp_path):
     assert np.allclose(summary["over_mosaic_db"], summary["psnr"] - summary["mosaic_psnr"])
     assert Image.open(tmp_path / "out" / "gallery.png").size[0] > 4 * 64
     assert "over_mosaic_db" in (tmp_path / "out" / "pictures.md").read_text()
+
+
+def test_the_targets_table_judges_the_default_planner_against_mosaic_and_greedy():
+    import pandas as pd
+
+    from neuralpaint.benchmarks import pictures
+
+    def row(picture, agent, psnr, seconds=50.0):
+        return {
+            "picture": picture,
+            "size": 128,
+            "strokes": 200,
+            "agent": agent,
+            "seconds": seconds,
+            "psnr": psnr,
+            "mosaic_psnr": 20.0,
+            "over_mosaic_db": psnr - 20,
+        }
+
+    good = pd.DataFrame([row("a", "hybrid", 23.0), row("a", "greedy", 21.0)])
+    judged = pictures.targets(good)
+    assert list(judged["holds"]) == [True, True]
+    assert "+3.00 dB in 50 s" in judged["measured"].iloc[0]
+    slow = pd.DataFrame([row("a", "hybrid", 23.0, seconds=90.0), row("a", "greedy", 23.5)])
+    judged = pictures.targets(slow)
+    assert list(judged["holds"]) == [False, False]
+    assert "not ahead at a 128 px 200" in judged["measured"].iloc[1]
