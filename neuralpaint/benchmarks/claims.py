@@ -509,6 +509,7 @@ CHANCE = 1 / 1000
 PAINTED = {
     "neural": "through the painter",
     "MyPaint": "repainted by MyPaint",
+    "closed loop": "painted by MyPaint through the closed loop",
     "random strokes": "for random strokes",
 }
 """What painted the strokes, as the parameterization tables' columns name it."""
@@ -643,6 +644,10 @@ def write_claims(results: str | Path = "results") -> Path:
         from neuralpaint.benchmarks import frontier
 
         frontier.rewrite_markdown(results / "frontier" / "frontier.csv")
+    if (results / "pictures" / "pictures.csv").is_file():
+        from neuralpaint.benchmarks import pictures
+
+        pictures.rewrite_markdown(results / "pictures" / "pictures.csv")
     rows = [make(results) for make in ROWS]
     on = "; ".join(machines(results)) or "no results yet"
     intro = (

@@ -223,6 +223,43 @@ def gallery(
     return tile(padded, 2 + len(config.methods))
 
 
+def markdown(table: pd.DataFrame, header: str, machine: str) -> str:
+    """``pictures.md``: the provenance header, the machine-time line, the targets, the
+    means over seeds and the gallery."""
+    means = summary(table)
+    return "\n".join(
+        [
+            "# Whole pictures on MyPaint",
+            "",
+            header,
+            machine,
+            "",
+            "## Targets",
+            "",
+            targets(means).to_markdown(index=False),
+            "",
+            "## Means over seeds",
+            "",
+            means.to_markdown(index=False, floatfmt=".3f"),
+            "",
+            "![gallery](gallery.png)",
+            "",
+        ]
+    )
+
+
+def rewrite_markdown(csv: str | Path) -> Path:
+    """Write ``pictures.md`` again from ``pictures.csv`` (no painting), keeping the
+    provenance header and machine-time line of the run that made them, so the page
+    follows the current analysis (``neuralpaint bench report`` calls this)."""
+    csv = Path(csv)
+    page = csv.with_name("pictures.md")
+    old = page.read_text().splitlines() if page.is_file() else []
+    header = "\n".join(line for line in old if line.startswith("- **")) + "\n"
+    machine = next((line for line in old if line.startswith("Machine time:")), "")
+    return write_text(page, markdown(pd.read_csv(csv, comment="#"), header, machine))
+
+
 def run(
     preset: str = "quick",
     out_dir: str | Path = "results/pictures",
@@ -251,29 +288,23 @@ def run(
     header = provenance.csv_header(command, config={**asdict(config), "preset": preset})
     write_text(out / "pictures.csv", header + table.drop(columns="image").to_csv(index=False))
     save_png(gallery(table, pictures, config), out / "gallery.png")
-    md = [
-        "# Whole pictures on MyPaint",
-        "",
-        provenance.markdown_header(command),
+    machine = (
         f"Machine time: {table['seconds'].sum() / 60:.0f} core-minutes of painting for "
         f"{len(cells)} paintings on {config.workers} worker(s), each on 1 thread; this "
         f"invocation took {minutes:.1f} minutes (cells cached by an earlier one count in the "
         "first figure only). Every planner gets the same seconds per stroke; "
-        "`over_mosaic_db` is the PSNR margin over the same-count mosaic.",
-        "",
-        "## Targets",
-        "",
-        targets(summary(table)).to_markdown(index=False),
-        "",
-        "## Means over seeds",
-        "",
-        summary(table).to_markdown(index=False, floatfmt=".3f"),
-        "",
-        "![gallery](gallery.png)",
-        "",
-    ]
-    write_text(out / "pictures.md", "\n".join(md))
+        "`over_mosaic_db` is the PSNR margin over the same-count mosaic."
+    )
+    write_text(out / "pictures.md", markdown(table, provenance.markdown_header(command), machine))
     return table
 
 
-__all__ = ["PRESETS", "PicturesConfig", "load_pictures", "run", "summary", "targets"]
+__all__ = [
+    "PRESETS",
+    "PicturesConfig",
+    "load_pictures",
+    "rewrite_markdown",
+    "run",
+    "summary",
+    "targets",
+]
