@@ -183,6 +183,6 @@ def test_parse_size():
 
 
 def test_reports_for_two_painters_go_to_separate_folders():
-    assert report_folder("results", "regression") == "results/parameterization"
-    assert report_folder("results", "gan") == "results/parameterization/gan"
+    assert report_folder("results", "gan") == "results/parameterization"
+    assert report_folder("results", "regression") == "results/parameterization/regression"
     assert report_folder("out", "runs/my-painter") == "out/parameterization/my-painter"

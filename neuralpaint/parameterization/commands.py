@@ -16,8 +16,7 @@ from pathlib import Path
 
 from neuralpaint.cli_flags import add_compute_flags, folder, positive_int, set_threads
 from neuralpaint.errors import user_errors
-from neuralpaint.painters import DEFAULT_PAINTER
-from neuralpaint.parameterization import CLOSED_LOOP_CHUNKS
+from neuralpaint.parameterization import CLOSED_LOOP_CHUNKS, DEFAULT_PAINTER
 
 
 def parse_size(text: str) -> tuple[int, int]:

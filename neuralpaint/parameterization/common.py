@@ -17,14 +17,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
-from neuralpaint import painters
 from neuralpaint.io import atomic_path, enlarge, to_uint8, write_text
 from neuralpaint.painters.neural import load_painter, resolve_device
-
-DEFAULT_PAINTER = painters.DEFAULT_PAINTER
-"""The paper paints its section-5 images with a GAN painter; here the default is the
-package's, the regression painter trained longest on this CPU (``--painter gan`` picks
-the GAN fine-tune when it is shipped)."""
 
 
 def random_affine(

@@ -27,7 +27,7 @@ from pytorch_msssim import ssim
 from neuralpaint.errors import require
 from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
-from neuralpaint.parameterization import closed_loop, common
+from neuralpaint.parameterization import DEFAULT_PAINTER, closed_loop, common
 from neuralpaint.parameterization.classifiers import (
     FeatureExtractor,
     ImageClassifier,
@@ -80,7 +80,7 @@ class StylizeConfig:
     """Image file; None uses the scikit-image sample [positional]."""
     sample: str = "astronaut"
     """scikit-image sample photo when no file is given [--sample]."""
-    painter: str = common.DEFAULT_PAINTER
+    painter: str = DEFAULT_PAINTER
     """Shipped painter name or checkpoint folder [--painter]."""
     classifier: str = "efficientnet-lite0"
     """Network whose features define content [--classifier]."""

@@ -25,7 +25,7 @@ import torch
 
 from neuralpaint.io import save_png
 from neuralpaint.painters.canvas import StitchedCanvas
-from neuralpaint.parameterization import closed_loop, common
+from neuralpaint.parameterization import DEFAULT_PAINTER, closed_loop, common
 from neuralpaint.parameterization.classifiers import (
     ImageClassifier,
     ModelUnavailable,
@@ -41,7 +41,7 @@ class VisualizeConfig:
 
     target: str = "pineapple"
     """ImageNet class name or index [--class]."""
-    painter: str = common.DEFAULT_PAINTER
+    painter: str = DEFAULT_PAINTER
     """Shipped painter name or checkpoint folder [--painter]."""
     classifiers: tuple[str, ...] = ("efficientnet-lite0",)
     """Classifiers whose target logit is maximised, averaged [--classifiers]."""
