@@ -188,6 +188,36 @@ def file_digest(path: str | Path) -> str:
         return hashlib.file_digest(f, "sha1").hexdigest()[:12]
 
 
+EVALUATION_MODULES = (
+    "neuralpaint.benchmarks.adversarial",
+    "neuralpaint.benchmarks.recognition",
+    "neuralpaint.benchmarks.visibility",
+    "neuralpaint.agents.evaluation",
+    "neuralpaint.agents.preconditioning",
+)
+"""Modules whose code decides a cell's numbers besides its agent's: how it trains, paints
+and judges. Their hash is in every cell's key, so a fixed metric reruns the cells."""
+
+
+def evaluation_digest() -> str:
+    """SHA-1 (short) of the source of :data:`EVALUATION_MODULES`."""
+    import importlib
+    import inspect
+
+    digest = hashlib.sha1()
+    for name in EVALUATION_MODULES:
+        digest.update(Path(inspect.getsourcefile(importlib.import_module(name))).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def data_sources(envs: list[str]) -> dict[str, str]:
+    """Where each env's images come from (the offline subset or the full files): in the
+    cells' keys, so adding the full MNIST files later reruns the cells."""
+    from neuralpaint.envs.datasets import load_dataset
+
+    return {env: load_dataset(DATASETS[env], "train").source for env in envs}
+
+
 def dataset_missing(env: str) -> str | None:
     """Why ``env``'s dataset cannot be loaded (one line), or ``None`` when it can."""
     from neuralpaint.envs.datasets import DatasetError, data_root, load_dataset
@@ -240,7 +270,9 @@ def cells_for(
         "classifier_dir": classifier_dir,
         "gallery": config.gallery,
         "device": device,
+        "evaluation_code": evaluation_digest(),
     }
+    sources = data_sources(envs)
     budget = {"seconds": config.seconds, "steps": config.steps}
     cells = []
     for env in envs:
@@ -253,6 +285,7 @@ def cells_for(
                         "agent": f"amortized@{PAINTER}",
                         "agent_args": LOSSES[loss] | dict(config.agent_args),
                         "seed": seed,
+                        "data": sources[env],
                     }
                     | budget
                     | common
@@ -264,6 +297,7 @@ def cells_for(
             cells.append(
                 {
                     "env": MNIST,
+                    "data": sources[MNIST],
                     "kind": PRECONDITIONED,
                     "agent": f"amortized@{PAINTER}",
                     "agent_args": LOSSES["adversarial"] | dict(config.agent_args),
@@ -283,6 +317,7 @@ def cells_for(
             cells.append(
                 {
                     "env": MNIST,
+                    "data": sources[MNIST],
                     "kind": SPIRAL,
                     "agent": f"{SPEC}@mypaint",
                     "agent_args": rl_args | {"critic": path},
@@ -296,6 +331,7 @@ def cells_for(
             cells.append(
                 {
                     "env": MNIST,
+                    "data": sources[MNIST],
                     "kind": PPO_L2,
                     "agent": "ppo@mypaint",
                     "agent_args": rl_args,
@@ -310,6 +346,7 @@ def cells_for(
                 cells.append(
                     {
                         "env": MNIST,
+                        "data": sources[MNIST],
                         "kind": f"{name} (shipped)",
                         "agent": f"amortized@{PAINTER}",
                         "shipped": name,
@@ -573,7 +610,8 @@ def markdown(
         "interval over training seeds. *recognised*: a held-out classifier's accuracy on "
         "the paintings; *ceiling*: its accuracy on the same real test images. *visible "
         "share*: the share of a stroke's ink still showing at the end; a stroke counts as "
-        "visible from 0.1.",
+        "visible from 0.1. *steps*: batches of targets trained on for the amortised "
+        "agents, environment steps for PPO.",
         "",
         *[f"- {sentence}" for sentence in headlines(means)],
         "",
@@ -691,6 +729,7 @@ def run(
         ValueError: for an unknown preset.
     """
     from neuralpaint.benchmarks import recognition
+    from neuralpaint.errors import UserValueError
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; the presets are {', '.join(PRESETS)}")
@@ -712,6 +751,13 @@ def run(
             print(why)
             notes.append(why)
     critic_cell, why = resolve_critic(critic) if MNIST in envs else (None, None)
+    if why and preset == "full":  # the committed run must not quietly leave cells out
+        raise UserValueError(
+            f"--preset full measures SPIRAL's discriminator reward and the shipped "
+            f"{SHIPPED_ADVERSARIAL}, which is not trained yet: train it first "
+            "(neuralpaint/agents/weights/amortized-adversarial-mnist/README.md has the "
+            "command), or pass --critic"
+        )
     if why:
         print(why)
         notes.append(why)
