@@ -80,6 +80,15 @@ def test_the_verdict_does_not_hold_when_rl_gets_there_first(tmp_path):
     assert row.verdict == claims.FAILS and "amortized@regression > 40 (0/3)" in row.numbers
 
 
+def test_the_verdict_is_inconclusive_when_neither_side_gets_there(tmp_path):
+    rows = [r for r in quick_rows() if r["agent"] != "amortized@vae"]  # 0.18 and 0.18
+    write_run(tmp_path, rows, "quick")
+    row = claims.convergence_row(tmp_path)
+    assert row.verdict == claims.INCONCLUSIVE
+    assert "neither amortized@regression (> 40 (0/3) s) nor ppo (> 40 (0/3) s)" in row.numbers
+    assert "final L2 0.1800 vs 0.1800" in row.numbers
+
+
 def test_the_long_run_leads_and_the_quick_one_follows_in_the_details(tmp_path):
     write_run(tmp_path, quick_rows(), "quick")
     rows = []

@@ -34,6 +34,9 @@ from neuralpaint.benchmarks.provenance import read_csv_header
 from neuralpaint.io import write_text
 
 HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
+INCONCLUSIVE = "inconclusive"
+"""Measured, but the measure cannot decide: in claim 1, neither side reached the
+threshold in most seeds, so no time to threshold compares them."""
 """The verdicts a row can give."""
 LONGER_RUNS = "long"
 """Subfolder of ``results/`` with the same suites run longer (a longer preset or
@@ -177,6 +180,14 @@ def convergence_row(results: Path) -> Row:
             best = min(pool.index, key=lambda x: pool.loc[x, time].mean)
         else:
             best = pool["final MyPaint L2"].idxmin()
+        if not convergence.reached_by_most(g) and not len(reached):
+            final = rows["final MyPaint L2"]
+            parts.append(
+                f"{_env_name(env)}: neither {grad} ({g} s) nor {best} "
+                f"({pool.loc[best, time]} s) got there; final L2 {final[grad]:.4f} vs "
+                f"{final[best]:.4f}"
+            )
+            continue  # censored on both sides: no time to threshold decides it
         held[_env_name(env)] = _faster_than(g, pool.loc[best, time])
         parts.append(
             f"{_env_name(env)}: {grad} {g} s vs {best} {pool.loc[best, time]} s "
@@ -188,7 +199,7 @@ def convergence_row(results: Path) -> Row:
             fastest = min(mb.index, key=lambda x: mb.loc[x, time].mean)
             bound = convergence.at_first_evaluation(a["curves"], fastest, mb.loc[fastest, time])
             based.append((f"{speedup(g, mb.loc[fastest, time])} ({_env_name(env)})", bound))
-    verdict = verdict_by_env(held)
+    verdict = verdict_by_env(held) if held or not parts else INCONCLUSIVE
     numbers = "Seconds to the threshold: " + "; ".join(parts) + "."
     if based:  # model-based RL learns through the painter too: beside, not the verdict
         numbers += " Against model-based RL through the painter: " + ", ".join(r for r, _ in based)

@@ -188,12 +188,13 @@ PRESETS = {
         threshold=0.85,
         agent_kwargs={"amortized": {"batch_size": 8, "lr": 1e-3}},
     ),
-    # MNIST and Photos, 3 seeds, two runs side by side on one thread each: about two
-    # hours of machine time (run cells x budget / 2, plus evaluation), one hour per
-    # dataset. The budget goes to the agents that need it, RL. Evaluated on a log grid
-    # from 1% of each budget (16 times, each 1.36x the one before), so that agents that
-    # get there within the first minute (amortized, ddpg through the painter,
-    # fixed-sequence) are timed, not bounded by a first evaluation at 1/8 of the budget.
+    # MNIST and Photos, 3 seeds, two runs side by side on one thread each: 56 minutes of
+    # training per dataset (run cells x budget / 2), and with evaluation about 70 (MNIST
+    # measured 69 minutes alone on the machine). The budget goes to the agents that need
+    # it, RL. Evaluated on a log grid from 1% of each budget (16 times, each 1.36x the
+    # one before), so that agents that get there within the first minute (amortized,
+    # ddpg through the painter, fixed-sequence) are timed, not bounded by a first
+    # evaluation at 1/8 of the budget.
     "long": ConvergenceConfig(
         seconds=180.0,
         agent_seconds={
