@@ -715,7 +715,12 @@ def write_claims(results: str | Path = "results") -> Path:
     intro = (
         f"Checked on the CSV files in `{results.as_posix()}/` by `neuralpaint bench report` "
         f"(machine: {on}). The longer run leads where there is one. (k/n): seeds that "
-        "reached the threshold; ≥ and >: bounds, where some seeds never got there."
+        "reached the threshold; ≥ and >: bounds, where some seeds never got there"
+        + (
+            f"; *{INCONCLUSIVE}*: measured, but neither side reached the threshold."
+            if any(row.verdict == INCONCLUSIVE for row in rows)
+            else "."
+        )
     )
     link = f"../{DETAILS_PAGE}"
     write_text(
