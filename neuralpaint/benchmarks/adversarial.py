@@ -73,7 +73,7 @@ import pandas as pd
 
 from neuralpaint.benchmarks import provenance
 from neuralpaint.benchmarks.aggregate import mean_ci
-from neuralpaint.benchmarks.cells import DEFAULT_CACHE, run_cells
+from neuralpaint.benchmarks.cells import DEFAULT_CACHE, run_cells, source_digest
 from neuralpaint.io import write_text
 
 MNIST = "NeuralPaint-MNIST-v0"
@@ -200,14 +200,10 @@ and judges. Their hash is in every cell's key, so a fixed metric reruns the cell
 
 
 def evaluation_digest() -> str:
-    """SHA-1 (short) of the source of :data:`EVALUATION_MODULES`."""
+    """:func:`~neuralpaint.benchmarks.cells.source_digest` of :data:`EVALUATION_MODULES`."""
     import importlib
-    import inspect
 
-    digest = hashlib.sha1()
-    for name in EVALUATION_MODULES:
-        digest.update(Path(inspect.getsourcefile(importlib.import_module(name))).read_bytes())
-    return digest.hexdigest()[:12]
+    return source_digest(importlib.import_module(name) for name in EVALUATION_MODULES)
 
 
 def data_sources(envs: list[str]) -> dict[str, str]:

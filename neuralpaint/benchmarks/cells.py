@@ -81,11 +81,14 @@ def agent_code_digest(cell: dict) -> str | None:
         cls = get_agent_class(name)
     except (ValueError, TypeError, ImportError):  # the cell itself will report it, by name
         return f"unresolved:{name}"
-    files = sorted(
-        {inspect.getsourcefile(sys.modules[k.__module__]) for k in cls.__mro__ if k is not object}
-    )
+    return source_digest({sys.modules[k.__module__] for k in cls.__mro__ if k is not object})
+
+
+def source_digest(modules) -> str:
+    """SHA-1 (short) of the source files of ``modules``, in a fixed order: in a cache
+    key, it makes edited code rerun the cells that depend on it."""
     digest = hashlib.sha1()
-    for file in files:
+    for file in sorted({inspect.getsourcefile(m) for m in modules}):
         digest.update(Path(file).read_bytes())
     return digest.hexdigest()[:12]
 
