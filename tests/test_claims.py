@@ -89,6 +89,16 @@ def test_the_verdict_is_inconclusive_when_neither_side_gets_there(tmp_path):
     assert "final L2 0.1800 vs 0.1800" in row.numbers
 
 
+def test_an_environment_neither_side_decides_is_named_beside_the_verdict(tmp_path):
+    photos = [r | {"env": "NeuralPaint-Photos-v0"} for r in quick_rows()]  # vae decides
+    undecided = [r for r in quick_rows() if r["agent"] != "amortized@vae"]  # 0.18 vs 0.18
+    write_run(tmp_path, undecided + photos, "quick")
+    row = claims.convergence_row(tmp_path)
+    assert row.verdict == f"{claims.HOLDS} on Photos; {claims.INCONCLUSIVE} on MNIST"
+    claims.write_claims(tmp_path)
+    assert f"*{claims.INCONCLUSIVE}*: measured" in (tmp_path / "claims_table.md").read_text()
+
+
 def test_the_long_run_leads_and_the_quick_one_follows_in_the_details(tmp_path):
     write_run(tmp_path, quick_rows(), "quick")
     rows = []

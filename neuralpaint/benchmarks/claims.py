@@ -165,7 +165,7 @@ def convergence_row(results: Path) -> Row:
         return _not_measured(key, claim, "neuralpaint bench convergence --preset long")
     preset, config = convergence.read_config(paths[0])
     time = "seconds to threshold"
-    held, parts, based = {}, [], []
+    held, parts, based, undecided = {}, [], [], []
     for env, a in convergence.analyse(_read(paths[0]), config).items():
         rows = a["table"].set_index("agent")
         grad = convergence.best_gradient_agent(a["table"])
@@ -187,6 +187,7 @@ def convergence_row(results: Path) -> Row:
                 f"({pool.loc[best, time]} s) got there; final L2 {final[grad]:.4f} vs "
                 f"{final[best]:.4f}"
             )
+            undecided.append(_env_name(env))
             continue  # censored on both sides: no time to threshold decides it
         held[_env_name(env)] = _faster_than(g, pool.loc[best, time])
         parts.append(
@@ -200,6 +201,10 @@ def convergence_row(results: Path) -> Row:
             bound = convergence.at_first_evaluation(a["curves"], fastest, mb.loc[fastest, time])
             based.append((f"{speedup(g, mb.loc[fastest, time])} ({_env_name(env)})", bound))
     verdict = verdict_by_env(held) if held or not parts else INCONCLUSIVE
+    if held and undecided:  # say where it was decided, not only how
+        where = ", ".join(held)
+        decided = verdict if verdict.endswith(" only") else f"{verdict} on {where}"
+        verdict = f"{decided}; {INCONCLUSIVE} on {', '.join(undecided)}"
     numbers = "Seconds to the threshold: " + "; ".join(parts) + "."
     if based:  # model-based RL learns through the painter too: beside, not the verdict
         numbers += " Against model-based RL through the painter: " + ", ".join(r for r, _ in based)
@@ -718,7 +723,7 @@ def write_claims(results: str | Path = "results") -> Path:
         "reached the threshold; ≥ and >: bounds, where some seeds never got there"
         + (
             f"; *{INCONCLUSIVE}*: measured, but neither side reached the threshold."
-            if any(row.verdict == INCONCLUSIVE for row in rows)
+            if any(INCONCLUSIVE in row.verdict for row in rows)
             else "."
         )
     )
