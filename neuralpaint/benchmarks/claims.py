@@ -22,7 +22,7 @@ measured".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,15 +105,18 @@ def _not_measured(key: str, claim: str, command: str) -> Row:
     return Row(key, claim, NOT_MEASURED, f"Run `{command}`.", None, f"Run `{command}`.")
 
 
-def verdict_by_env(held: dict[str, bool]) -> str:
-    """One verdict from per-environment ones: holds, does not hold, or where it holds."""
+def verdict_by_env(held: dict[str, bool], undecided: Sequence[str] = ()) -> str:
+    """One verdict from per-environment ones: holds, does not hold, or where it holds;
+    with ``undecided`` environments (measured, not decided) named beside it."""
     if not held:
         return NOT_MEASURED
-    if all(held.values()):
-        return HOLDS
-    if not any(held.values()):
-        return FAILS
-    return f"holds on {', '.join(e for e, ok in held.items() if ok)} only"
+    if all(held.values()) or not any(held.values()):
+        verdict = HOLDS if all(held.values()) else FAILS
+        if undecided:  # say where it was decided, not only how
+            verdict = f"{verdict} on {', '.join(held)}"
+    else:
+        verdict = f"holds on {', '.join(e for e, ok in held.items() if ok)} only"
+    return f"{verdict}; {INCONCLUSIVE} on {', '.join(undecided)}" if undecided else verdict
 
 
 def _env_name(env: str) -> str:
@@ -200,11 +203,7 @@ def convergence_row(results: Path) -> Row:
             fastest = min(mb.index, key=lambda x: mb.loc[x, time].mean)
             bound = convergence.at_first_evaluation(a["curves"], fastest, mb.loc[fastest, time])
             based.append((f"{speedup(g, mb.loc[fastest, time])} ({_env_name(env)})", bound))
-    verdict = verdict_by_env(held) if held or not parts else INCONCLUSIVE
-    if held and undecided:  # say where it was decided, not only how
-        where = ", ".join(held)
-        decided = verdict if verdict.endswith(" only") else f"{verdict} on {where}"
-        verdict = f"{decided}; {INCONCLUSIVE} on {', '.join(undecided)}"
+    verdict = verdict_by_env(held, undecided) if held or not parts else INCONCLUSIVE
     numbers = "Seconds to the threshold: " + "; ".join(parts) + "."
     if based:  # model-based RL learns through the painter too: beside, not the verdict
         numbers += " Against model-based RL through the painter: " + ", ".join(r for r, _ in based)
