@@ -660,7 +660,9 @@ def cmd_painter_calibrate(args: argparse.Namespace) -> int:
     from neuralpaint.painters.training import calibrate
 
     with user_errors():  # not a regression painter, too few strokes, one shard
-        path = calibrate(args.painter, args.out, args.data, args.strokes, args.knots, args.threads)
+        path = calibrate(
+            args.painter, args.out, args.data, args.strokes, args.knots, args.threads, args.kind
+        )
     record = ckpt.read_config(path)["calibration"]
     for when in ("before", "after"):
         shown = {k: round(v, 4) for k, v in record[f"held_out_{when}"].items()}
@@ -806,6 +808,12 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--strokes", type=int, default=20_000, help="training strokes to fit on")
     cal.add_argument(
         "--knots", type=positive_int, default=32, help="knots each side of the threshold"
+    )
+    cal.add_argument(
+        "--kind",
+        choices=["knots", "temperature"],
+        default="knots",
+        help="piecewise-linear map (most faithful) or two logit temperatures (nearly free)",
     )
     cal.add_argument(
         "--threads", type=non_negative_int, default=0, help="torch CPU threads (0: default)"

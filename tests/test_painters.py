@@ -390,6 +390,25 @@ def test_fit_calibration_restores_values_and_keeps_every_ink_mask():
         fit_calibration(pred, truth[:10])
 
 
+def test_fit_temperature_undoes_a_sharpened_sigmoid_and_keeps_every_ink_mask():
+    from neuralpaint.painters.calibration import LogitTemperature, fit_temperature, make_calibration
+
+    z = torch.randn(50_000, generator=torch.Generator().manual_seed(0)) * 3
+    truth = torch.sigmoid(torch.where(z < 0, 0.5 * z, 0.8 * z))
+    pred = torch.sigmoid(z)  # too sharp on both sides, by different amounts
+    fitted = fit_temperature(pred, truth, pixels=20_000)
+    assert float(fitted.below) == pytest.approx(0.5, rel=0.01)
+    assert float(fitted.above) == pytest.approx(0.8, rel=0.01)
+    logits = z.clone().requires_grad_(True)
+    masks = fitted.masks(logits)
+    assert torch.equal(masks > 0.5, pred > 0.5)
+    masks.sum().backward()
+    assert logits.grad.min() > 0  # strictly increasing: every logit keeps its gradient
+    torch.testing.assert_close(LogitTemperature().masks(z), pred)  # starts as the identity
+    with pytest.raises(ValueError, match="not both"):
+        make_calibration(knots=8, temperature=True)
+
+
 def test_calibrate_writes_a_painter_with_the_same_ink_masks(
     tiny_data, tiny_regression, tmp_path, capsys
 ):
@@ -420,6 +439,14 @@ def test_calibrate_writes_a_painter_with_the_same_ink_masks(
     torch.testing.assert_close(load_painter(train(gan)).base(actions), a, atol=1e-6, rtol=0)
     assert main([*args, "--strokes", "10", "--out", str(tmp_path / "few")]) == EXIT_USER_ERROR
     assert "strokes must be at least 100" in capsys.readouterr().err
+    hot = tmp_path / "temperature"
+    assert main([*args, "--strokes", "150", "--kind", "temperature", "--out", str(hot)]) == 0
+    tempered = load_painter(hot)
+    assert tempered.painter_config["arch"]["calibration_temperature"] is True
+    assert "--kind temperature" in calibrate_command(tempered.painter_config)
+    with torch.no_grad():
+        c = tempered(actions)
+    assert not torch.equal(a, c) and torch.equal(a > INK_THRESHOLD, c > INK_THRESHOLD)
 
 
 def test_painter_evaluate_scores_held_out_and_training_shards(tiny_data, tiny_regression, capsys):

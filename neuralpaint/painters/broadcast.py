@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from neuralpaint import actions as A
-from neuralpaint.painters.calibration import Calibration
+from neuralpaint.painters.calibration import calibration_config, make_calibration
 
 CURVE_SAMPLES = 24
 """Points sampled on the curve for the distance feature."""
@@ -57,8 +57,7 @@ def brush_radius(actions: torch.Tensor) -> torch.Tensor:
 
 def to_masks(logits: torch.Tensor, calibration: nn.Module | None) -> torch.Tensor:
     """A regression painter's masks from its logits, through its calibration if any."""
-    masks = torch.sigmoid(logits)
-    return masks if calibration is None else calibration(masks)
+    return torch.sigmoid(logits) if calibration is None else calibration.masks(logits)
 
 
 def grid(n: int, device, dtype) -> torch.Tensor:
@@ -90,6 +89,9 @@ class BroadcastPainter(nn.Module):
         calibration_knots: with more than 0, the output passes through a
             :class:`~neuralpaint.painters.calibration.Calibration` of this many knots
             (identity until fitted by ``neuralpaint painter calibrate``).
+        calibration_temperature: the output passes through a
+            :class:`~neuralpaint.painters.calibration.LogitTemperature` instead
+            (``painter calibrate --kind temperature``).
 
     Call ``painter(actions)`` with ``(B, 12)`` (or ``(B, 13)``) actions in [0, 1]; it
     returns ``(B, 1, size, size)`` masks in [0, 1]. Colour fields are ignored.
@@ -102,6 +104,7 @@ class BroadcastPainter(nn.Module):
         width: int = 48,
         head_width: int = 8,
         calibration_knots: int = 0,
+        calibration_temperature: bool = False,
     ):
         super().__init__()
         if size % 4:
@@ -133,7 +136,7 @@ class BroadcastPainter(nn.Module):
         # Start near the data's mean ink (about 0.1) instead of 0.5: avoids the early
         # rush towards a blank mask that DESIGN.md reports.
         nn.init.constant_(self.head[-1].bias, math.log(0.1 / 0.9))
-        self.calibration = Calibration(calibration_knots) if calibration_knots else None
+        self.calibration = make_calibration(calibration_knots, calibration_temperature)
 
     def forward(
         self, actions: torch.Tensor, generator: torch.Generator | None = None
@@ -218,5 +221,5 @@ class BroadcastPainter(nn.Module):
             "discrete": self.discrete,
             "width": self.width,
             "head_width": self.head_width,
-            **({"calibration_knots": len(self.calibration.x)} if self.calibration else {}),
+            **calibration_config(self.calibration),
         }

@@ -49,7 +49,11 @@ from neuralpaint.painters.broadcast import (
     shape_inputs,
     to_masks,
 )
-from neuralpaint.painters.calibration import Calibration
+from neuralpaint.painters.calibration import (
+    CALIBRATION_KEYS,
+    calibration_config,
+    make_calibration,
+)
 
 FEATURES = 4
 """Analytic channels at every scale: distance in radii, its exponential, and the
@@ -112,7 +116,8 @@ class FastPainter(nn.Module):
             bound to the painter (:attr:`brush_index`).
         embed: size of the brush embedding (brush-conditioned painters only).
         channels_last: run the convolutions on NHWC activations.
-        calibration_knots: as :class:`~neuralpaint.painters.broadcast.BroadcastPainter`.
+        calibration_knots, calibration_temperature: as
+            :class:`~neuralpaint.painters.broadcast.BroadcastPainter`.
 
     Call ``painter(actions)`` with ``(B, 12)`` (or ``(B, 13)``) actions in [0, 1]; it
     returns ``(B, 1, size, size)`` masks in [0, 1]. Colour fields are ignored.
@@ -131,6 +136,7 @@ class FastPainter(nn.Module):
         embed: int = 8,
         channels_last: bool = False,
         calibration_knots: int = 0,
+        calibration_temperature: bool = False,
     ):
         super().__init__()
         if size != TRUNK_GRID * 8:
@@ -173,7 +179,7 @@ class FastPainter(nn.Module):
         nn.init.constant_(self.head[-1].bias, math.log(0.1 / 0.9))  # start near mean ink
         self.register_buffer("up32", cubic_upsampling(DISTANCE_GRID, 32), persistent=False)
         self.register_buffer("up64", cubic_upsampling(DISTANCE_GRID, 64), persistent=False)
-        self.calibration = Calibration(calibration_knots) if calibration_knots else None
+        self.calibration = make_calibration(calibration_knots, calibration_temperature)
 
     def brush_ids(self, batch: int, brush: torch.Tensor | int | None, device) -> torch.Tensor:
         """Each stroke's brush index, from ``brush`` or the bound :attr:`brush_index`."""
@@ -257,7 +263,7 @@ class FastPainter(nn.Module):
                     f"the fast painter cannot be widened ({name} {old} → {new}); train a"
                     " wider one from scratch or distil it (--distill-from)"
                 )
-        config = {k: v for k, v in self.config().items() if k not in ("net", "calibration_knots")}
+        config = {k: v for k, v in self.config().items() if k not in ("net", *CALIBRATION_KEYS)}
         copy = FastPainter(**config)
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("calibration")}
         copy.load_state_dict(state)
@@ -278,5 +284,5 @@ class FastPainter(nn.Module):
             "brushes": self.brushes,
             "embed": self.embed,
             "channels_last": self.channels_last,
-            **({"calibration_knots": len(self.calibration.x)} if self.calibration else {}),
+            **calibration_config(self.calibration),
         }

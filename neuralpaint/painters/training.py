@@ -40,7 +40,7 @@ import torch
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
 from neuralpaint.painters.brushes import brush_slug, require_twin_brushes
-from neuralpaint.painters.calibration import fit_calibration
+from neuralpaint.painters.calibration import fit_calibration, fit_temperature
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.distributed import Replicas
 from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
@@ -805,6 +805,10 @@ def _paint_in_batches(module: torch.nn.Module, actions: np.ndarray) -> torch.Ten
     return torch.cat([module(a) for a in torch.as_tensor(actions).split(500)])
 
 
+CALIBRATION_KINDS = ("knots", "temperature")
+"""What ``calibrate`` fits: see its ``kind``."""
+
+
 def calibrate(
     painter: str | Path,
     out: str | Path | None = None,
@@ -812,9 +816,10 @@ def calibrate(
     strokes: int = 20_000,
     knots: int = 32,
     threads: int = 0,
+    kind: str = "knots",
 ) -> Path:
-    """Fit a regression painter's output :class:`~neuralpaint.painters.calibration.
-    Calibration` to its training dataset and write the calibrated painter.
+    """Fit a regression painter's output calibration to its training dataset and write
+    the calibrated painter.
 
     The fit uses the first ``strokes`` strokes of the dataset the painter was trained on
     (mean-of-renders targets when it was trained on them), never its held-out last
@@ -825,11 +830,16 @@ def calibrate(
         out: folder for the calibrated painter; default: ``<painter folder>-calibrated``.
         data: stroke dataset folder; default: the one the painter was trained on.
         strokes: training strokes to fit on.
-        knots: knots on each side of the ink threshold.
+        knots: knots on each side of the ink threshold (``kind="knots"``).
         threads: torch CPU threads; 0 keeps torch's default.
+        kind: ``"knots"``, a piecewise-linear :class:`~neuralpaint.painters.calibration.
+            Calibration` (the most faithful), or ``"temperature"``, a
+            :class:`~neuralpaint.painters.calibration.LogitTemperature` (nearly free at
+            paint time, for the fast twins).
 
     Raises:
-        ValueError: for a painter that is not a regression painter, or too few strokes.
+        ValueError: for a painter that is not a regression painter, too few strokes or
+            an unknown ``kind``.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -841,13 +851,19 @@ def calibrate(
         )
     if strokes < 100:
         raise ValueError(f"strokes must be at least 100 to fit a calibration, got {strokes}")
+    if kind not in CALIBRATION_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(CALIBRATION_KINDS)}, got {kind!r}")
     raw = load_painter(source).widen()  # the same weights, without any earlier calibration
     shards = StrokeShards(data or default_data_root() / config["trained"]["dataset"])
     if len(shards.paths) < 2:
         raise ValueError(f"{shards.folder} has one shard; calibrating needs a held-out shard too")
     acts, targets = shards.arrays(limit=strokes, skip_last=1)
     paint = _paint_in_batches
-    fitted = fit_calibration(paint(raw, acts), torch.as_tensor(targets[:, None]), knots)
+    pred, target = paint(raw, acts), torch.as_tensor(targets[:, None])
+    if kind == "knots":
+        fitted = fit_calibration(pred, target, knots)
+    else:
+        fitted = fit_temperature(pred, target)
     calibrated = raw.widen()
     calibrated.calibration = fitted
     held_acts, held_masks = held_out_shard(shards)
@@ -860,11 +876,13 @@ def calibrate(
     record = {
         "dataset": shards.folder.name,
         "strokes": len(acts),
-        "knots": knots,
+        "kind": kind,
+        **({"knots": knots} if kind == "knots" else {}),
         "held_out_before": before,
         "held_out_after": after,
         "command": f"neuralpaint painter calibrate {painter} --strokes {strokes}"
-        f" --knots {knots} --out {out}",
+        + (f" --knots {knots}" if kind == "knots" else " --kind temperature")
+        + f" --out {out}",
     }
     arch = {k: v for k, v in calibrated.config().items() if k not in ("size", "discrete")}
     stored = {k: v for k, v in config.items() if k != "neuralpaint_version"}
