@@ -41,7 +41,17 @@ def _painter_table() -> str:
     return painter_table()
 
 
-GENERATED = {"neuralpaint:env-table": _env_table, "neuralpaint:painter-table": _painter_table}
+def _brush_table() -> str:
+    from neuralpaint.painters.brushes import describe_catalogue
+
+    return describe_catalogue()
+
+
+GENERATED = {
+    "neuralpaint:env-table": _env_table,
+    "neuralpaint:painter-table": _painter_table,
+    "neuralpaint:brush-table": _brush_table,
+}
 """Include names that are generated, not read from a results file."""
 
 INCLUDE = re.compile(

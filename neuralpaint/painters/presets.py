@@ -14,6 +14,15 @@ ARCH_PRESETS: dict[str, dict] = {
     "fast": {"net": "fast", "channels_last": True},
     "fast-k1": {"net": "fast", "head_kernel": 1, "channels_last": True},
     "fast-small": {"net": "fast", "width": 16, "head_width": 8, "channels_last": True},
+    "fast-k1-h24": {"net": "fast", "head_kernel": 1, "head_width": 24, "channels_last": True},
+    "fast-k1-h32": {"net": "fast", "head_kernel": 1, "head_width": 32, "channels_last": True},
+    "fast-small-h32": {
+        "net": "fast",
+        "width": 16,
+        "head_width": 32,
+        "head_kernel": 1,
+        "channels_last": True,
+    },
     "fast-wide": {
         "net": "fast",
         "width": 48,
@@ -26,7 +35,9 @@ ARCH_PRESETS: dict[str, dict] = {
 ``broadcast-shipped``: at the widths of the shipped ``regression`` painter (64, head 16);
 ``fast``: the fast twin (trunk 32 channels, a 3×3 head of 16 at half resolution);
 ``fast-k1``: its head 1×1 (cheaper, less context at full resolution); ``fast-small``:
-half its channels; ``fast-wide``: 1.5 times its channels. The fast ones run with
+half its channels; ``fast-k1-h24``, ``fast-k1-h32``: ``fast-k1`` with a wider head (the
+head paints every 2×2 cell of the canvas, so its width buys sharp edges); ``fast-small-h32``:
+the small trunk with that head; ``fast-wide``: 1.5 times its channels. The fast ones run with
 channels-last activations."""
 
 
