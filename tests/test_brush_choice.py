@@ -1,6 +1,7 @@
 """Choosing the brush: ``brush=`` of every env id, agents and ``--brush`` on the command
-line (real libmypaint, the shipped painters). Only dry_brush has a shipped twin, so a
-brush that needs one is refused by name, while MyPaint-only use of it works."""
+line (real libmypaint, the shipped painters). A brush with a shipped twin (the pen) gets
+it where a painter is needed; one without (the pencil) is refused by name there, while
+MyPaint-only use of it works."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ from neuralpaint.errors import UserValueError
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH
 
 PEN = "classic/pen"
+PENCIL = "classic/pencil"  # normal blending, no shipped twin
 MNIST = "NeuralPaint-MNIST-v0"
-NO_TWIN = r"no shipped twin of brush 'classic/pen'; brushes with one: classic/dry_brush"
+NO_TWIN = (
+    r"no shipped twin of brush 'classic/pencil'; brushes with one: .*classic/pen \(regression-pen\)"
+)
 STROKE = np.array([0.1, 0.2, 0.5, 0.9, 0.8, 0.3, 0.7, 0.8, 0.9, 0, 0, 0], np.float32)
 
 
@@ -54,21 +58,31 @@ def test_grid_and_vector_envs_take_the_brush():
 
 def test_a_neural_env_of_a_brush_without_a_twin_is_refused_by_name():
     with pytest.raises(UserValueError, match=NO_TWIN) as raised:
-        gym.make(MNIST, renderer="regression", brush=PEN)
-    assert f"neuralpaint painter dataset --brush {PEN}" in str(raised.value)
-    assert f"neuralpaint painter train --brush {PEN}" in str(raised.value)
+        gym.make(MNIST, renderer="regression", brush=PENCIL)
+    assert f"neuralpaint painter dataset --brush {PENCIL}" in str(raised.value)
+    assert f"neuralpaint painter train --brush {PENCIL}" in str(raised.value)
     same = gym.make(MNIST, renderer="regression", brush=DEFAULT_BRUSH)  # the default's twin
     assert same.unwrapped.renderer.name == "regression"
-    env = gym.make(MNIST, brush=PEN)
+    env = gym.make(MNIST, brush=PENCIL)
     env.reset(seed=0)
     with pytest.raises(UserValueError, match=NO_TWIN):
         env.unwrapped.differentiable(painter="regression")
 
 
+def test_a_brush_with_a_shipped_twin_gets_it_where_a_painter_is_needed():
+    env = gym.make(MNIST, renderer="regression", brush=PEN)
+    assert env.unwrapped.renderer.name == "regression-pen"
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(STROKE)
+    assert (obs[..., :3] < 250).any()  # the pen's twin painted the stroke
+    agent = make_agent("stroke-optimizer", MNIST, brush=PEN)
+    assert agent.task.painter == "regression-pen" and agent.task.brush == PEN
+
+
 @pytest.mark.parametrize("spec", ["amortized", "stroke-optimizer@regression", "hybrid@regression"])
 def test_agents_that_learn_through_a_painter_need_the_brushs_twin(spec):
     with pytest.raises(UserValueError, match=NO_TWIN):
-        make_agent(spec, MNIST, brush=PEN)
+        make_agent(spec, MNIST, brush=PENCIL)
 
 
 def test_a_gradient_agent_of_the_default_brush_is_as_before():
@@ -81,16 +95,17 @@ def test_a_search_agent_renders_and_is_judged_with_the_brush():
     targets = np.ones((1, 64, 64, 3), np.float32)
     targets[0, 20:44, 28:36] = 0.0
     for agent in (
-        make_agent("greedy@mypaint", MNIST, kwargs={"renders": 64}, brush=PEN),
-        make_agent("greedy@mypaint", MNIST, kwargs={"renders": 64, "brush": PEN}),
+        make_agent("greedy@mypaint", MNIST, kwargs={"renders": 64}, brush=PENCIL),
+        make_agent("greedy@mypaint", MNIST, kwargs={"renders": 64, "brush": PENCIL}),
     ):
-        assert agent.brush == PEN and agent.mypaint.brush == PEN and agent.task.brush == PEN
+        assert agent.brush == PENCIL and agent.mypaint.brush == PENCIL
+        assert agent.task.brush == PENCIL
         assert agent.task.painter == ""  # no twin: judged on MyPaint only
         result = evaluate_on_mypaint(agent, targets, seed=3)
         assert result.neural_images is None
-        pen = paint_on_mypaint(result.actions, 64, 3, brush=PEN)
-        assert np.array_equal(result.mypaint_images, pen)
-        assert not np.array_equal(pen, paint_on_mypaint(result.actions, 64, 3))
+        pencil = paint_on_mypaint(result.actions, 64, 3, brush=PENCIL)
+        assert np.array_equal(result.mypaint_images, pencil)
+        assert not np.array_equal(pencil, paint_on_mypaint(result.actions, 64, 3))
 
 
 def test_bad_brushes_on_the_command_line_are_one_line_errors(capsys, tmp_path, monkeypatch):

@@ -140,11 +140,34 @@ def test_shipped_painters_record_their_brush_and_the_default_twins():
     assert default_twin(discrete=True) == "regression-discrete"
     with pytest.raises(UserValueError, match="smudge"):
         default_twin("classic/smudge")
-    if PEN not in shipped_twins():
-        with pytest.raises(UserValueError, match="no shipped twin of brush 'classic/pen'"):
-            default_twin(PEN)
+    assert default_twin(PEN) == "regression-pen"
+    with pytest.raises(UserValueError, match="no shipped twin of brush 'classic/pencil'"):
+        default_twin("classic/pencil")
     with pytest.raises(ckpt.CheckpointError, match="imitates the brush 'classic/dry_brush'"):
         load_painter("regression", brush=PEN)
+
+
+def test_each_shipped_brush_twin_paints_its_own_brush_best():
+    """Each brush's twin, on held-out strokes, against the mean of 4 MyPaint renders of
+    that brush: it fits far above chance and better than any other brush's twin does."""
+    from neuralpaint.benchmarks.transfer import held_out_actions
+    from neuralpaint.painters.metrics import r2
+    from neuralpaint.painters.mypaint import MyPaintRenderer
+
+    twins = {b: default_twin(b) for b in sorted(shipped_twins())}
+    assert {t.brush for t in B.TWIN_BRUSHES} <= set(twins)  # every curated brush ships
+    actions = held_out_actions(48, discrete=False)
+    painted = {
+        b: load_painter(name)(torch.as_tensor(actions, dtype=torch.float32)).detach()
+        for b, name in twins.items()
+    }
+    for brush, name in twins.items():
+        renderer = MyPaintRenderer(64, brush)
+        real = np.mean([renderer.render_masks(actions, seed=s) for s in range(4)], axis=0)
+        real = torch.as_tensor(real, dtype=torch.float32).reshape(painted[brush].shape)
+        scores = {b: r2(masks, real) for b, masks in painted.items()}
+        assert scores[brush] > 0.6, (name, scores)
+        assert scores[brush] == max(scores.values()), (name, scores)
 
 
 def test_one_brush_training_records_the_brush(data_root, tmp_path, monkeypatch):
@@ -297,6 +320,11 @@ def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monk
     assert np.isclose(ceiling["r2_of_ceiling"], 1.0).all()
     gaps = (tmp_path / "transfer_gaps.csv").read_text()
     assert "classic/pen" in gaps and (tmp_path / "gap_vs_stochasticity.png").exists()
+    from PIL import Image
+
+    with Image.open(tmp_path / "brush_strokes.png") as picture:  # two rows: MyPaint, twin
+        assert picture.height > 100 and picture.width > picture.height
+    assert "brush_strokes.png" in (tmp_path / "brush_fidelity.md").read_text()
 
 
 # ------------------------------------------------------------------------------ CLI

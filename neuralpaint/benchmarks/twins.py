@@ -87,6 +87,8 @@ class BrushesConfig:
     iterations: int = 200
     """Adam iterations per digit's strokes."""
     lr: float = 0.05
+    grid_strokes: int = 8
+    """Held-out strokes in the picture of each brush's strokes, MyPaint's and its twin's."""
     brushes: tuple[str, ...] = field(default_factory=lambda: tuple(t.brush for t in TWIN_BRUSHES))
 
 
@@ -465,6 +467,34 @@ def plot_gap(table: pd.DataFrame, out: Path) -> Path:
     return save_figure(fig, out / "gap_vs_stochasticity.png")
 
 
+def stroke_grid(brushes: list[str], twins: dict[str, str | None], strokes: int, out: Path) -> Path:
+    """The same held-out strokes painted by MyPaint with each brush, and by its twin below
+    (a brush without a twin gets its MyPaint row only): what the table's numbers look like."""
+    import matplotlib.pyplot as plt
+
+    from neuralpaint.benchmarks.figures import save_figure
+    from neuralpaint.io import tile
+
+    actions = held_out_actions(strokes, discrete=False, seed=HELD_OUT_SEED + 2)
+    rows, labels = [], []
+    for brush in brushes:
+        rows.append(MyPaintRenderer(64, brush).render_masks(actions, seed=HELD_OUT_SEED))
+        labels.append(f"{brush.split('/')[-1]}\nMyPaint")
+        if twins[brush]:
+            twin = load_painter(twins[brush], brush=brush)
+            rows.append(paint_masks(twin, actions)[:, 0].numpy())
+            labels.append(f"{brush.split('/')[-1]}\ntwin")
+    pad = 2
+    images = [np.repeat(1 - m[..., None], 3, axis=-1) for row in rows for m in row]
+    grid = tile(images, columns=strokes, pad=pad)
+    fig, ax = plt.subplots(figsize=(1.0 * strokes + 1.6, 1.0 * len(rows) + 0.4))
+    ax.imshow(np.clip(grid, 0, 1), interpolation="nearest")
+    ax.set_yticks([pad + (64 + pad) * i + 32 for i in range(len(rows))], labels, fontsize=8)
+    ax.set_xticks([])
+    ax.set_title("Held-out strokes: MyPaint, then the brush's twin", fontsize=9)
+    return save_figure(fig, out / "brush_strokes.png")
+
+
 def run_brushes(
     preset: str = "quick",
     out_dir: str | Path = "results/brushes",
@@ -472,7 +502,7 @@ def run_brushes(
     twins: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The per-brush fidelity table and transfer gaps; writes ``brush_fidelity.csv``,
-    ``brush_fidelity.md`` and ``gap_vs_stochasticity.png``.
+    ``brush_fidelity.md``, ``gap_vs_stochasticity.png`` and ``brush_strokes.png``.
 
     Args:
         brushes: default: the preset's (the curated twins).
@@ -514,6 +544,7 @@ def run_brushes(
         out / "transfer_gaps.csv", provenance.csv_header(command) + gap_table.to_csv(index=False)
     )
     plot = plot_gap(gap_table, out)
+    grid = stroke_grid(brushes, twins, config.grid_strokes, out)
     cols = ["brush", *FIDELITY_COLUMNS, "texture_ratio", "spectral_db"]
     md = (
         "# Twins of each brush against MyPaint\n\n"
@@ -530,6 +561,7 @@ def run_brushes(
         " with that brush; gap = MyPaint L2 - the twin's (mean ± 95% interval over digits).\n\n"
         + gap_table.to_markdown(index=False, floatfmt=".4f")
         + f"\n\n![gap against stochasticity]({plot.name})\n"
+        + f"\n## Strokes\n\n![MyPaint's strokes and each twin's]({grid.name})\n"
     )
     write_text(out / "brush_fidelity.md", md)
     return table
