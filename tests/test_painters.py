@@ -221,7 +221,12 @@ def test_neural_renderer_respects_lift_and_seed(tiny_regression):
         canvas.paint(np.array([0.5] * 8 + [np.nan] + [0.5] * 3))
 
 
-@pytest.mark.parametrize("name", ["regression", "vae", "gan", "regression-discrete"])
+SHIPPED = ["regression", "vae", "gan", "regression-discrete"]
+SHIPPED += ["regression-pen", "regression-charcoal", "regression-calligraphy"]
+SHIPPED += ["regression-marker", "regression-ink", "regression-ink-blot"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_painters_load_and_paint_offline(name):
     from neuralpaint.painters.neural import shipped_painters
 
