@@ -55,6 +55,7 @@ from neuralpaint.painters.dataset import StrokeShards, default_data_root
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
 from neuralpaint.painters.neural import build_painter, default_twin, load_painter
 from neuralpaint.painters.presets import ARCH_PRESETS
+from neuralpaint.progress import progress_bar
 
 FIDELITY_MARGIN = 0.005
 """A faster twin keeps fidelity when its held-out R² and ink IoU are at most this much
@@ -280,18 +281,28 @@ def held_out_fidelity(painter: str, strokes: int | None = None) -> dict[str, flo
 
 def fidelity_table(painters: list[str], reference: str, strokes: int | None) -> pd.DataFrame:
     """Held-out fidelity of each trained painter beside the reference painter of the
-    same variant, and whether it keeps R² and IoU within :data:`FIDELITY_MARGIN`."""
+    same variant, and whether it keeps R² and IoU within :data:`FIDELITY_MARGIN`. A
+    painter of another brush than the reference's gets its fidelity only: the two were
+    measured on different strokes."""
     refs: dict[bool, dict] = {}
     rows = []
     for name in painters:
         found = held_out_fidelity(name, strokes)
-        discrete = bool(load_painter(name).painter_config["discrete"])
+        module = load_painter(name)
+        discrete = bool(module.painter_config["discrete"])
         if discrete not in refs:
             ref_name = (
                 "regression-discrete" if discrete and reference == "regression" else reference
             )
-            refs[discrete] = {"painter": ref_name, **held_out_fidelity(ref_name, strokes)}
+            refs[discrete] = {
+                "painter": ref_name,
+                "brush": load_painter(ref_name).brush,
+                **held_out_fidelity(ref_name, strokes),
+            }
         ref = refs[discrete]
+        if module.brush != ref["brush"]:
+            rows.append({"painter": name, "reference": f"none ({module.brush})", **found})
+            continue
         row = {"painter": name, "reference": ref["painter"], **found}
         row["Δ r2"] = found["r2"] - ref["r2"]
         row["Δ ink_iou"] = found["ink_iou"] - ref["ink_iou"]
@@ -373,7 +384,8 @@ def run_twins(
             + f"\n\n*keeps fidelity*: R² and ink IoU at most {FIDELITY_MARGIN} below the"
             " reference's on the same shard (single MyPaint renders); for a discrete painter,"
             f" brush-down strokes only and also R² ≥ {DISCRETE_BAR['r2']}, IoU ≥"
-            f" {DISCRETE_BAR['ink_iou']}.\n"
+            f" {DISCRETE_BAR['ink_iou']}. A twin of another brush has no reference here"
+            " (`neuralpaint bench brushes` measures it against its own brush).\n"
         )
     write_text(out / "twins.md", md)
     return table if fidelity is None else pd.concat([table, fidelity], ignore_index=True)
@@ -521,7 +533,7 @@ def run_brushes(
             except ValueError:
                 twins[brush] = None
     rows, gaps = [], []
-    for brush in brushes:
+    for brush in progress_bar(brushes, desc="bench brushes", unit="brush"):
         found = brush_rows(brush, twins[brush], config)
         rows += found
         gap = transfer_gap(brush, twins[brush], config) if twins[brush] else {}
