@@ -301,7 +301,8 @@ def fidelity_table(painters: list[str], reference: str, strokes: int | None) -> 
             }
         ref = refs[discrete]
         if module.brush != ref["brush"]:
-            rows.append({"painter": name, "reference": f"none ({module.brush})", **found})
+            reference_row = {"reference": f"none ({module.brush})", "keeps fidelity": "–"}
+            rows.append({"painter": name, **reference_row, **found})
             continue
         row = {"painter": name, "reference": ref["painter"], **found}
         row["Δ r2"] = found["r2"] - ref["r2"]
