@@ -491,12 +491,13 @@ def stroke_grid(brushes: list[str], twins: dict[str, str | None], strokes: int, 
     actions = held_out_actions(strokes, discrete=False, seed=HELD_OUT_SEED + 2)
     rows, labels = [], []
     for brush in brushes:
+        short = brush.split("/")[-1]
         rows.append(MyPaintRenderer(64, brush).render_masks(actions, seed=HELD_OUT_SEED))
-        labels.append(f"{brush.split('/')[-1]}\nMyPaint")
+        labels.append(f"{short}\nMyPaint")
         if twins[brush]:
             twin = load_painter(twins[brush], brush=brush)
             rows.append(paint_masks(twin, actions)[:, 0].numpy())
-            labels.append(f"{brush.split('/')[-1]}\ntwin")
+            labels.append(f"{short}\ntwin")
     pad = 2
     images = [np.repeat(1 - m[..., None], 3, axis=-1) for row in rows for m in row]
     grid = tile(images, columns=strokes, pad=pad)
