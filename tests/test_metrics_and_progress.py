@@ -46,6 +46,14 @@ def test_radial_spectrum_of_a_pure_tone_peaks_at_its_frequency():
     assert len(spectrum) == 32 and int(spectrum.argmax()) + 1 == 5
 
 
+def test_grid_peak_finds_a_decoder_checkerboard_and_not_mypaint(renderer, rng):
+    strokes = torch.as_tensor(renderer.render_masks(rng.random((64, 12)), seed=0)[:, None])
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    checker = 1 + 0.3 * ((yy // 2 + xx // 2) % 2).float()  # 4-px period, as a PixelShuffle
+    assert metrics.grid_peak_db(strokes) < 3
+    assert metrics.grid_peak_db(strokes * checker) > metrics.grid_peak_db(strokes) + 3
+
+
 def test_bootstrap_intervals_shrink_with_more_strokes_and_vanish_for_a_perfect_painter():
     g = torch.Generator().manual_seed(0)
     target = (torch.rand(800, 1, 16, 16, generator=g) > 0.6).float()

@@ -273,6 +273,20 @@ def test_channels_last_paints_the_same():
     torch.testing.assert_close(painter(x), expected, atol=1e-5, rtol=1e-4)
 
 
+def test_the_full_resolution_layer_starts_as_the_identity_and_learns():
+    torch.manual_seed(0)
+    plain = FastPainter(refine=0)
+    refined = FastPainter(refine=4)
+    refined.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(6, 12)
+    torch.testing.assert_close(refined(x), plain(x))
+    refined(x).sum().backward()
+    assert refined.refiner[-1].weight.grad.abs().sum() > 0
+    assert FastPainter(**{k: v for k, v in refined.config().items() if k != "net"}).refine == 4
+    with pytest.raises(ValueError, match="refine"):
+        FastPainter(refine=-1)
+
+
 def test_arch_presets_build_and_the_fast_one_is_cheaper():
     from neuralpaint.benchmarks.twins import design_module, forward_flops
     from neuralpaint.painters.presets import ARCH_PRESETS, arch_from_text

@@ -403,9 +403,11 @@ def brush_rows(brush: str, twin: str | None, config: BrushesConfig) -> list[dict
     real = renderer.render_masks(actions, seed=HELD_OUT_SEED)
     rows = list(mypaint_reference_rows(renderer, actions, real, config.ceiling_renders))
     ceiling = rows[-1]
+    rows[0]["grid_db"] = metrics.grid_peak_db(torch.as_tensor(real[:, None]))
     if twin is not None:
         pred = paint_masks(load_painter(twin, brush=brush), actions)
         rows.append(stroke_rows(twin, pred[:, 0].numpy(), real))
+        rows[-1]["grid_db"] = metrics.grid_peak_db(pred)
     for row in rows:
         row["brush"] = brush
         row["r2_of_ceiling"] = row["r2"] / ceiling["r2"]
@@ -559,7 +561,7 @@ def run_brushes(
     )
     plot = plot_gap(gap_table, out)
     grid = stroke_grid(brushes, twins, config.grid_strokes, out)
-    cols = ["brush", *FIDELITY_COLUMNS, "texture_ratio", "spectral_db"]
+    cols = ["brush", *FIDELITY_COLUMNS, "texture_ratio", "spectral_db", "grid_db"]
     md = (
         "# Twins of each brush against MyPaint\n\n"
         + provenance.markdown_header(command)
@@ -568,7 +570,10 @@ def run_brushes(
         + "\n\nEach brush against its own noise ceiling: *expected stroke (ceiling)* is the"
         f" mean of {config.ceiling_renders} renders corrected to infinitely many (as in"
         " `bench transfer`); *r2_of_ceiling*, *iou_of_ceiling*: shares of it (target ≥ 0.97"
-        " for a shipped twin). *mypaint (one other render)*: the brush's stochasticity.\n\n"
+        " for a shipped twin). *mypaint (one other render)*: the brush's stochasticity."
+        " *grid_db*: the spectral peak at the harmonics of 4 px over the neighbouring"
+        " frequencies, for MyPaint's render and for the twin: a twin far above MyPaint"
+        " shows its decoder's upsampling grid (a checkerboard).\n\n"
         "## Transfer gap\n\n"
         f"Strokes for {config.targets} held-out MNIST digits optimised with Adam"
         f" ({config.iterations} iterations) through the brush's twin, then painted by MyPaint"

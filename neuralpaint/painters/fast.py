@@ -13,8 +13,9 @@ its inductive bias (every scale is told where the curve is) and pays far less fo
   apply one 3×3 convolution and a PixelShuffle (8 → 16 → 32), halving the channels.
   The head works at 32×32: each cell reads the last stage, the features there and the
   distances of its four full-resolution pixels, and paints their four logits, which a
-  last PixelShuffle puts in place. No activation of several channels ever exists at
-  64×64, where memory traffic, not arithmetic, costs the time on a CPU.
+  last PixelShuffle puts in place. No activation of several channels exists at 64×64,
+  where memory traffic, not arithmetic, costs the time on a CPU, unless ``refine`` asks
+  for one small full-resolution layer (it trades speed for sharp, seamless edges).
 * **Analytic features, computed once at 16×16.** For each cell the nearest of
   ``samples`` points on the curve is found with one batched matrix product
   (``|c|² - 2 c·p + |p|²`` as a product of 4-vectors) under ``no_grad``; the squared
@@ -110,6 +111,11 @@ class FastPainter(nn.Module):
         hidden: width of the trunk's MLP.
         head_width: channels of the head, which paints each 32×32 cell's four pixels.
         head_kernel: the head's first kernel size (3 or 1).
+        refine: channels of an optional full-resolution layer after the last
+            PixelShuffle (0: none). It reads the logits and the pixel's distance to the
+            curve through a 3×3 convolution and adds a correction, so neighbouring 2×2
+            cells agree (no checkerboard on faint strokes) and thin strokes get edges
+            the half-resolution head cannot place. It starts as the identity.
         samples: points on the curve for the distance features.
         brushes: brushes the painter is conditioned on (1: a painter of one brush).
             With more, ``forward`` takes each stroke's brush index, or uses the one
@@ -131,6 +137,7 @@ class FastPainter(nn.Module):
         hidden: int = 128,
         head_width: int = 16,
         head_kernel: int = 3,
+        refine: int = 0,
         samples: int = 48,
         brushes: int = 1,
         embed: int = 8,
@@ -143,8 +150,11 @@ class FastPainter(nn.Module):
             raise ValueError(f"the fast painter paints {TRUNK_GRID * 8}-px strokes, not {size}")
         if brushes < 1:
             raise ValueError(f"brushes must be at least 1, got {brushes}")
+        if refine < 0:
+            raise ValueError(f"refine must be 0 (no full-resolution layer) or more, got {refine}")
         self.size, self.discrete, self.width, self.hidden = size, discrete, width, hidden
         self.head_width, self.head_kernel, self.samples = head_width, head_kernel, samples
+        self.refine = refine
         self.brushes, self.embed = brushes, embed
         self.channels_last = channels_last
         self.brush_index: int | None = 0 if brushes == 1 else None
@@ -177,6 +187,13 @@ class FastPainter(nn.Module):
             nn.Conv2d(head_width, 4, 1),
         )
         nn.init.constant_(self.head[-1].bias, math.log(0.1 / 0.9))  # start near mean ink
+        self.refiner = None
+        if refine:  # logit, distance and its exponential at 64 px -> a logit correction
+            self.refiner = nn.Sequential(
+                nn.Conv2d(3, refine, 3, padding=1), nn.SiLU(), nn.Conv2d(refine, 1, 1)
+            )
+            nn.init.zeros_(self.refiner[-1].weight)
+            nn.init.zeros_(self.refiner[-1].bias)
         self.register_buffer("up32", cubic_upsampling(DISTANCE_GRID, 32), persistent=False)
         self.register_buffer("up64", cubic_upsampling(DISTANCE_GRID, 64), persistent=False)
         self.calibration = make_calibration(calibration_knots, calibration_temperature)
@@ -248,7 +265,11 @@ class FastPainter(nn.Module):
             h = F.silu(F.pixel_shuffle(stage(h), 2))
             side *= 2
         h = torch.cat([h, feats[side], feats[2 * side]], 1).contiguous(memory_format=fmt)
-        return F.pixel_shuffle(self.head(h), 2).contiguous()
+        out = F.pixel_shuffle(self.head(h), 2)
+        if self.refiner is not None:
+            full = torch.cat([out, F.pixel_shuffle(feats[2 * side], 2)], 1)
+            out = out + self.refiner(full.contiguous(memory_format=fmt))
+        return out.contiguous()
 
     @torch.no_grad()
     def widen(self, width: int | None = None, head_width: int | None = None, seed: int = 0):
@@ -280,6 +301,7 @@ class FastPainter(nn.Module):
             "hidden": self.hidden,
             "head_width": self.head_width,
             "head_kernel": self.head_kernel,
+            "refine": self.refine,
             "samples": self.samples,
             "brushes": self.brushes,
             "embed": self.embed,
