@@ -287,6 +287,22 @@ def test_the_full_resolution_layer_starts_as_the_identity_and_learns():
         FastPainter(refine=-1)
 
 
+def test_icnr_starts_each_pixelshuffle_stage_without_its_grid():
+    from neuralpaint.painters.fast import icnr_
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8, 8)
+    for icnr in (False, True):
+        conv = torch.nn.Conv2d(6, 4 * 3, 3, padding=1)
+        if icnr:
+            icnr_(conv)
+        up = torch.nn.functional.pixel_shuffle(conv(x), 2)
+        blocks = up.unfold(2, 2, 2).unfold(3, 2, 2)  # (B, C, 8, 8, 2, 2)
+        spread = (blocks - blocks[..., :1, :1]).abs().max()
+        assert (spread < 1e-6) == icnr
+    assert FastPainter(icnr=True).config()["icnr"] is True
+
+
 def test_arch_presets_build_and_the_fast_one_is_cheaper():
     from neuralpaint.benchmarks.twins import design_module, forward_flops
     from neuralpaint.painters.presets import ARCH_PRESETS, arch_from_text

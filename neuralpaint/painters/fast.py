@@ -101,6 +101,19 @@ def nearest_curve_points(
     return ((cells[None] - nearest) ** 2).sum(-1), index
 
 
+@torch.no_grad()
+def icnr_(conv: nn.Conv2d, factor: int = 2) -> None:
+    """Give the ``factor``² sub-pixels that a PixelShuffle makes of each output channel
+    the same weights (``pixel_shuffle`` reads channel ``c * factor² + k`` as sub-pixel
+    ``k`` of channel ``c``): the layer starts as its upsampling by nearest neighbour."""
+    k = factor * factor
+    weight = conv.weight.view(-1, k, *conv.weight.shape[1:])
+    weight.copy_(weight[:, :1].expand_as(weight))
+    if conv.bias is not None:
+        bias = conv.bias.view(-1, k)
+        bias.copy_(bias[:, :1].expand_as(bias))
+
+
 class FastPainter(nn.Module):
     """Action to stroke mask, differentiable, built for speed on a CPU.
 
@@ -116,6 +129,9 @@ class FastPainter(nn.Module):
             curve through a 3×3 convolution and adds a correction, so neighbouring 2×2
             cells agree (no checkerboard on faint strokes) and thin strokes get edges
             the half-resolution head cannot place. It starts as the identity.
+        icnr: start each stage's four sub-pixels equal (ICNR, Aitken et al. 2017), so
+            the PixelShuffle grid starts invisible; without it the 16 → 32 stage's grid
+            can stay as a faint 4-px checkerboard on faint brushes. Initialisation only.
         samples: points on the curve for the distance features.
         brushes: brushes the painter is conditioned on (1: a painter of one brush).
             With more, ``forward`` takes each stroke's brush index, or uses the one
@@ -138,6 +154,7 @@ class FastPainter(nn.Module):
         head_width: int = 16,
         head_kernel: int = 3,
         refine: int = 0,
+        icnr: bool = False,
         samples: int = 48,
         brushes: int = 1,
         embed: int = 8,
@@ -154,7 +171,7 @@ class FastPainter(nn.Module):
             raise ValueError(f"refine must be 0 (no full-resolution layer) or more, got {refine}")
         self.size, self.discrete, self.width, self.hidden = size, discrete, width, hidden
         self.head_width, self.head_kernel, self.samples = head_width, head_kernel, samples
-        self.refine = refine
+        self.refine, self.icnr = refine, icnr
         self.brushes, self.embed = brushes, embed
         self.channels_last = channels_last
         self.brush_index: int | None = 0 if brushes == 1 else None
@@ -175,6 +192,9 @@ class FastPainter(nn.Module):
             nn.Conv2d(c_in + FEATURES, 4 * c_out, 3, padding=1)
             for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
         )
+        if icnr:
+            for stage in self.stages:
+                icnr_(stage)
         # The head works at half resolution: each 32x32 cell reads the distance (and its
         # exponential) of its four 64x64 pixels and paints their four logits, which a
         # last PixelShuffle puts in place. Full-resolution activations of several
@@ -302,6 +322,7 @@ class FastPainter(nn.Module):
             "head_width": self.head_width,
             "head_kernel": self.head_kernel,
             "refine": self.refine,
+            "icnr": self.icnr,
             "samples": self.samples,
             "brushes": self.brushes,
             "embed": self.embed,

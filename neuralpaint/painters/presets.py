@@ -23,6 +23,14 @@ ARCH_PRESETS: dict[str, dict] = {
         "head_kernel": 1,
         "channels_last": True,
     },
+    "fast-small-h32-icnr": {
+        "net": "fast",
+        "width": 16,
+        "head_width": 32,
+        "head_kernel": 1,
+        "icnr": True,
+        "channels_last": True,
+    },
     "fast-small-h32-r4": {
         "net": "fast",
         "width": 16,
@@ -53,7 +61,8 @@ ARCH_PRESETS: dict[str, dict] = {
 ``fast-k1``: its head 1×1 (cheaper, less context at full resolution); ``fast-small``:
 half its channels; ``fast-k1-h24``, ``fast-k1-h32``: ``fast-k1`` with a wider head (the
 head paints every 2×2 cell of the canvas, so its width buys sharp edges); ``fast-small-h32``:
-the small trunk with that head; ``fast-small-h32-r4``, ``-r8``: that design with a
+the small trunk with that head; ``fast-small-h32-icnr``: the same, its PixelShuffle stages
+initialised by ICNR (against a checkerboard); ``fast-small-h32-r4``, ``-r8``: that design with a
 full-resolution 3×3 layer of 4 or 8 channels after the last PixelShuffle; ``fast-wide``:
 1.5 times its channels. The fast ones run with channels-last activations."""
 
