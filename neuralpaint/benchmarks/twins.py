@@ -71,7 +71,11 @@ SEED = 6161
 class TwinsConfig:
     batch: int = 256
     rounds: int = 3
-    designs: tuple[str, ...] = tuple(ARCH_PRESETS) + ("fast-nchw",)
+    designs: tuple[str, ...] = tuple(
+        name for name, arch in ARCH_PRESETS.items() if not arch.get("icnr")
+    ) + ("fast-nchw",)
+    """Presets to time (an ICNR preset only changes its base design's initial weights,
+    so it runs at that design's speed)."""
     held_out_strokes: int | None = None
     """Held-out strokes per trained painter (default: the whole shard)."""
 
