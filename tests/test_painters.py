@@ -224,6 +224,7 @@ def test_neural_renderer_respects_lift_and_seed(tiny_regression):
 SHIPPED = ["regression", "vae", "gan", "regression-discrete"]
 SHIPPED += ["regression-pen", "regression-charcoal", "regression-calligraphy"]
 SHIPPED += ["regression-marker", "regression-ink", "regression-ink-blot"]
+SHIPPED += ["regression-fast", "regression-discrete-fast"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -147,6 +147,34 @@ def test_shipped_painters_record_their_brush_and_the_default_twins():
         load_painter("regression", brush=PEN)
 
 
+@pytest.mark.parametrize("discrete", [False, True])
+def test_the_fast_twins_ship_opt_in_beside_the_default_painters(discrete):
+    """``regression-fast`` and ``regression-discrete-fast`` ship for speed, but agents keep
+    the broadcast painters by default (the fast ones miss the fidelity bar by about 0.01);
+    on held-out brush-down strokes the two paint nearly the same masks."""
+    from neuralpaint.benchmarks.transfer import held_out_actions
+    from neuralpaint.painters.metrics import r2
+
+    fast, default = (
+        ("regression-discrete-fast", "regression-discrete")
+        if discrete
+        else (
+            "regression-fast",
+            "regression",
+        )
+    )
+    assert (
+        fast in shipped_twins(discrete)[DEFAULT_BRUSH]
+        and default_twin(discrete=discrete) == default
+    )
+    assert load_painter(fast).painter_config["arch"]["net"] == "fast"
+    actions = torch.as_tensor(held_out_actions(64, discrete=discrete), dtype=torch.float32)
+    if discrete:
+        actions[:, 12] = 0.0
+    with torch.no_grad():
+        assert r2(load_painter(fast)(actions), load_painter(default)(actions)) > 0.9
+
+
 def test_each_shipped_brush_twin_paints_its_own_brush_best():
     """Each brush's twin, on held-out strokes, against the mean of 4 MyPaint renders of
     that brush: it fits far above chance and better than any other brush's twin does."""
