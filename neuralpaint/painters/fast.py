@@ -15,7 +15,8 @@ its inductive bias (every scale is told where the curve is) and pays far less fo
   distances of its four full-resolution pixels, and paints their four logits, which a
   last PixelShuffle puts in place. No activation of several channels exists at 64×64,
   where memory traffic, not arithmetic, costs the time on a CPU, unless ``refine`` asks
-  for one small full-resolution layer (it trades speed for sharp, seamless edges).
+  for one small full-resolution layer (measured: slower, and no more faithful on
+  dry_brush; ``neuralpaint/painters/TWINS.md``, step 8).
 * **Analytic features, computed once at 16×16.** For each cell the nearest of
   ``samples`` points on the curve is found with one batched matrix product
   (``|c|² - 2 c·p + |p|²`` as a product of 4-vectors) under ``no_grad``; the squared
@@ -126,12 +127,13 @@ class FastPainter(nn.Module):
         head_kernel: the head's first kernel size (3 or 1).
         refine: channels of an optional full-resolution layer after the last
             PixelShuffle (0: none). It reads the logits and the pixel's distance to the
-            curve through a 3×3 convolution and adds a correction, so neighbouring 2×2
-            cells agree (no checkerboard on faint strokes) and thin strokes get edges
-            the half-resolution head cannot place. It starts as the identity.
+            curve through a 3×3 convolution and adds a correction, meant to let
+            neighbouring 2×2 cells agree and to place edges the half-resolution head
+            cannot. It starts as the identity.
         icnr: start each stage's four sub-pixels equal (ICNR, Aitken et al. 2017), so
             the PixelShuffle grid starts invisible; without it the 16 → 32 stage's grid
-            can stay as a faint 4-px checkerboard on faint brushes. Initialisation only.
+            can stay as a faint 4-px checkerboard on faint brushes. Initialisation only;
+            it removed the grid but cost fidelity at equal time (TWINS.md, step 9).
         samples: points on the curve for the distance features.
         brushes: brushes the painter is conditioned on (1: a painter of one brush).
             With more, ``forward`` takes each stroke's brush index, or uses the one
