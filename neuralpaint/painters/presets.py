@@ -8,6 +8,15 @@ without importing it.
 
 from __future__ import annotations
 
+FAST_SMALL_H32 = {
+    "net": "fast",
+    "width": 16,
+    "head_width": 32,
+    "head_kernel": 1,
+    "channels_last": True,
+}
+"""The small trunk with a 1×1 head of 32, and the base of the variants tried on it."""
+
 ARCH_PRESETS: dict[str, dict] = {
     "broadcast": {},
     "broadcast-shipped": {"width": 64, "head_width": 16},
@@ -16,37 +25,10 @@ ARCH_PRESETS: dict[str, dict] = {
     "fast-small": {"net": "fast", "width": 16, "head_width": 8, "channels_last": True},
     "fast-k1-h24": {"net": "fast", "head_kernel": 1, "head_width": 24, "channels_last": True},
     "fast-k1-h32": {"net": "fast", "head_kernel": 1, "head_width": 32, "channels_last": True},
-    "fast-small-h32": {
-        "net": "fast",
-        "width": 16,
-        "head_width": 32,
-        "head_kernel": 1,
-        "channels_last": True,
-    },
-    "fast-small-h32-icnr": {
-        "net": "fast",
-        "width": 16,
-        "head_width": 32,
-        "head_kernel": 1,
-        "icnr": True,
-        "channels_last": True,
-    },
-    "fast-small-h32-r4": {
-        "net": "fast",
-        "width": 16,
-        "head_width": 32,
-        "head_kernel": 1,
-        "refine": 4,
-        "channels_last": True,
-    },
-    "fast-small-h32-r8": {
-        "net": "fast",
-        "width": 16,
-        "head_width": 32,
-        "head_kernel": 1,
-        "refine": 8,
-        "channels_last": True,
-    },
+    "fast-small-h32": FAST_SMALL_H32,
+    "fast-small-h32-icnr": {**FAST_SMALL_H32, "icnr": True},
+    "fast-small-h32-r4": {**FAST_SMALL_H32, "refine": 4},
+    "fast-small-h32-r8": {**FAST_SMALL_H32, "refine": 8},
     "fast-wide": {
         "net": "fast",
         "width": 48,
