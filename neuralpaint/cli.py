@@ -775,6 +775,13 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         help="regression: weight of a soft ink-IoU term added to the MSE (default 0)",
     )
     tr.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="regression: evaluate and export an exponential moving average of the weights"
+        " with this decay per step, e.g. 0.999 (default 0: off)",
+    )
+    tr.add_argument(
         "--distill-from",
         default=None,
         help="regression: a teacher painter of the same brush(es) whose masks are a second "

@@ -303,8 +303,35 @@ def test_warm_start_continues_from_a_painter_and_its_command_says_so(
     assert trained["warm_start_from"]["steps"] == earlier["steps"] == 40  # the lineage
 
 
+def test_ema_exports_the_average_and_logs_the_raw_weights_beside_it(
+    tiny_data, tiny_regression, tmp_path
+):
+    from neuralpaint.painters.catalog import train_command
+
+    start = load_painter(tiny_regression).state_dict()
+    config = tiny_config("regression", tiny_data, tmp_path, warm_start=str(tiny_regression))
+    config.ema = 0.99999  # so slow an average barely leaves the warm start
+    exported = load_painter(train(config)).state_dict()
+    tensors = ckpt.load_tensors(tmp_path / "checkpoint")
+    raw, saved = ckpt.split(tensors, "train/raw"), ckpt.split(tensors, "painter")
+
+    def moved(weights: dict) -> float:
+        return sum(
+            float((weights[k] - v).norm()) for k, v in start.items() if v.is_floating_point()
+        )
+
+    assert moved(raw) > 0 and moved(exported) < 0.2 * moved(raw)
+    for name, value in exported.items():  # the checkpoint's painter is the average too
+        torch.testing.assert_close(saved[name], value)
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert {"raw r2", "raw ink_iou"} <= set(log.columns) and np.isfinite(log["raw r2"]).all()
+    assert "--ema 0.99999" in train_command(config.__dict__)
+    with pytest.raises(ValueError, match=r"ema \(--ema\) is a decay per step in \[0, 1\)"):
+        train(tiny_config("regression", tiny_data, tmp_path / "bad", ema=1.0))
+
+
 @pytest.mark.parametrize("kind", ["gan", "vae"])
-@pytest.mark.parametrize("flag", [{"ink_loss": 0.1}, {"warm_start": "regression"}])
+@pytest.mark.parametrize("flag", [{"ink_loss": 0.1}, {"warm_start": "regression"}, {"ema": 0.9}])
 def test_regression_only_flags_are_refused_for_other_kinds(tiny_data, tmp_path, kind, flag):
     with pytest.raises(ValueError, match="only applies to --kind regression"):
         train(tiny_config(kind, tiny_data, tmp_path, **flag))

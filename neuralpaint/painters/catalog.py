@@ -35,6 +35,8 @@ def train_command(config: dict) -> str:
         parts.append(f"--warm-start {config['warm_start']}")
     if config.get("ink_loss"):
         parts.append(f"--ink-loss {config['ink_loss']:g}")
+    if config.get("ema"):
+        parts.append(f"--ema {config['ema']:g}")
     if config.get("distill_from"):
         parts.append(f"--distill-from {config['distill_from']}")
         parts.append(f"--distill-weight {config.get('distill_weight', 0.5):g}")

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
@@ -101,6 +102,12 @@ class PainterTrainConfig:
     ink_loss: float = 0.0
     """Regression only: weight of a soft ink-IoU term
     (:func:`~neuralpaint.painters.metrics.soft_ink_iou_loss`) added to the MSE."""
+    ema: float = 0.0
+    """Regression only: decay of an exponential moving average of the weights per step
+    (e.g. 0.999; 0 = off). The average is what is evaluated, checkpointed as the painter
+    and exported: MyPaint's stochastic targets make late steps noisy, and the average
+    smooths that noise out. The raw weights' held-out R² and IoU are logged beside it
+    (``raw r2``, ``raw ink_iou``), so its gain is measured in the same run."""
     init_from: str = "regression"
     """GAN only: the regression painter (shipped name or folder) that becomes its base."""
     warm_start: str | None = None
@@ -228,6 +235,7 @@ class Run:
             raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
         for name, value in (
             ("ink_loss", config.ink_loss),
+            ("ema", config.ema),
             ("warm_start", config.warm_start),
             ("distill_from", config.distill_from),
         ):
@@ -237,6 +245,10 @@ class Run:
                     f"{name} ({flag}) only applies to --kind regression, not {config.kind!r};"
                     f" drop {flag}"
                 )
+        if not 0 <= config.ema < 1:
+            raise ValueError(
+                f"ema (--ema) is a decay per step in [0, 1), e.g. 0.999; got {config.ema}"
+            )
         self.config = config
         self.replicas = Replicas.from_env(config.device)  # under torchrun: rank, world size
         self.device = resolve_device(config.device)
@@ -528,8 +540,21 @@ def train(config: PainterTrainConfig) -> Path:
         run.replicas.close()
 
 
-def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
-    """Drive ``step_fn`` until the budget is spent; evaluate, log and checkpoint."""
+def _timed_loop(
+    run: Run, step_fn, painter: torch.nn.Module, state_fn, raw: torch.nn.Module | None = None
+) -> dict:
+    """Drive ``step_fn`` until the budget is spent; evaluate, log and checkpoint. With
+    ``raw`` (the weights ``painter`` averages), its held-out R² and IoU are logged too."""
+
+    def evaluate() -> dict[str, float]:
+        found = run.evaluate(painter)
+        if raw is not None and found:
+            by_brush = run.by_brush  # the average's, which the export records
+            own = run.evaluate(raw)
+            run.by_brush = by_brush
+            found |= {"raw r2": own["r2"], "raw ink_iou": own["ink_iou"]}
+        return found
+
     bar = progress_bar(
         total=100, desc=f"{run.config.kind} painter", unit="%", disable=not run.replicas.main
     )
@@ -537,7 +562,7 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
     t0 = time.monotonic() - run.elapsed
     losses: list[float] = []
     if run.step == 0:  # the starting point, so every log shows what training changed
-        run.log({"train_loss": math.nan, **run.evaluate(painter)})
+        run.log({"train_loss": math.nan, **evaluate()})
     while not run.done():
         losses.append(step_fn())
         run.step += 1
@@ -546,7 +571,7 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
         bar.update(min(100, int(100 * run.progress)) - bar.n)
         now = time.monotonic()
         if now - last_eval >= run.config.eval_seconds:
-            evaluation = run.evaluate(painter)
+            evaluation = evaluate()
             run.log({"train_loss": float(np.mean(losses[-50:])), **evaluation})
             run.consider(painter, evaluation)
             last_eval = now
@@ -554,7 +579,7 @@ def _timed_loop(run: Run, step_fn, painter: torch.nn.Module, state_fn) -> dict:
             run.save(painter, state_fn())
             last_ckpt = now
     bar.close()
-    final = run.evaluate(painter)
+    final = evaluate()
     run.log({"train_loss": float(np.mean(losses[-50:])) if losses else math.nan, **final})
     run.consider(painter, final)
     run.save(painter, state_fn())
@@ -597,8 +622,16 @@ def _train_regression(run: Run) -> Path:
         )
     painter = painter.to(run.device).train()
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr)
+    # with --ema the average is "the painter" of evaluations, checkpoints and the export
+    averaged = None
+    if cfg.ema:
+        averaged = AveragedModel(painter, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
+    shown = averaged.module if averaged else painter
     if (tensors := run.resume_tensors()) is not None:
-        ckpt.load_state(painter, ckpt.split(tensors, "painter"), "resume")
+        ckpt.load_state(shown, ckpt.split(tensors, "painter"), "resume")
+        if averaged:
+            ckpt.load_state(painter, ckpt.split(tensors, "train/raw"), "resume")
+            averaged.n_averaged.fill_(1)  # an average exists: do not restart it from the raw
         load_optimizer_tensors("train/opt", opt, tensors)
     model = run.replicas.parallel(painter)  # DistributedDataParallel under torchrun
     teacher = _teacher(run) if cfg.distill_from else None
@@ -623,10 +656,16 @@ def _train_regression(run: Run) -> Path:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if averaged:
+            averaged.update_parameters(painter)
         return loss.item()
 
-    final = _timed_loop(run, step, painter, lambda: optimizer_tensors("train/opt", opt))
-    return run.export(painter.eval(), final)
+    def state() -> dict[str, torch.Tensor]:
+        raw = ckpt.join("train/raw", painter.state_dict()) if averaged else {}
+        return {**optimizer_tensors("train/opt", opt), **raw}
+
+    final = _timed_loop(run, step, shown, state, raw=painter if averaged else None)
+    return run.export(shown.eval(), final)
 
 
 def _teacher(run: Run) -> torch.nn.Module:
