@@ -326,6 +326,12 @@ def test_ema_exports_the_average_and_logs_the_raw_weights_beside_it(
     log = pd.read_csv(tmp_path / "log.csv")
     assert {"raw r2", "raw ink_iou"} <= set(log.columns) and np.isfinite(log["raw r2"]).all()
     assert "--ema 0.99999" in train_command(config.__dict__)
+    config.resume, config.max_steps = True, 41  # one more step: the average carries on
+    resumed = load_painter(train(config)).state_dict()
+    for name, value in saved.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(resumed[name], value, atol=1e-4, rtol=0)
+    assert moved(resumed) < 0.2 * moved(raw)  # not restarted from the raw weights
     with pytest.raises(ValueError, match=r"ema \(--ema\) is a decay per step in \[0, 1\)"):
         train(tiny_config("regression", tiny_data, tmp_path / "bad", ema=1.0))
 
