@@ -622,13 +622,12 @@ def _train_regression(run: Run) -> Path:
         )
     painter = painter.to(run.device).train()
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.lr)
-    # with --ema the average is "the painter" of evaluations, checkpoints and the export
     averaged = None
     if cfg.ema:
         averaged = AveragedModel(painter, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
-    shown = averaged.module if averaged else painter
+    exported = averaged.module if averaged else painter  # evaluated and checkpointed too
     if (tensors := run.resume_tensors()) is not None:
-        ckpt.load_state(shown, ckpt.split(tensors, "painter"), "resume")
+        ckpt.load_state(exported, ckpt.split(tensors, "painter"), "resume")
         if averaged:
             ckpt.load_state(painter, ckpt.split(tensors, "train/raw"), "resume")
             averaged.n_averaged.fill_(1)  # an average exists: do not restart it from the raw
@@ -664,8 +663,8 @@ def _train_regression(run: Run) -> Path:
         raw = ckpt.join("train/raw", painter.state_dict()) if averaged else {}
         return {**optimizer_tensors("train/opt", opt), **raw}
 
-    final = _timed_loop(run, step, shown, state, raw=painter if averaged else None)
-    return run.export(shown.eval(), final)
+    final = _timed_loop(run, step, exported, state, raw=painter if averaged else None)
+    return run.export(exported.eval(), final)
 
 
 def _teacher(run: Run) -> torch.nn.Module:
