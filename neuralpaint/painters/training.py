@@ -383,9 +383,10 @@ class Run:
         return self.progress >= 1.0
 
     @torch.no_grad()
-    def evaluate(self, painter: torch.nn.Module) -> dict[str, float]:
+    def evaluate(self, painter: torch.nn.Module, record: bool = True) -> dict[str, float]:
         """Held-out metrics; with several brushes, their mean over brushes (each brush's
-        own are kept in :attr:`by_brush` and logged as ``r2 <slug>``, ``ink_iou <slug>``)."""
+        own are logged as ``r2 <slug>``, ``ink_iou <slug>``, and kept in :attr:`by_brush`
+        for the export unless ``record`` is false: the raw weights of an EMA run)."""
         if not self.replicas.main:
             return {}
         painter.eval()
@@ -397,9 +398,11 @@ class Run:
         painter.train()
         if not self.conditioned:
             return results[0]
-        self.by_brush = dict(zip(self.brushes, results, strict=True))
+        by_brush = dict(zip(self.brushes, results, strict=True))
+        if record:
+            self.by_brush = by_brush
         mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
-        for brush, result in self.by_brush.items():
+        for brush, result in by_brush.items():
             for key in ("r2", "ink_iou"):
                 mean[f"{key} {brush_slug(brush)}"] = result[key]
         return mean
@@ -549,9 +552,7 @@ def _timed_loop(
     def evaluate() -> dict[str, float]:
         found = run.evaluate(painter)
         if raw is not None and found:
-            by_brush = run.by_brush  # the average's, which the export records
-            own = run.evaluate(raw)
-            run.by_brush = by_brush
+            own = run.evaluate(raw, record=False)
             found |= {"raw r2": own["r2"], "raw ink_iou": own["ink_iou"]}
         return found
 
