@@ -661,9 +661,18 @@ def cmd_painter_calibrate(args: argparse.Namespace) -> int:
 
     with user_errors():  # not a regression painter, too few strokes, one shard
         path = calibrate(
-            args.painter, args.out, args.data, args.strokes, args.knots, args.threads, args.kind
+            args.painter,
+            args.out,
+            args.data,
+            args.strokes,
+            args.knots,
+            args.threads,
+            args.kind,
+            args.fit_threshold,
         )
     record = ckpt.read_config(path)["calibration"]
+    if "threshold_shift" in record:
+        print(f"ink threshold moved to logit {record['threshold_shift']:+.2f}")
     for when in ("before", "after"):
         shown = {k: round(v, 4) for k, v in record[f"held_out_{when}"].items()}
         print(f"held-out {when}: {json.dumps(shown)}")
@@ -805,7 +814,8 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
     tr.set_defaults(func=cmd_painter_train)
     cal = painter_sub.add_parser(
         "calibrate",
-        help="fit a regression painter's output to its training strokes, ink masks unchanged",
+        help="fit a regression painter's output to its training strokes (ink masks unchanged"
+        " unless --fit-threshold)",
     )
     cal.add_argument("painter", help="regression painter: shipped name or folder")
     cal.add_argument(
@@ -821,6 +831,13 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         choices=["knots", "temperature"],
         default="knots",
         help="piecewise-linear map (most faithful) or two logit temperatures (nearly free)",
+    )
+    cal.add_argument(
+        "--fit-threshold",
+        action="store_true",
+        help="with --kind temperature: move the ink threshold to where the painter's ink best"
+        " matches single MyPaint renders of its training strokes (needs the single-render"
+        " dataset); without it every ink mask stays as it was",
     )
     cal.add_argument(
         "--threads", type=non_negative_int, default=0, help="torch CPU threads (0: default)"

@@ -361,7 +361,7 @@ def test_mean_of_renders_dataset_averages_textures_and_evaluates_on_single_rende
     held_acts, held_masks = held_out_shard(mean)
     assert np.array_equal(held_masks, single.load_shard(single.paths[1])[1])  # single renders
     single_folder.rename(tmp_path / "elsewhere")  # no single-render sibling: a clear error
-    with pytest.raises(FileNotFoundError, match="painter dataset --strokes 100"):
+    with pytest.raises(FileNotFoundError, match="painter dataset --strokes 100 --brush classic/"):
         held_out_shard(mean)
 
 
@@ -448,6 +448,34 @@ def test_fit_temperature_undoes_a_sharpened_sigmoid_and_keeps_every_ink_mask():
         make_calibration(knots=8, temperature=True)
 
 
+def test_fit_ink_shift_finds_where_single_renders_ink_and_the_temperature_moves_there():
+    from neuralpaint.painters.calibration import LogitTemperature, fit_ink_shift, fit_temperature
+    from neuralpaint.painters.metrics import ink_iou
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200_000, generator=g) * 2
+    # textured renders ink a pixel when its logit beats a noisy threshold around -0.3
+    inked = (z + 0.4 * torch.randn(200_000, generator=g) > -0.3).float()
+    pred = torch.sigmoid(z)
+    shift = fit_ink_shift(pred, inked)
+    assert -0.4 <= shift <= -0.2
+    others = [ink_iou(torch.sigmoid(z - s), inked) for s in (-1.0, -0.6, 0.0, 0.6)]
+    assert ink_iou(torch.sigmoid(z - shift), inked) > max(others)
+    fitted = fit_temperature(pred, torch.sigmoid(0.7 * (z - shift)), pixels=20_000, shift=shift)
+    assert float(fitted.shift) == pytest.approx(shift)
+    assert float(fitted.below) == pytest.approx(0.7, rel=0.01)
+    logits = z[:1000].clone().requires_grad_(True)
+    masks = fitted.masks(logits)
+    assert torch.equal(masks > 0.5, logits.detach() > shift)  # the ink edge moved
+    masks.sum().backward()
+    assert logits.grad.min() > 0
+    old = LogitTemperature()  # a checkpoint from before the shift loads with shift 0
+    old.load_state_dict({"below": torch.tensor(0.5), "above": torch.tensor(2.0)})
+    assert float(old.shift) == 0 and float(old.below) == 0.5
+    with pytest.raises(ValueError, match="differ"):
+        fit_ink_shift(pred, inked[:10])
+
+
 def test_calibrate_writes_a_painter_with_the_same_ink_masks(
     tiny_data, tiny_regression, tmp_path, capsys
 ):
@@ -486,6 +514,18 @@ def test_calibrate_writes_a_painter_with_the_same_ink_masks(
     with torch.no_grad():
         c = tempered(actions)
     assert not torch.equal(a, c) and torch.equal(a > INK_THRESHOLD, c > INK_THRESHOLD)
+    moved = tmp_path / "moved"
+    assert main([*args, "--kind", "temperature", "--fit-threshold", "--out", str(moved)]) == 0
+    assert "ink threshold moved to logit" in capsys.readouterr().out
+    shifted = load_painter(moved)
+    record = shifted.painter_config["calibration"]
+    assert record["threshold_shift"] == pytest.approx(float(shifted.calibration.shift))
+    assert "--fit-threshold" in calibrate_command(shifted.painter_config)
+    with torch.no_grad():  # the tiny dataset renders once: its own single renders
+        inked = shifted(actions) > INK_THRESHOLD
+        assert torch.equal(inked, a > torch.sigmoid(torch.tensor(record["threshold_shift"])))
+    assert main([*args, "--fit-threshold", "--out", str(tmp_path / "knots")]) == EXIT_USER_ERROR
+    assert "use kind 'temperature'" in capsys.readouterr().err
 
 
 def test_painter_evaluate_scores_held_out_and_training_shards(tiny_data, tiny_regression, capsys):

@@ -15,6 +15,12 @@ expected stroke; a minimum slope keeps gradients flowing to agents everywhere.
 (the fast twins): a piecewise-linear map costs a bucketize and four gathers per pixel,
 tens of times the sigmoid it follows, while two temperatures, one on each side of the
 threshold, cost two elementwise operations and recover most of its R².
+
+Its threshold may also move (:func:`fit_ink_shift`). A painter is trained on the mean of
+several renders, so its ink lands where the *expected* stroke crosses the threshold, but
+fidelity is measured against single renders, whose texture inks some pixels the mean
+leaves blank; a logit shift fitted on single renders of training strokes moves the ink
+edge to where it best matches them.
 """
 
 from __future__ import annotations
@@ -58,9 +64,10 @@ class Calibration(nn.Module):
 
 
 class LogitTemperature(nn.Module):
-    """Masks ``sigmoid(z * s)``, with ``s`` = :attr:`below` for logits below 0 and
-    :attr:`above` for the rest: strictly increasing, and the ink threshold 0.5 (logit 0)
-    stays where it is. Starts as the identity."""
+    """Masks ``sigmoid((z - shift) * s)``, with ``s`` = :attr:`below` for logits below
+    :attr:`shift` and :attr:`above` for the rest: strictly increasing, and the ink
+    threshold 0.5 falls at logit :attr:`shift`: at 0 every ink mask stays as it was,
+    elsewhere the ink edge moves (:func:`fit_ink_shift`). Starts as the identity."""
 
     def __init__(self):
         super().__init__()
@@ -68,11 +75,55 @@ class LogitTemperature(nn.Module):
             raise ValueError("a logit temperature pins logit 0, so it needs INK_THRESHOLD 0.5")
         self.register_buffer("below", torch.tensor(1.0))
         self.register_buffer("above", torch.tensor(1.0))
+        self.register_buffer("shift", torch.tensor(0.0))
 
     def masks(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated masks from a painter's logits."""
-        scale = torch.where(logits < 0, self.below.to(logits.dtype), self.above.to(logits.dtype))
-        return torch.sigmoid(logits * scale)
+        z = logits - self.shift.to(logits.dtype)
+        scale = torch.where(z < 0, self.below.to(logits.dtype), self.above.to(logits.dtype))
+        return torch.sigmoid(z * scale)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the shift existed have none: theirs is 0.
+        state_dict.setdefault(prefix + "shift", torch.tensor(0.0))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+SHIFT_RANGE = 1.0
+"""Largest logit shift :func:`fit_ink_shift` considers, either way."""
+
+
+def fit_ink_shift(pred: torch.Tensor, ink_target: torch.Tensor, step: float = 0.01) -> float:
+    """The logit at which ``pred`` best inks where ``ink_target`` does: the shift ``s``
+    (a multiple of ``step`` in ±:data:`SHIFT_RANGE`) that maximises the pooled ink IoU
+    of ``logit(pred) > s`` against ``ink_target > INK_THRESHOLD``.
+
+    One pass: the logits are binned at ``step``; per bin, the pixels and the inked
+    target pixels give every candidate's intersection and union by cumulative sums.
+
+    Args:
+        pred: the uncalibrated painter's outputs in [0, 1].
+        ink_target: the renders whose ink the painter's should match: single MyPaint
+            renders, the targets fidelity is measured against.
+    """
+    if pred.shape != ink_target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(ink_target.shape)} differ")
+    if not 0 < step <= SHIFT_RANGE:
+        raise ValueError(f"step must be in (0, {SHIFT_RANGE}], got {step}")
+    z = torch.logit(pred.detach().flatten().double().clamp(1e-6, 1 - 1e-6))
+    inked = (ink_target.detach().flatten() > INK_THRESHOLD).double()
+    n = round(SHIFT_RANGE / step)
+    shifts = torch.arange(-n, n + 1, dtype=torch.float64) * step
+    # bin b holds the logits in (shifts[b-1], shifts[b]]; bins 0 and 2n+1 the tails
+    bins = torch.bucketize(z, shifts)
+    pixels = torch.bincount(bins, minlength=2 * n + 2).double()
+    hits = torch.bincount(bins, inked, minlength=2 * n + 2)
+    # painted at shift k: the logits above shifts[k], bins k+1 onwards
+    painted = pixels.flip(0).cumsum(0).flip(0)[1:]
+    overlap = hits.flip(0).cumsum(0).flip(0)[1:]
+    iou = overlap / (painted + inked.sum() - overlap).clamp_min(1)
+    best = int(iou.argmax())
+    return float(shifts[best])
 
 
 def fit_temperature(
@@ -80,8 +131,10 @@ def fit_temperature(
     target: torch.Tensor,
     pixels: int = 2_000_000,
     seed: int = 0,
+    shift: float = 0.0,
 ) -> LogitTemperature:
-    """The two temperatures that map ``pred`` closest (least squares) to ``target``.
+    """The two temperatures that map ``pred`` closest (least squares) to ``target``,
+    around an ink threshold at logit ``shift`` (e.g. from :func:`fit_ink_shift`).
 
     Each side of the threshold depends on its own temperature only, so each is a 1-D
     search: a log-spaced grid from 0.2 to 5, then a finer one around the best.
@@ -90,6 +143,7 @@ def fit_temperature(
         pred: the uncalibrated painter's outputs in [0, 1].
         target: the strokes they should match (mean-of-renders masks fit best).
         pixels: pixels sampled (with ``seed``) to fit on; all of them if fewer.
+        shift: the logit that the calibrated painter maps to the ink threshold.
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
@@ -97,8 +151,9 @@ def fit_temperature(
     if len(p) > pixels:
         pick = torch.randperm(len(p), generator=torch.Generator().manual_seed(seed))[:pixels]
         p, t = p[pick], t[pick]
-    z = torch.logit(p.clamp(1e-6, 1 - 1e-6))
+    z = torch.logit(p.clamp(1e-6, 1 - 1e-6)) - shift
     fitted = LogitTemperature()
+    fitted.shift.fill_(shift)
     for side, name in ((z < 0, "below"), (z >= 0, "above")):
         zs, ts = z[side], t[side]
         if len(zs) == 0:

@@ -41,7 +41,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
 from neuralpaint.painters.brushes import brush_slug, require_twin_brushes
-from neuralpaint.painters.calibration import fit_calibration, fit_temperature
+from neuralpaint.painters.calibration import fit_calibration, fit_ink_shift, fit_temperature
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.distributed import Replicas
 from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
@@ -161,6 +161,30 @@ def load_optimizer_tensors(prefix: str, opt: torch.optim.Optimizer, tensors: dic
     opt.load_state_dict(state)
 
 
+def single_render_sibling(shards: StrokeShards, shard: str | None = None) -> Path:
+    """The folder of the single-render dataset with the same actions as a mean-of-K
+    one (held-out fidelity is measured on single renders); a single-render dataset is
+    its own.
+
+    Raises:
+        FileNotFoundError: when it, or its ``shard`` file, is missing, with the command
+            that makes it.
+    """
+    if shards.spec.renders == 1:
+        return shards.folder
+    spec = shards.spec.single_render()
+    folder = shards.folder.parent / spec.name
+    path = folder / (shard or "meta.json")
+    if not path.exists():
+        flags = f" --brush {spec.brush}" + (" --discrete" if spec.discrete else "")
+        raise FileNotFoundError(
+            f"{shards.folder} averages {shards.spec.renders} renders; its single renders of"
+            f" the same actions, {path}, are missing: make them with `neuralpaint painter"
+            f" dataset --strokes {spec.strokes}{flags} --out {folder}`"
+        )
+    return folder
+
+
 def held_out_shard(shards: StrokeShards) -> tuple[np.ndarray, np.ndarray]:
     """The last shard, which training skips, with single-render masks: for a
     mean-of-K-renders dataset, the same actions' shard of its single-render sibling,
@@ -169,18 +193,12 @@ def held_out_shard(shards: StrokeShards) -> tuple[np.ndarray, np.ndarray]:
     acts, masks = shards.load_shard(last)
     if shards.spec.renders == 1:
         return acts, masks
-    single = shards.folder.parent / shards.spec.single_render().name
-    path = single / last.name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{shards.folder} averages {shards.spec.renders} renders; training evaluates on the"
-            f" single renders of its held-out actions, {path}, which is missing: make it with"
-            f" `neuralpaint painter dataset --strokes {shards.spec.strokes} --out {single}`"
-            + (" --discrete" if shards.spec.discrete else "")
-        )
-    single_acts, single_masks = shards.load_shard(path)
+    single = single_render_sibling(shards, last.name)
+    single_acts, single_masks = shards.load_shard(single / last.name)
     if not np.array_equal(single_acts, acts):
-        raise ValueError(f"{path} does not hold the actions of {last}; regenerate {single}")
+        raise ValueError(
+            f"{single / last.name} does not hold the actions of {last}; regenerate {single}"
+        )
     return single_acts, single_masks
 
 
@@ -856,6 +874,7 @@ def calibrate(
     knots: int = 32,
     threads: int = 0,
     kind: str = "knots",
+    fit_threshold: bool = False,
 ) -> Path:
     """Fit a regression painter's output calibration to its training dataset and write
     the calibrated painter.
@@ -875,10 +894,17 @@ def calibrate(
             Calibration` (the most faithful), or ``"temperature"``, a
             :class:`~neuralpaint.painters.calibration.LogitTemperature` (nearly free at
             paint time, for the fast twins).
+        fit_threshold: with ``kind="temperature"``, also move the ink threshold to the
+            logit where the painter's ink best matches (IoU) single MyPaint renders of
+            the same training strokes (the dataset's single-render sibling), the
+            targets held-out fidelity is measured against. The temperatures are then
+            fitted around it.
 
     Raises:
-        ValueError: for a painter that is not a regression painter, too few strokes or
-            an unknown ``kind``.
+        ValueError: for a painter that is not a regression painter, too few strokes,
+            an unknown ``kind``, or ``fit_threshold`` with ``kind="knots"``.
+        FileNotFoundError: for ``fit_threshold`` without the single-render dataset,
+            saying how to make it.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -892,6 +918,11 @@ def calibrate(
         raise ValueError(f"strokes must be at least 100 to fit a calibration, got {strokes}")
     if kind not in CALIBRATION_KINDS:
         raise ValueError(f"kind must be one of {', '.join(CALIBRATION_KINDS)}, got {kind!r}")
+    if fit_threshold and kind != "temperature":
+        raise ValueError(
+            "fit_threshold (--fit-threshold) moves a logit temperature's threshold; a"
+            " piecewise-linear calibration is pinned at it: use kind 'temperature'"
+        )
     raw = load_painter(source).widen()  # the same weights, without any earlier calibration
     shards = StrokeShards(data or default_data_root() / config["trained"]["dataset"])
     if len(shards.paths) < 2:
@@ -899,10 +930,17 @@ def calibrate(
     acts, targets = shards.arrays(limit=strokes, skip_last=1)
     paint = _paint_in_batches
     pred, target = paint(raw, acts), torch.as_tensor(targets[:, None])
+    shift = 0.0
+    if fit_threshold:
+        single = StrokeShards(single_render_sibling(shards))
+        single_acts, single_masks = single.arrays(limit=strokes, skip_last=1)
+        if not np.array_equal(single_acts, acts):
+            raise ValueError(f"{single.folder} does not hold the strokes of {shards.folder}")
+        shift = fit_ink_shift(pred, torch.as_tensor(single_masks[:, None]))
     if kind == "knots":
         fitted = fit_calibration(pred, target, knots)
     else:
-        fitted = fit_temperature(pred, target)
+        fitted = fit_temperature(pred, target, shift=shift)
     calibrated = raw.widen()
     calibrated.calibration = fitted
     held_acts, held_masks = held_out_shard(shards)
@@ -921,8 +959,11 @@ def calibrate(
         "held_out_after": after,
         "command": f"neuralpaint painter calibrate {painter} --strokes {strokes}"
         + (f" --knots {knots}" if kind == "knots" else " --kind temperature")
+        + (" --fit-threshold" if fit_threshold else "")
         + f" --out {out}",
     }
+    if fit_threshold:
+        record["threshold_shift"] = shift
     arch = {k: v for k, v in calibrated.config().items() if k not in ("size", "discrete")}
     stored = {k: v for k, v in config.items() if k != "neuralpaint_version"}
     stored.update(arch=arch, calibration=record)
