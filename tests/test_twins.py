@@ -295,6 +295,34 @@ def test_channels_last_paints_the_same():
     torch.testing.assert_close(painter(x), expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_shuffle_pack_is_pixel_shuffle_and_cat_in_channels_last_memory(shuffle):
+    from torch.nn import functional as F
+
+    from neuralpaint.painters.fast import ShufflePack
+
+    g = torch.Generator().manual_seed(0)
+    side = 6
+    first = torch.randn(
+        2,
+        8 if shuffle else 3,
+        side // (2 if shuffle else 1),
+        side // (2 if shuffle else 1),
+        generator=g,
+        dtype=torch.float64,
+    )
+    first = first.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    rest = [
+        torch.randn(2, c, side, side, generator=g, dtype=torch.float64, requires_grad=True)
+        for c in (1, 3)
+    ]
+    packed = ShufflePack.apply(shuffle, first, *rest)
+    expected = torch.cat([F.pixel_shuffle(first, 2) if shuffle else first, *rest], 1)
+    assert torch.equal(packed, expected)
+    assert packed.is_contiguous(memory_format=torch.channels_last)
+    assert torch.autograd.gradcheck(lambda *t: ShufflePack.apply(shuffle, *t), (first, *rest))
+
+
 def test_the_full_resolution_layer_starts_as_the_identity_and_learns():
     torch.manual_seed(0)
     plain = FastPainter(refine=0)
