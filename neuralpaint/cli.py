@@ -606,7 +606,17 @@ def cmd_painter_dataset(args: argparse.Namespace) -> int:
             executor=executors.from_args(args),
             shared=args.shared_out,
         )
-    print(f"stroke dataset ready in {path}")
+        print(f"stroke dataset ready in {path}")
+        if spec.renders > 1:  # training evaluates on single renders of the same actions
+            single = spec.single_render()
+            single_path = dataset.generate(
+                single,
+                path.parent / single.name,
+                workers=args.workers,
+                executor=executors.from_args(args),
+                shared=args.shared_out,
+            )
+            print(f"its single-render sibling (held-out targets) ready in {single_path}")
     return 0
 
 
@@ -712,7 +722,8 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=1,
         help="MyPaint renders averaged into each mask: less noisy targets for a regression "
-        "painter (default 1)",
+        "painter; above 1 the single-render dataset of the same actions, which training "
+        "evaluates on, is made beside it too (default 1)",
     )
     data.add_argument(
         "--workers", type=non_negative_int, default=0, help="processes (0: all cores)"

@@ -365,6 +365,22 @@ def test_mean_of_renders_dataset_averages_textures_and_evaluates_on_single_rende
         held_out_shard(mean)
 
 
+def test_painter_dataset_with_renders_also_makes_the_single_render_sibling(tmp_path, capsys):
+    from neuralpaint.cli import main
+    from neuralpaint.painters.training import held_out_shard
+
+    out = tmp_path / "mean2"
+    args = ["painter", "dataset", "--strokes", "12", "--shard-size", "6", "--renders", "2"]
+    assert main([*args, "--seed", "4", "--workers", "1", "--out", str(out)]) == 0
+    mean = StrokeShards(out)
+    single = StrokeShards(tmp_path / mean.spec.single_render().name)
+    assert single.spec.renders == 1 and len(single) == len(mean) == 12
+    held_acts, held_masks = held_out_shard(mean)  # what training needs is there
+    assert np.array_equal(held_acts, mean.load_shard(mean.paths[-1])[0])
+    assert np.array_equal(held_masks, single.load_shard(single.paths[-1])[1])
+    assert "single-render sibling" in capsys.readouterr().out
+
+
 def test_stroke_dataset_spec_refuses_zero_renders():
     with pytest.raises(ValueError, match="renders must be at least 1"):
         StrokeDatasetSpec(renders=0)

@@ -233,14 +233,11 @@ def training_datasets(config: PainterTrainConfig) -> tuple[list[str], list[Path]
             if not (root / spec.name / "meta.json").exists():
                 flags = " --discrete" if config.discrete else ""
                 flags += f" --renders {config.renders}" if config.renders > 1 else ""
+                also = " (it makes the single renders training evaluates on too)"
                 raise FileNotFoundError(
                     f"no stroke dataset of {brush!r} in {root / spec.name}: make it with"
                     f" `neuralpaint painter dataset --brush {brush}{flags}`"
-                    + (
-                        " (and the single-render one without --renders)"
-                        if config.renders > 1
-                        else ""
-                    )
+                    + (also if config.renders > 1 else "")
                 )
     return brushes, [Path(folder) for folder in data]
 
