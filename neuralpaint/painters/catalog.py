@@ -96,7 +96,12 @@ def painter_table() -> str:
                 f" {calibration['held_out_before']['r2']:.3f} →"
                 f" {calibration['held_out_after']['r2']:.3f}, ink_iou"
                 f" {calibration['held_out_before']['ink_iou']:.3f} →"
-                f" {calibration['held_out_after']['ink_iou']:.3f}; ink masks unchanged)."
+                f" {calibration['held_out_after']['ink_iou']:.3f}; "
+                + (
+                    f"ink threshold moved to logit {calibration['threshold_shift']:+.2f})."
+                    if calibration.get("threshold_shift")
+                    else "ink masks unchanged)."
+                )
             )
         load = (
             f"{trained['load_average_start']:.2f} → {trained['load_average_end']:.2f}"
