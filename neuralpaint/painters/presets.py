@@ -17,12 +17,18 @@ FAST_SMALL_H32 = {
 }
 """The small trunk with a 1×1 head of 32, and the base of the variants tried on it."""
 
+FAST_SMALL = {"net": "fast", "width": 16, "head_width": 8, "channels_last": True}
+"""The design of the shipped fast twins: a trunk of 16 channels, a 3×3 head of 8."""
+
 ARCH_PRESETS: dict[str, dict] = {
     "broadcast": {},
     "broadcast-shipped": {"width": 64, "head_width": 16},
     "fast": {"net": "fast", "channels_last": True},
     "fast-k1": {"net": "fast", "head_kernel": 1, "channels_last": True},
-    "fast-small": {"net": "fast", "width": 16, "head_width": 8, "channels_last": True},
+    "fast-small": FAST_SMALL,
+    "fast-small-t256": {**FAST_SMALL, "hidden": 256},
+    "fast-small-w24": {**FAST_SMALL, "width": 24},
+    "fast-small-h12": {**FAST_SMALL, "head_width": 12},
     "fast-k1-h24": {"net": "fast", "head_kernel": 1, "head_width": 24, "channels_last": True},
     "fast-k1-h32": {"net": "fast", "head_kernel": 1, "head_width": 32, "channels_last": True},
     "fast-small-h32": FAST_SMALL_H32,
@@ -41,8 +47,11 @@ ARCH_PRESETS: dict[str, dict] = {
 ``broadcast-shipped``: at the widths of the shipped ``regression`` painter (64, head 16);
 ``fast``: the fast twin (trunk 32 channels, a 3×3 head of 16 at half resolution);
 ``fast-k1``: its head 1×1 (cheaper, less context at full resolution); ``fast-small``:
-half its channels; ``fast-k1-h24``, ``fast-k1-h32``: ``fast-k1`` with a wider head (the
-head paints every 2×2 cell of the canvas, so its width buys sharp edges); ``fast-small-h32``:
+half its channels; ``fast-small-t256``, ``-w24``, ``-h12``: ``fast-small`` with more
+capacity in one place each (a trunk MLP of 256, 24 trunk channels, a head of 12), untrained
+candidates whose speed says what the fast twins can afford; ``fast-k1-h24``,
+``fast-k1-h32``: ``fast-k1`` with a wider head (the head paints every 2×2 cell of the
+canvas, so its width buys sharp edges); ``fast-small-h32``:
 the small trunk with that head; ``fast-small-h32-icnr``: the same, its PixelShuffle stages
 initialised by ICNR (against a checkerboard); ``fast-small-h32-r4``, ``-r8``: that design with a
 full-resolution 3×3 layer of 4 or 8 channels after the last PixelShuffle; ``fast-wide``:
