@@ -786,7 +786,8 @@ def add_painter_commands(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="regression: start from this regression painter's weights (shipped name or"
         ' folder); with --arch \'{"width": N, "head_width": M}\' it is first widened to'
-        " N body and M head channels, output unchanged",
+        " N body and M head channels, output unchanged (a fast painter: --arch"
+        ' \'{"preset": "fast-small", "hidden": H}\' widens its trunk MLP to H units)',
     )
     tr.add_argument(
         "--ink-loss",

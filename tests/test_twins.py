@@ -323,6 +323,22 @@ def test_shuffle_pack_is_pixel_shuffle_and_cat_in_channels_last_memory(shuffle):
     assert torch.autograd.gradcheck(lambda *t: ShufflePack.apply(shuffle, *t), (first, *rest))
 
 
+def test_the_fast_trunk_widens_painting_the_same_and_its_new_units_learn():
+    torch.manual_seed(0)
+    narrow = FastPainter(width=16, head_width=8, hidden=32, channels_last=True)
+    wide = narrow.widen(hidden=48, seed=1)
+    assert wide.hidden == 48 and wide.trunk[0].out_features == 48
+    x = torch.rand(6, 12)
+    torch.testing.assert_close(wide(x), narrow(x), atol=1e-6, rtol=0)
+    wide(x).sum().backward()
+    assert wide.trunk[4].weight.grad[:, 32:].abs().sum() > 0  # the new units grow
+    assert wide.trunk[2].weight.grad[:, 32:].abs().sum() > 0
+    with pytest.raises(ValueError, match="narrower"):
+        wide.widen(hidden=16)
+    with pytest.raises(ValueError, match="only the trunk MLP widens"):
+        narrow.widen(width=24)
+
+
 def test_the_full_resolution_layer_starts_as_the_identity_and_learns():
     torch.manual_seed(0)
     plain = FastPainter(refine=0)

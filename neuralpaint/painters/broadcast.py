@@ -175,7 +175,11 @@ class BroadcastPainter(nn.Module):
 
     @torch.no_grad()
     def widen(
-        self, width: int | None = None, head_width: int | None = None, seed: int = 0
+        self,
+        width: int | None = None,
+        head_width: int | None = None,
+        seed: int = 0,
+        hidden: int | None = None,
     ) -> BroadcastPainter:
         """A copy with more channels (``width`` in the coarse-grid body, ``head_width`` in
         the full-resolution head) that paints exactly what this one does.
@@ -186,6 +190,8 @@ class BroadcastPainter(nn.Module):
         asks for them. The copy is uncalibrated: training changes the output, so a
         calibration is fitted again afterwards.
         """
+        if hidden is not None:
+            raise ValueError("the broadcast painter has no trunk MLP to widen (hidden)")
         width = self.width if width is None else width
         head_width = self.head_width if head_width is None else head_width
         for name, new, old in (

@@ -353,21 +353,53 @@ class FastPainter(nn.Module):
         return out
 
     @torch.no_grad()
-    def widen(self, width: int | None = None, head_width: int | None = None, seed: int = 0):
-        """An uncalibrated copy (``calibrate`` and warm starts call this). The fast
-        painter does not grow: any other width is refused."""
+    def widen(
+        self,
+        width: int | None = None,
+        head_width: int | None = None,
+        seed: int = 0,
+        hidden: int | None = None,
+    ):
+        """An uncalibrated copy (``calibrate`` and warm starts call this), with a trunk
+        MLP of ``hidden`` units if given, painting exactly what this one does.
+
+        New units get small random input weights and are read with zero weights
+        (Net2Net-style), so a warm start keeps this painter's fidelity and the new units
+        grow only where the loss asks. The convolution channels do not grow: any other
+        ``width`` or ``head_width`` is refused.
+        """
+        hidden = self.hidden if hidden is None else hidden
         for name, new, old in (
             ("width", width, self.width),
             ("head_width", head_width, self.head_width),
         ):
             if new is not None and new != old:
                 raise ValueError(
-                    f"the fast painter cannot be widened ({name} {old} → {new}); train a"
-                    " wider one from scratch or distil it (--distill-from)"
+                    f"the fast painter's {name} cannot be widened ({old} → {new}); train a"
+                    " wider one from scratch or distil it (--distill-from); only the trunk"
+                    " MLP widens (hidden)"
                 )
+        if hidden < self.hidden:
+            raise ValueError(
+                f"hidden {hidden} is narrower than this painter's {self.hidden}; widen only"
+                " adds units"
+            )
         config = {k: v for k, v in self.config().items() if k not in ("net", *CALIBRATION_KEYS)}
-        copy = FastPainter(**config)
+        copy = FastPainter(**{**config, "hidden": hidden})
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("calibration")}
+        rng = torch.Generator().manual_seed(seed)
+        for index in (0, 2, 4):  # the trunk's Linear layers
+            for kind in ("weight", "bias"):
+                key = f"trunk.{index}.{kind}"
+                old, new = state[key], copy.state_dict()[key].clone()
+                if kind == "weight" and new.shape[0] > old.shape[0]:  # new units' inputs
+                    new.copy_(torch.randn(new.shape, generator=rng) * old.std().item())
+                else:
+                    new.zero_()
+                if kind == "weight":
+                    new[:, old.shape[1] :] = 0  # new units are read with zero weight
+                new[tuple(slice(0, n) for n in old.shape)] = old
+                state[key] = new
         copy.load_state_dict(state)
         copy.brush_index = self.brush_index
         return copy.to(self.head[0].weight.device)

@@ -619,13 +619,13 @@ def _train_regression(run: Run) -> Path:
                 f"; a painter of the brushes {run.brushes} starts only from one conditioned on"
                 " the same brushes, in that order"
             )
-        widths = ("width", "head_width")
+        widths = ("width", "head_width", "hidden")
         other = {k: v for k, v in cfg.arch.items() if k not in widths}
         if any(found["arch"].get(k) != v for k, v in other.items()):
             raise ValueError(
                 f"--arch {cfg.arch} differs from the warm start's {found['arch']}; a warm start"
-                " can only widen the painter (--arch width=N, head_width=N), so drop the"
-                " other keys"
+                " can only widen the painter (--arch width=N, head_width=N for the broadcast"
+                " painter, hidden=N for the fast one's trunk), so drop the other keys"
             )
         # widen() also drops a calibration: it was fitted to the output this run changes
         painter = painter.widen(
