@@ -361,8 +361,11 @@ def test_mean_of_renders_dataset_averages_textures_and_evaluates_on_single_rende
     held_acts, held_masks = held_out_shard(mean)
     assert np.array_equal(held_masks, single.load_shard(single.paths[1])[1])  # single renders
     single_folder.rename(tmp_path / "elsewhere")  # no single-render sibling: a clear error
-    with pytest.raises(FileNotFoundError, match="painter dataset --strokes 100 --brush classic/"):
+    with pytest.raises(
+        FileNotFoundError, match="painter dataset --strokes 100 --brush classic/"
+    ) as raised:
         held_out_shard(mean)
+    assert "--seed 3 --shard-size 50 --out" in str(raised.value)  # the same actions again
 
 
 def test_painter_dataset_with_renders_also_makes_the_single_render_sibling(tmp_path, capsys):

@@ -177,6 +177,8 @@ def single_render_sibling(shards: StrokeShards, shard: str | None = None) -> Pat
     path = folder / (shard or "meta.json")
     if not path.exists():
         flags = f" --brush {spec.brush}" + (" --discrete" if spec.discrete else "")
+        flags += f" --seed {spec.seed}" if spec.seed else ""
+        flags += f" --shard-size {spec.shard_size}" if spec.shard_size != 10_000 else ""
         raise FileNotFoundError(
             f"{shards.folder} averages {shards.spec.renders} renders; its single renders of"
             f" the same actions, {path}, are missing: make them with `neuralpaint painter"
