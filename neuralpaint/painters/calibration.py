@@ -76,10 +76,16 @@ class LogitTemperature(nn.Module):
         self.register_buffer("below", torch.tensor(1.0))
         self.register_buffer("above", torch.tensor(1.0))
         self.register_buffer("shift", torch.tensor(0.0))
+        self._shifted = False  # so a painter without a shift pays nothing for it per call
+
+    def set_shift(self, logit: float) -> None:
+        """Put the ink threshold at ``logit``."""
+        self.shift.fill_(logit)
+        self._shifted = logit != 0
 
     def masks(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated masks from a painter's logits."""
-        z = logits - self.shift.to(logits.dtype)
+        z = logits - self.shift.to(logits.dtype) if self._shifted else logits
         scale = torch.where(z < 0, self.below.to(logits.dtype), self.above.to(logits.dtype))
         return torch.sigmoid(z * scale)
 
@@ -87,6 +93,7 @@ class LogitTemperature(nn.Module):
         # Checkpoints written before the shift existed have none: theirs is 0.
         state_dict.setdefault(prefix + "shift", torch.tensor(0.0))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._shifted = float(state_dict[prefix + "shift"]) != 0
 
 
 SHIFT_RANGE = 1.0
@@ -153,7 +160,7 @@ def fit_temperature(
         p, t = p[pick], t[pick]
     z = torch.logit(p.clamp(1e-6, 1 - 1e-6)) - shift
     fitted = LogitTemperature()
-    fitted.shift.fill_(shift)
+    fitted.set_shift(shift)
     for side, name in ((z < 0, "below"), (z >= 0, "above")):
         zs, ts = z[side], t[side]
         if len(zs) == 0:
