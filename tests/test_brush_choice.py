@@ -18,6 +18,7 @@ from neuralpaint.agents.registry import make_agent
 from neuralpaint.envs.paint import PaintEnv
 from neuralpaint.envs.registration import ENTRY_POINT, env_ids
 from neuralpaint.errors import UserValueError
+from neuralpaint.painters import DEFAULT_PAINTER
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH
 
 PEN = "classic/pen"
@@ -88,7 +89,7 @@ def test_agents_that_learn_through_a_painter_need_the_brushs_twin(spec):
 
 def test_a_gradient_agent_of_the_default_brush_is_as_before():
     agent = make_agent("stroke-optimizer", MNIST, brush=DEFAULT_BRUSH)
-    assert agent.task.painter == "regression" and agent.task.brush == DEFAULT_BRUSH
+    assert agent.task.painter == DEFAULT_PAINTER and agent.task.brush == DEFAULT_BRUSH
     assert "brush" not in agent.task.describe()  # agent.json reads as before brushes
 
 

@@ -556,7 +556,7 @@ def test_public_faces_load_lazily_without_torch():
         "import sys\n"
         "import neuralpaint.painters as P, neuralpaint.parameterization, neuralpaint.envs\n"
         "import neuralpaint.benchmarks as B\n"
-        "assert P.DEFAULT_PAINTER == 'regression' and 'convergence' in B.SUITES\n"
+        "assert P.DEFAULT_PAINTER == 'regression-fast' and 'convergence' in B.SUITES\n"
         "assert P.MyPaintRenderer and P.Painter\n"
         "print('torch' in sys.modules)\n"
     )

@@ -4,6 +4,7 @@ brushes benchmarks (tiny sizes, real libmypaint)."""
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
+from neuralpaint.painters import DEFAULT_PAINTER
 from neuralpaint.painters import brushes as B
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, generate
@@ -24,6 +26,8 @@ from neuralpaint.painters.neural import (
     shipped_twins,
 )
 from neuralpaint.painters.training import PainterTrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PEN = "classic/pen"
 
@@ -136,7 +140,7 @@ def test_shipped_painters_record_their_brush_and_the_default_twins():
     for name in shipped_painters():
         assert json.loads((WEIGHTS_DIR / name / ckpt.CONFIG).read_text())["brush"]
     assert "regression" in shipped_twins()[DEFAULT_BRUSH]
-    assert default_twin() == "regression"
+    assert default_twin() == "regression-fast" == DEFAULT_PAINTER  # the promoted fast twin
     assert default_twin(discrete=True) == "regression-discrete"
     with pytest.raises(UserValueError, match="smudge"):
         default_twin("classic/smudge")
@@ -148,25 +152,42 @@ def test_shipped_painters_record_their_brush_and_the_default_twins():
 
 
 @pytest.mark.parametrize("discrete", [False, True])
-def test_the_fast_twins_ship_opt_in_beside_the_default_painters(discrete):
-    """``regression-fast`` and ``regression-discrete-fast`` ship for speed, but agents keep
-    the broadcast painters by default (the fast ones miss the fidelity bar by 0.006-0.012);
-    on held-out brush-down strokes the two paint nearly the same masks."""
+def test_the_fast_twins_ship_beside_the_broadcast_painters(discrete):
+    """``regression-fast`` keeps the broadcast ``regression``'s fidelity and is the
+    default; ``regression-discrete-fast`` does not yet, so agents keep
+    ``regression-discrete`` by default. On held-out brush-down strokes each fast twin
+    paints nearly the masks of its broadcast one."""
     from neuralpaint.benchmarks.transfer import held_out_actions
     from neuralpaint.painters.metrics import r2
 
-    fast, default = {
-        False: ("regression-fast", "regression"),
-        True: ("regression-discrete-fast", "regression-discrete"),
+    fast, broadcast, default = {
+        False: ("regression-fast", "regression", "regression-fast"),
+        True: ("regression-discrete-fast", "regression-discrete", "regression-discrete"),
     }[discrete]
-    assert fast in shipped_twins(discrete)[DEFAULT_BRUSH]
+    assert {fast, broadcast} <= set(shipped_twins(discrete)[DEFAULT_BRUSH])
     assert default_twin(discrete=discrete) == default
+    assert load_painter(broadcast).painter_config["arch"].get("net", "broadcast") == "broadcast"
     assert load_painter(fast).painter_config["arch"]["net"] == "fast"
     actions = torch.as_tensor(held_out_actions(64, discrete=discrete), dtype=torch.float32)
     if discrete:
         actions[:, 12] = 0.0
     with torch.no_grad():
-        assert r2(load_painter(fast)(actions), load_painter(default)(actions)) > 0.9
+        assert r2(load_painter(fast)(actions), load_painter(broadcast)(actions)) > 0.9
+
+
+def test_a_promoted_twin_is_backed_by_a_committed_fidelity_measurement():
+    """A fast twin becomes a brush's default only when `bench twins` (results/twins)
+    measured it within 0.005 R² and ink IoU of the broadcast twin it replaces."""
+    import pandas as pd
+
+    from neuralpaint.painters.neural import PROMOTED_TWINS
+
+    table = pd.read_csv(ROOT / "results" / "twins" / "twins_fidelity.csv", comment="#")
+    keeps = dict(zip(table["painter"], table["keeps fidelity"].astype(str), strict=True))
+    assert PROMOTED_TWINS
+    for (brush, discrete), name in PROMOTED_TWINS.items():
+        assert default_twin(brush, discrete) == name
+        assert keeps.get(name) == "True", f"{name} is promoted without keeping fidelity"
 
 
 def test_each_shipped_brush_twin_paints_its_own_brush_best():

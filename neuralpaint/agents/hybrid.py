@@ -38,6 +38,7 @@ from neuralpaint.agents.search_common import (
     with_colors,
 )
 from neuralpaint.agents.task import Task
+from neuralpaint.painters import DEFAULT_PAINTER
 from neuralpaint.painters.compositing import composite
 
 HORIZONS = ("next", "all")
@@ -91,7 +92,7 @@ class HybridPlanner(PerImageSearch):
         self,
         task: Task,
         seed: int = 0,
-        renderer: str = "regression",
+        renderer: str = DEFAULT_PAINTER,
         init: str | None = None,
         init_share: float = 0.5,
         horizon: str | None = None,

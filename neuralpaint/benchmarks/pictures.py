@@ -42,6 +42,9 @@ class PicturesConfig:
     gallery: tuple[int, int] = (128, 200)
     """The (size, strokes) shown in the gallery."""
     workers: int = 2
+    painter: str = "regression"
+    """The hybrid planner's painter: the broadcast twin, which the committed results were
+    measured with (the planner's own default is the fast one)."""
 
 
 PRESETS = {
@@ -98,6 +101,7 @@ def cells_for(config: PicturesConfig, names: list[str], folder: str | None) -> l
             "agent": method,
             "seed": seed,
             "seconds": seconds[size] * n,
+            "painter": config.painter,
         }
         for name in names
         for size in config.sizes
@@ -118,6 +122,7 @@ def run_cell(cell: dict) -> list[dict]:
         method=cell["agent"],
         seconds=cell["seconds"],
         seed=cell["seed"],
+        painter=cell["painter"],
     )
     painting = P.PicturePainter(config).paint(image)
     target, result = painting.target, painting.image

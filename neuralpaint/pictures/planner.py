@@ -27,6 +27,7 @@ from PIL import Image
 
 from neuralpaint import actions as A
 from neuralpaint.agents.search_common import PerImageBudget
+from neuralpaint.painters import DEFAULT_PAINTER
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, resolve_brush
 
 CELL_PX = 64
@@ -64,7 +65,7 @@ class PaintingConfig:
     seconds: float | None = None
     steps: int = 10
     seed: int = 0
-    painter: str = "regression"
+    painter: str = DEFAULT_PAINTER
     min_cell: int = 32
 
     def __post_init__(self) -> None:
