@@ -157,11 +157,7 @@ def add_paint_command(sub: argparse._SubParsersAction) -> None:
         default=P.PaintingConfig.steps,
         help="hybrid: Adam steps per plan",
     )
-    p.add_argument(
-        "--painter",
-        default=P.PaintingConfig.painter,
-        help=f"hybrid: the neural painter (default {P.PaintingConfig.painter})",
-    )
+    p.add_argument("--painter", default=P.PaintingConfig.painter, help="hybrid: the neural painter")
     p.add_argument("--seed", type=int, default=0, help="seeds planning and the brush texture")
     p.add_argument("--out", type=folder, default="runs/paint", help="output folder")
     p.add_argument("--replay", default=None, help="repaint a strokes.json instead of planning")
