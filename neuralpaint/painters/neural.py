@@ -26,6 +26,7 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
+from neuralpaint.painters import DEFAULT_PAINTER
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.brushes import require_twin_brush, twin_name
@@ -196,7 +197,7 @@ def shipped_twins(discrete: bool = False) -> dict[str, list[str]]:
     return twins
 
 
-PROMOTED_TWINS: dict[tuple[str, bool], str] = {(DEFAULT_BRUSH, False): "regression-fast"}
+PROMOTED_TWINS: dict[tuple[str, bool], str] = {(DEFAULT_BRUSH, False): DEFAULT_PAINTER}
 """Fast twins that replace a brush's canonical twin as its default, by ``(brush,
 discrete)``: each keeps the canonical twin's held-out fidelity (R² and ink IoU within
 0.005, ``neuralpaint bench twins``). ``regression-discrete-fast`` does not yet, so
