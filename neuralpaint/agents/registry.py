@@ -199,10 +199,10 @@ def _painter_brush(painter: str) -> str | None:
     """The brush a named painter imitates, or ``None`` when it cannot be read (loading
     the painter then reports why) or it paints several."""
     from neuralpaint.painters import checkpoint as ckpt
-    from neuralpaint.painters.neural import painter_brush, resolve
+    from neuralpaint.painters.neural import painter_brush, read_painter_config
 
     try:
-        return painter_brush(ckpt.read_config(resolve(painter)))
+        return painter_brush(read_painter_config(painter))
     except ckpt.CheckpointError:
         return None
 

@@ -86,7 +86,7 @@ def make_renderer(
             if brush is None or isinstance(renderer, torch.nn.Module):
                 painter = neural.NeuralRenderer(renderer, device)
             else:
-                neural.resolve(renderer)  # an unknown name is reported here, with the choices
+                neural.read_painter_config(renderer)  # an unknown name is reported here
         except CheckpointError as exc:
             raise ValueError(
                 f"unknown renderer {str(renderer)!r}: use 'mypaint' (the real program), one "

@@ -135,7 +135,7 @@ def _inspect(name: str, path: str, mtime_ns: int) -> BrushInfo:
     ffi, lib = L.load()
     handle = lib.mypaint_brush_new()
     try:
-        with _quiet_libmypaint(), _quiet_stderr():  # warnings for inputs it does not know
+        with _quiet_libmypaint(), quiet_stderr():  # warnings for inputs it does not know
             parsed = lib.mypaint_brush_from_string(handle, Path(path).read_bytes())
         if not parsed:
             raise ValueError(f"libmypaint could not parse brush file {path}")
@@ -151,7 +151,7 @@ def _inspect(name: str, path: str, mtime_ns: int) -> BrushInfo:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """File descriptor 2 points at ``/dev/null`` inside the block: libmypaint 1.6 warns
     on stderr about each brush input it does not know (MyPaint 2's ``surfacemap_x``...),
     which inspecting every installed brush would otherwise print."""

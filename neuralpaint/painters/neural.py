@@ -31,9 +31,11 @@ from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.brushes import require_twin_brush, twin_name
 from neuralpaint.painters.compositing import composite
+from neuralpaint.painters.dabs import PREFIX as DAB_PREFIX
+from neuralpaint.painters.dabs import DabTwin
 from neuralpaint.painters.fast import FastPainter
 from neuralpaint.painters.gan import TexturePainter
-from neuralpaint.painters.mypaint import DEFAULT_BRUSH
+from neuralpaint.painters.mypaint import DEFAULT_BRUSH, resolve_brush
 from neuralpaint.painters.vae import VAEPainter
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -72,6 +74,28 @@ def build_painter(config: dict) -> torch.nn.Module:
     raise ckpt.CheckpointError(f"unknown painter kind {kind!r}; expected one of {KINDS}")
 
 
+def is_dab_twin(name: str | Path) -> bool:
+    """Whether a painter name is ``dabs:<brush>``, a :class:`~neuralpaint.painters.dabs.DabTwin`."""
+    return isinstance(name, str) and name.startswith(DAB_PREFIX)
+
+
+def dab_config(name: str) -> dict:
+    """The config a ``dabs:<brush>`` painter would have if it were a checkpoint."""
+    brush = name[len(DAB_PREFIX) :]
+    if not brush:
+        raise ckpt.CheckpointError(
+            f"{name!r} names no brush: write dabs:<brush>, e.g. dabs:classic/pen"
+        )
+    return {"kind": "dabs", "size": 64, "discrete": False, "brush": brush}
+
+
+def read_painter_config(name_or_path: str | Path) -> dict:
+    """A painter's config: its checkpoint's ``config.json``, or :func:`dab_config`."""
+    if is_dab_twin(name_or_path):
+        return dab_config(str(name_or_path))
+    return ckpt.read_config(resolve(name_or_path))
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """A shipped painter's folder, or the given checkpoint folder.
 
@@ -96,6 +120,10 @@ def weights_digest(name_or_path: str | Path) -> str:
     Raises:
         ckpt.CheckpointError: when nothing matches or the folder has no weights.
     """
+    if is_dab_twin(name_or_path):  # its "weights" are the brush file it follows
+        brush = dab_config(name_or_path)["brush"]
+        stat = (path := resolve_brush(brush)).stat()
+        return _file_digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     weights = resolve(name_or_path) / ckpt.WEIGHTS
     if not weights.is_file():
         raise ckpt.CheckpointError(f"{weights} is missing: the painter has no weights")
@@ -170,16 +198,21 @@ def load_painter(
         ckpt.CheckpointError: for a missing, corrupt or mismatched checkpoint, or a
             brush it does not paint.
     """
-    folder = resolve(name_or_path)
-    config = ckpt.read_config(folder)
+    if is_dab_twin(name_or_path):
+        config = dab_config(str(name_or_path))
+        module, folder = DabTwin(config["brush"]), str(name_or_path)
+    else:
+        folder = resolve(name_or_path)
+        config = ckpt.read_config(folder)
     if expect_discrete is not None and bool(config["discrete"]) != expect_discrete:
         want = "discrete (13-field)" if expect_discrete else "continuous (12-field)"
         raise ckpt.CheckpointError(
             f"{folder} holds a {'discrete' if config['discrete'] else 'continuous'} painter, "
             f"but a {want} one is needed"
         )
-    module = build_painter(config)
-    ckpt.load_state(module, ckpt.split(ckpt.load_tensors(folder), "painter"), str(folder))
+    if not is_dab_twin(name_or_path):
+        module = build_painter(config)
+        ckpt.load_state(module, ckpt.split(ckpt.load_tensors(folder), "painter"), str(folder))
     module.painter_name = str(name_or_path)
     module.painter_config = config
     bind_brush(module, config, brush, str(folder))
@@ -250,13 +283,14 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
     if brush is None:
         return str(name_or_path)
     try:
-        folder = resolve(name_or_path)
-        config = ckpt.read_config(folder)
+        config = read_painter_config(name_or_path)
     except ckpt.CheckpointError:  # loading it reports that, by name
         return str(name_or_path)
     if str(brush) == painter_brush(config) or str(brush) in (config.get("brushes") or []):
         return str(name_or_path)
-    if folder.parent == WEIGHTS_DIR and config["kind"] == "regression":
+    if is_dab_twin(name_or_path):  # the same engine, on the brush asked for
+        return DAB_PREFIX + str(brush)
+    if resolve(name_or_path).parent == WEIGHTS_DIR and config["kind"] == "regression":
         return default_twin(str(brush), bool(config["discrete"]))
     require_twin_brush(brush)
     return str(name_or_path)

@@ -1,0 +1,178 @@
+"""The dab twin against libmypaint itself: its dabs, its pixels and its gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from cffi import FFI
+
+from neuralpaint import actions as A
+from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters import libmypaint as L
+from neuralpaint.painters import metrics
+from neuralpaint.painters.dabs import DabTwin, UnsupportedBrushError, dab_brushes, render_dabs
+from neuralpaint.painters.mypaint import MyPaintRenderer, _Brush, resolve_brush, stroke_paths
+from neuralpaint.painters.neural import load_painter, painter_for_brush, weights_digest
+
+NIBS = ("classic/pen", "classic/calligraphy", "classic/marker_fat")
+
+
+class DabRecorder:
+    """A libmypaint surface whose ``draw_dab`` records each dab instead of painting it."""
+
+    CDEF = """
+    typedef struct MyPaintSurface MyPaintSurface;
+    typedef struct { int x; int y; int width; int height; } MyPaintRectangle;
+    typedef int (*DrawDab)(MyPaintSurface *s, float x, float y, float radius, float r,
+        float g, float b, float opaque, float hardness, float alpha_eraser,
+        float aspect_ratio, float angle, float lock_alpha, float colorize);
+    typedef void (*GetColor)(MyPaintSurface *s, float x, float y, float radius,
+        float *r, float *g, float *b, float *a);
+    typedef void (*Begin)(MyPaintSurface *s);
+    typedef void (*End)(MyPaintSurface *s, MyPaintRectangle *roi);
+    typedef void (*Other)(MyPaintSurface *s);
+    struct MyPaintSurface { DrawDab draw_dab; GetColor get_color; Begin begin_atomic;
+        End end_atomic; Other destroy; void *save_png; int refcount; };
+    """
+
+    def __init__(self) -> None:
+        self.ffi = FFI()
+        self.ffi.cdef(self.CDEF)
+        self.dabs: list[tuple[float, ...]] = []
+
+        def draw(s, x, y, radius, r, g, b, opaque, hardness, eraser, ratio, angle, lock, col):
+            self.dabs.append((x, y, radius, opaque, hardness, ratio, angle))
+            return 1
+
+        self._callbacks = [
+            self.ffi.callback("DrawDab", draw),
+            self.ffi.callback("Begin", lambda s: None),
+            self.ffi.callback("End", lambda s, roi: None),
+        ]
+        self.struct = self.ffi.new("struct MyPaintSurface *")
+        self.struct.draw_dab, self.struct.begin_atomic, self.struct.end_atomic = self._callbacks
+        self.struct.refcount = 1
+        lffi, _ = L.load()
+        self.surface = lffi.cast("MyPaintSurface *", self.ffi.cast("uintptr_t", self.struct))
+
+    def record(self, actions: np.ndarray, brush: str) -> list[np.ndarray]:
+        """Each stroke's drawn dabs, painted as ``render_masks(actions, seed=0)`` paints
+        them."""
+        path = resolve_brush(brush)
+        painter = _Brush(path.read_bytes(), path, (0, 0))
+        painter.set_color((0.0, 0.0, 0.0))
+        out = []
+        for xs, ys, ps, radius in stroke_paths(actions, 64):
+            self.dabs.clear()
+            painter.set_radius(radius)
+            painter.paint(self, xs, ys, ps, A.STROKE_DTIME)
+            dabs = np.array(self.dabs, np.float64).reshape(-1, 7)
+            drawn = (dabs[:, 4] > 0) & (dabs[:, 2] >= 0.1) & (dabs[:, 3] > 0)
+            out.append(dabs[drawn])  # what the tiled surface draws (draw_dab_internal)
+        return out
+
+
+def strokes(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, A.ACTION_DIM))
+
+
+@pytest.mark.parametrize("brush", ["classic/pen", "classic/calligraphy"])
+def test_render_dabs_paints_libmypaints_own_dabs_as_libmypaint_does(brush):
+    """Given the very dabs libmypaint draws, the twin's pixels are libmypaint's: the
+    dab shapes (hard, anti-aliased, elliptical) and the blending are exact."""
+    actions = strokes(12, 1)
+    recorded = DabRecorder().record(actions, brush)
+    dabs = torch.tensor(np.concatenate(recorded))
+    owner = torch.repeat_interleave(
+        torch.arange(len(recorded)), torch.tensor([len(d) for d in recorded])
+    )
+    ours = render_dabs(dabs, owner, len(recorded), 64)[:, 0].float()
+    real = torch.tensor(MyPaintRenderer(64, brush).render_masks(actions, seed=0))
+    assert float((ours - real).abs().max()) < 0.01
+    assert metrics.all_metrics(ours[:, None], real[:, None])["r2"] > 0.9999
+
+
+@pytest.mark.parametrize("brush", NIBS)
+def test_the_twin_places_libmypaints_dabs(brush):
+    """The twin's dynamics (slow tracking, speed filters, dab spacing, input curves,
+    anti-aliasing) put as many dabs as libmypaint, where libmypaint puts them."""
+    actions = strokes(6, 2)
+    recorded = DabRecorder().record(actions, brush)
+    twin = DabTwin(brush).double()
+    dabs, owner = twin.dabs(torch.tensor(actions))
+    for i, real in enumerate(recorded):
+        ours = dabs[owner == i].numpy()
+        assert abs(len(ours) - len(real)) <= 1
+        # the first dab's phase depends on the previous stroke (the twin takes half a
+        # dab), so each real dab lies up to half a spacing from the twin's nearest
+        gap = np.hypot(*(real[:, None, :2] - ours[None, :, :2]).transpose(2, 0, 1))
+        nearest = gap.argmin(1)
+        spacing = np.median(np.hypot(*np.diff(real[:, :2], axis=0).T))
+        assert np.median(gap.min(1)) < 0.5 * spacing + 0.1
+        assert np.median(np.abs(ours[nearest, 2] / real[:, 2] - 1)) < 0.02  # radius
+
+
+@pytest.mark.parametrize("brush", NIBS)
+def test_the_twin_is_as_close_to_mypaint_as_mypaint_is_to_itself(brush):
+    actions = strokes(48, 3)
+    renderer = MyPaintRenderer(64, brush)
+    real = torch.tensor(renderer.render_masks(actions, seed=0))[:, None]
+    again = torch.tensor(renderer.render_masks(actions, seed=1))[:, None]
+    with torch.no_grad():
+        ours = load_painter(f"dabs:{brush}")(torch.tensor(actions, dtype=torch.float32))
+    twin, itself = metrics.all_metrics(ours, real), metrics.all_metrics(again, real)
+    assert twin["r2"] > 0.97 and twin["ink_iou"] > 0.95
+    assert twin["r2"] > itself["r2"] - 0.01 and twin["ink_iou"] > itself["ink_iou"] - 0.01
+
+
+def test_gradients_match_finite_differences():
+    """Moving a whole stroke changes no dab count, so along that direction the loss is
+    smooth but for the kinks of the dab profile (hence a small step): autograd's
+    derivative must match a central difference."""
+    twin = DabTwin("classic/pen").double()
+    actions = torch.tensor(strokes(4, 4) * 0.6 + 0.2)
+    target = torch.rand(
+        4, 1, 64, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
+    direction = torch.zeros_like(actions)
+    direction[:, [0, 2, 4]] = 1.0 / 64  # one pixel to the right
+
+    def loss(a):
+        return (twin(a) * target).sum()
+
+    a = actions.clone().requires_grad_(True)
+    loss(a).backward()
+    analytic = float((a.grad * direction).sum())
+    eps = 1e-5
+    numeric = float((loss(actions + eps * direction) - loss(actions - eps * direction)) / (2 * eps))
+    assert abs(analytic - numeric) < 0.02 * abs(numeric)
+    assert a.grad[:, [A.SIZE_INDEX, 6, 7]].abs().sum() > 0  # size and pressure matter too
+
+
+def test_the_twin_paints_only_brushes_it_can_follow():
+    brushes = dab_brushes()
+    assert set(NIBS) <= set(brushes)
+    assert not {"classic/dry_brush", "classic/charcoal", "classic/smudge"} & set(brushes)
+    with pytest.raises(UnsupportedBrushError, match=r"classic/charcoal.*offset_by_random.*pen"):
+        DabTwin("classic/charcoal")
+    with pytest.raises(FileNotFoundError, match="classic/no_such_brush"):
+        DabTwin("classic/no_such_brush")
+    with pytest.raises(ckpt.CheckpointError, match="dabs:<brush>"):
+        load_painter("dabs:")
+    with pytest.raises(ValueError, match=r"\(B, 12\)"):
+        DabTwin("classic/pen")(torch.zeros(2, 13))
+
+
+def test_dab_twins_load_by_name_and_follow_the_brush_asked_for():
+    twin = load_painter("dabs:classic/pen", brush="classic/pen")
+    assert twin.brush == "classic/pen" and not twin.painter_config["discrete"]
+    with pytest.raises(ckpt.CheckpointError, match="classic/calligraphy"):
+        load_painter("dabs:classic/pen", brush="classic/calligraphy")
+    with pytest.raises(ckpt.CheckpointError, match="continuous"):
+        load_painter("dabs:classic/pen", expect_discrete=True)
+    assert (
+        painter_for_brush("dabs:classic/pen", "classic/calligraphy") == "dabs:classic/calligraphy"
+    )
+    assert weights_digest("dabs:classic/pen") != weights_digest("dabs:classic/calligraphy")
+    assert twin(torch.zeros(0, A.ACTION_DIM)).shape == (0, 1, 64, 64)
