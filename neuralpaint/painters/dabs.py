@@ -102,8 +102,9 @@ NEUTRAL = {
 """Settings whose value does not change a black stroke painted by ``stroke_to``."""
 RADIUS_MIN, RADIUS_MAX = 0.2, 1000.0
 """libmypaint's ACTUAL_RADIUS_MIN and ACTUAL_RADIUS_MAX."""
-FILTER_TAPS = 24
-"""Dabs of history kept by the per-dab position filter (weights below 1e-9 beyond)."""
+FILTER_TAPS = 12
+"""Dabs of history kept by the per-dab position filter: with libmypaint's usual
+``slow_tracking_per_dab`` (0.8) the weights beyond are below 1e-6."""
 _AREA_ONE_RADIUS = math.sqrt(1.0 / math.pi)
 
 
@@ -240,7 +241,8 @@ class DabTwin(nn.Module):
 
     # settings -----------------------------------------------------------------------
     def _setting(self, name: str, inputs: dict[str, torch.Tensor], base=None) -> torch.Tensor:
-        value = inputs["pressure"] * 0 + (self.base[name] if base is None else base)
+        value = torch.full_like(inputs["pressure"], self.base[name]) if base is None else base
+        value = value.expand_as(inputs["pressure"])  # constant settings carry no gradient
         for source, points in self.curves.get(name, {}).items():
             value = value + _curve(points, inputs[source])
         return value
@@ -331,11 +333,12 @@ class DabTwin(nn.Module):
         xy = torch.gather(pos[:, :-1], 1, j2) + u[..., None] * torch.gather(seg, 1, j2)
         if self.dab_share < 1.0:  # per-dab slow tracking, from the stroke's first point
             history = torch.cat([points[:, :1].expand(-1, FILTER_TAPS, 2), xy], 1)
-            history = history.transpose(1, 2).reshape(-1, 1, FILTER_TAPS + count)
-            kernel = self.dab_taps.to(actions.dtype).flip(0).view(1, 1, -1)
-            filtered = torch.nn.functional.conv1d(history[..., 1:], kernel)
-            rest = (1 - self.dab_share) ** FILTER_TAPS * history[..., :count]
-            xy = (filtered + rest).reshape(len(actions), 2, count).transpose(1, 2)
+            filtered = (1 - self.dab_share) ** FILTER_TAPS * history[:, :count]
+            for lag, weight in enumerate(self.dab_taps.tolist()):
+                filtered = (
+                    filtered + weight * history[:, FILTER_TAPS - lag : FILTER_TAPS - lag + count]
+                )
+            xy = filtered
         # inputs as libmypaint reads them: the speed filter before this dab's step
         u_prev = torch.cat([torch.zeros_like(u[:, :1]), u[:, :-1]], 1)
         same = torch.cat([torch.zeros_like(j[:, :1], dtype=torch.bool), j[:, 1:] == j[:, :-1]], 1)
@@ -387,26 +390,57 @@ class DabTwin(nn.Module):
         return render_dabs(dabs, owner, len(actions), self.size)
 
 
-def dab_opacity(dx, dy, radius, hardness, opaque, ratio, angle, antialiased: bool) -> torch.Tensor:
-    """Opacity of dabs (``(D, 1, 1)`` parameters) at pixel offsets ``dx = pixel - x``
-    (``(D, 1, W)``) and ``dy`` (``(D, W, 1)``), as ``render_dab_mask`` computes it,
-    times ``opaque``; ``antialiased`` takes its sub-pixel path, used below radius 3.
-
-    The plain path folds every per-dab constant into two small factors, so a pixel costs
-    a few operations: this is where the twin spends its time."""
+def dab_coefficients(dabs: torch.Tensor) -> torch.Tensor:
+    """``(D, 12)`` per-dab constants of :func:`dab_opacity`, computed once for all dabs:
+    the centre, the ellipse's axes scaled by the radius (plain path), the profile's two
+    lines times the opacity, and for the anti-aliased path the raw angle, ratio, 1/r²
+    and the squared radius where its cheaper estimate applies."""
+    x, y, radius, opaque, hardness, ratio, angle = dabs.unbind(1)
     rad = torch.deg2rad(angle)
     cs, sn = torch.cos(rad), torch.sin(rad)
+    hard = hardness.clamp(min=1e-6, max=1 - 1e-6)
+    aa_start = torch.clamp(radius - 1.0, min=0.0) ** 2 / ratio
+    return torch.stack(
+        [
+            x,
+            y,
+            cs * ratio / radius,
+            sn * ratio / radius,
+            sn / radius,
+            cs / radius,
+            opaque,
+            opaque * (1.0 - 1.0 / hard),
+            opaque * hard / (1.0 - hard),
+            1.0 / (radius * radius),
+            aa_start,
+            ratio,
+        ],
+        1,
+    )
+
+
+def dab_opacity(
+    px: torch.Tensor, py: torch.Tensor, coef: torch.Tensor, angle, antialiased: bool, concave: bool
+) -> torch.Tensor:
+    """Opacity of dabs at pixels ``px`` (``(D, 1, W)``) and ``py`` (``(D, H, 1)``), as
+    ``render_dab_mask`` computes it, times the dab's opacity. ``coef`` holds the dabs'
+    :func:`dab_coefficients`, ``angle`` their ``(cos, sin)``; ``antialiased`` takes the
+    sub-pixel path libmypaint uses below radius 3, ``concave`` says every dab's hardness
+    is at least one half. This is where the twin spends its time: each full-size
+    operation is one pass over every window."""
+    c = [coef[:, i, None, None] for i in range(coef.shape[1])]
+    x, y, a, b, cc, e, opaque, slope, outer_top, inv_r2, aa_start, ratio = c
+    dx, dy = px - x, py - y
     if not antialiased:
-        scale = ratio / radius
-        across = (dy + 0.5) * (cs * scale) - (dx + 0.5) * (sn * scale)
-        along = (dy + 0.5) * (sn / radius) + (dx + 0.5) * (cs / radius)
+        across = (dy + 0.5) * a - (dx + 0.5) * b
+        along = (dy + 0.5) * cc + (dx + 0.5) * e
         rr = torch.addcmul(across * across, along, along)
     else:
-        inv_r2 = 1.0 / (radius * radius)
+        cs, sn = angle
 
         def squared(u, v):
-            a, b = (v * cs - u * sn) * ratio, v * sn + u * cs
-            return torch.addcmul(a * a, b, b)
+            p, q = (v * cs - u * sn) * ratio, v * sn + u * cs
+            return torch.addcmul(p * p, q, q)
 
         right, bottom = -dx, -dy  # the dab's centre relative to the pixel's corner
         cx, cy = right - 0.5, bottom - 0.5
@@ -418,16 +452,14 @@ def dab_opacity(dx, dy, radius, hardness, opaque, ratio, angle, antialiased: boo
         step = torch.where((cx - cs) * sn - cs * (cy + sn) < 0, -_AREA_ONE_RADIUS, _AREA_ONE_RADIUS)
         far_sq = squared(nx + sn * step, ny - cs * step)
         far = far_sq * inv_r2
-        aa_start = torch.clamp(radius - 1.0, min=0.0) ** 2 / ratio
         blocked = (1.0 - near) / (1.0 + far - near).clamp(min=1e-6)  # finite where unused
         rr = torch.where(far_sq < aa_start, (far + near) * 0.5, 1.0 - blocked)
         rr = torch.where(near > 1.0, near, rr)
     # two linear segments in rr meeting at rr = hardness: concave when hardness >= 1/2
-    # (the smaller of the two lines), convex below (the larger); zero past rr = 1
-    hard = hardness.clamp(min=1e-6, max=1 - 1e-6)
-    inner = torch.addcmul(opaque, rr, opaque * (1.0 - 1.0 / hard))
-    outer = (opaque * hard / (1.0 - hard)) * (1.0 - rr)
-    opa = torch.where(hardness >= 0.5, torch.minimum(inner, outer), torch.maximum(inner, outer))
+    # (the lower of the two lines), convex below (the higher); zero past rr = 1
+    inner = torch.addcmul(opaque, rr, slope)
+    outer = outer_top * (1.0 - rr)
+    opa = torch.minimum(inner, outer) if concave else torch.maximum(inner, outer)
     return opa.clamp(min=0.0)
 
 
@@ -436,34 +468,42 @@ def render_dabs(dabs: torch.Tensor, owner: torch.Tensor, batch: int, size: int) 
     ``(batch, 1, size, size)`` alpha masks, ``1 - prod(1 - opacity)`` per pixel.
 
     Each dab is evaluated on the pixels libmypaint could touch: its ellipse's bounding
-    box and one pixel of fringe. Dabs are grouped by box size (odd sides), so each group
-    is one batch of equal windows; the windows land on a canvas padded by the largest,
-    so no pixel needs a bounds check."""
-    x, y, r, opaque, hard, ratio, angle = dabs.detach().unbind(1)
+    box and one pixel of fringe. Dabs are sorted by box size, so each size is one batch
+    of equal windows; the windows land on a canvas padded by the largest, so no pixel
+    needs a bounds check, and all of them are added in one ``index_add``."""
+    x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
     rad = torch.deg2rad(angle)
-    half_x = r * torch.sqrt(torch.cos(rad) ** 2 + (torch.sin(rad) / ratio) ** 2)
-    half_y = r * torch.sqrt(torch.sin(rad) ** 2 + (torch.cos(rad) / ratio) ** 2)
-    side_x = (torch.ceil(half_x + 1.5) * 2 + 1).long()  # odd, at least 2 * half + 3
-    side_y = (torch.ceil(half_y + 1.5) * 2 + 1).long()
-    antialiased = r < 3.0
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    half_x = r * torch.sqrt(cos**2 + (sin / ratio) ** 2)
+    half_y = r * torch.sqrt(sin**2 + (cos / ratio) ** 2)
+    side_x = torch.ceil(2 * half_x + 3).long()  # floor(x + h + 1) - floor(x - h - 1) + 1
+    side_y = torch.ceil(2 * half_y + 3).long()
     margin = int(max(side_x.max(), side_y.max())) if len(dabs) else 0
     padded = size + 2 * margin
+    # groups: window size, the anti-aliased path (below radius 3), concave profiles
+    key = ((side_x * 4096 + side_y) * 2 + (r < 3.0).long()) * 2 + (hardness >= 0.5).long()
+    key, order = torch.sort(key)
+    keys, counts = torch.unique_consecutive(key, return_counts=True)
+    coef = dab_coefficients(dabs[order])
+    cos, sin, owner = cos[order], sin[order], owner[order]
+    corner_x = torch.floor(x - half_x - 1.0).long()[order]
+    corner_y = torch.floor(y - half_y - 1.0).long()[order]
+    indices, values = [], []
+    start = 0
+    for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
+        part = slice(start, start + n)
+        start += n
+        sy, sx, aa, concave = (k >> 2) % 4096, (k >> 2) // 4096, bool(k & 2), bool(k & 1)
+        px = corner_x[part, None, None] + torch.arange(sx, device=dabs.device)[None, None, :]
+        py = corner_y[part, None, None] + torch.arange(sy, device=dabs.device)[None, :, None]
+        angle_part = (cos[part, None, None], sin[part, None, None])
+        opa = dab_opacity(px.to(dabs.dtype), py.to(dabs.dtype), coef[part], angle_part, aa, concave)
+        whose = owner[part, None, None]
+        indices.append(((whose * padded + py + margin) * padded + (px + margin)).reshape(-1))
+        values.append(torch.log1p(-opa.clamp(max=1 - 1e-6)).reshape(-1))
     log_clear = dabs.new_zeros(batch * padded * padded)
-    key = (side_x * 4096 + side_y) * 2 + antialiased.long()
-    for k in torch.unique(key).tolist():
-        pick = key == k
-        sy, sx, aa = (k >> 1) % 4096, (k >> 1) // 4096, bool(k & 1)
-        group, whose = dabs[pick], owner[pick]
-        gx, gy, gr, gop, gh, gratio, gangle = (group[:, i : i + 1, None] for i in range(7))
-        x0 = torch.floor(x[pick] - half_x[pick] - 1.0).long()[:, None, None]
-        y0 = torch.floor(y[pick] - half_y[pick] - 1.0).long()[:, None, None]
-        px = x0 + torch.arange(sx, device=dabs.device)[None, None, :]
-        py = y0 + torch.arange(sy, device=dabs.device)[None, :, None]
-        dx, dy = px.to(dabs.dtype) - gx, py.to(dabs.dtype) - gy
-        opa = dab_opacity(dx, dy, gr, gh, gop, gratio, gangle, aa)
-        index = (whose[:, None, None] * padded + py + margin) * padded + (px + margin)
-        log_clear = log_clear.index_add(
-            0, index.reshape(-1), torch.log1p(-opa.clamp(max=1 - 1e-6)).reshape(-1)
-        )
-    canvas = log_clear.view(batch, 1, padded, padded)[..., margin:-margin, margin:-margin]
+    if indices:
+        log_clear = log_clear.index_add(0, torch.cat(indices), torch.cat(values))
+    canvas = log_clear.view(batch, 1, padded, padded)
+    canvas = canvas[..., margin : padded - margin, margin : padded - margin]
     return 1.0 - torch.exp(canvas)
