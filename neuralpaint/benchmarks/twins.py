@@ -51,7 +51,7 @@ from neuralpaint.benchmarks.transfer import (
 from neuralpaint.io import write_text
 from neuralpaint.painters import metrics
 from neuralpaint.painters.brushes import TWIN_BRUSHES, require_twin_brushes
-from neuralpaint.painters.dataset import StrokeShards, default_data_root
+from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
 from neuralpaint.painters.neural import build_painter, default_twin, load_painter
 from neuralpaint.painters.presets import ARCH_PRESETS
@@ -258,13 +258,16 @@ def held_out_fidelity(painter: str, strokes: int | None = None) -> dict[str, flo
     """
     module = load_painter(painter)
     config = module.painter_config
-    trained = config.get("trained", {})
-    if "dataset" not in trained:
+    if config["kind"] == "dabs":  # untrained: the brush's default dataset holds out its last shard
+        dataset = StrokeDatasetSpec(brush=config["brush"]).name
+    elif "dataset" in (trained := config.get("trained", {})):
+        dataset = trained["dataset"]
+    else:
         raise ValueError(
             f"{painter} records no dataset (a painter of several brushes): give one of its"
             " per-brush exports"
         )
-    shards = StrokeShards(default_data_root() / trained["dataset"])
+    shards = StrokeShards(default_data_root() / dataset)
     single = StrokeShards(shards.folder.parent / shards.spec.single_render().name)
     acts, masks = single.load_shard(single.paths[-1])
     if config["discrete"]:
