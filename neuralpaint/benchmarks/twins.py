@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -217,7 +217,10 @@ def speed(
     for name in dict.fromkeys([*modules, *runs, *notes]):
         base = modules.get(name.removesuffix(" (compiled)"))
         row = {"design": name}
-        if base is not None:
+        if base is not None and getattr(base, "painter_config", {}).get("kind") == "dabs":
+            # elementwise work per dab, which the FLOP counter does not see
+            notes.setdefault(name, "libmypaint's dab engine in torch (no weights)")
+        elif base is not None:
             row["MFLOP/stroke"] = (
                 forward_flops(base, inputs[name.removesuffix(" (compiled)")]) / 1e6
             )
@@ -345,6 +348,10 @@ def run_twins(
     command = f"neuralpaint bench twins --preset {preset}" + (
         f" --painters {','.join(painters)}" if painters else ""
     )
+    if brushes != [DEFAULT_BRUSH]:
+        command += f" --brushes {','.join(brushes)}"
+    if reference != "regression":
+        command += f" --reference {reference}"
     out = Path(out_dir)
     write_text(
         out / "twins.csv",
@@ -536,7 +543,8 @@ def run_brushes(
         raise ValueError(f"preset must be one of {sorted(BRUSHES_PRESETS)}, got {preset!r}")
     config = BRUSHES_PRESETS[preset]
     brushes = require_twin_brushes(list(brushes or config.brushes))
-    twins = dict(twins or {})
+    chosen = dict(twins or {})
+    twins = dict(chosen)
     for brush in brushes:
         if brush not in twins:
             try:
@@ -558,9 +566,13 @@ def run_brushes(
             gap_table[column] = np.nan
     out = Path(out_dir)
     command = f"neuralpaint bench brushes --preset {preset}"
+    if brushes != list(config.brushes):
+        command += f" --brushes {','.join(brushes)}"
+    if chosen:
+        command += f" --twins {','.join(f'{b}={t}' for b, t in chosen.items())}"
     write_text(
         out / "brush_fidelity.csv",
-        provenance.csv_header(command, config={**asdict(config), "brushes": brushes})
+        provenance.csv_header(command, config={**asdict(config), "brushes": tuple(brushes)})
         + table.to_csv(index=False),
     )
     write_text(
@@ -572,7 +584,8 @@ def run_brushes(
     md = (
         "# Twins of each brush against MyPaint\n\n"
         + provenance.markdown_header(command)
-        + f"- **config**: {config}; held-out action seed {HELD_OUT_SEED}\n\n"
+        + f"- **config**: {replace(config, brushes=tuple(brushes))}; held-out action seed"
+        f" {HELD_OUT_SEED}\n\n"
         + table[cols].to_markdown(index=False, floatfmt=".3f")
         + "\n\nEach brush against its own noise ceiling: *expected stroke (ceiling)* is the"
         f" mean of {config.ceiling_renders} renders corrected to infinitely many (as in"

@@ -87,7 +87,8 @@ TWIN_BRUSHES: tuple[TwinBrush, ...] = (
     TwinBrush(
         "classic/marker_fat",
         "marker",
-        "chisel marker: thin hard ellipse, width depends on the stroke's angle",
+        "marker held upright: with no tilt its chisel curves give a small round hard dab,"
+        " so thin hard lines",
     ),
     TwinBrush("classic/textured_ink", "ink", "ink with random blots along the stroke"),
     TwinBrush("classic/ink_blot", "ink-blot", "soft, blurred edges; random"),
