@@ -113,7 +113,7 @@ def test_the_twin_places_libmypaints_dabs(brush):
         assert np.median(np.abs(ours[nearest, 2] / real[:, 2] - 1)) < 0.02  # radius
 
 
-@pytest.mark.parametrize("brush", NIBS)
+@pytest.mark.parametrize("brush", [*NIBS, "deevad/liner", "ramon/BigAirbrush"])
 def test_the_twin_is_as_close_to_mypaint_as_mypaint_is_to_itself(brush):
     actions = strokes(48, 3)
     renderer = MyPaintRenderer(64, brush)
@@ -122,7 +122,7 @@ def test_the_twin_is_as_close_to_mypaint_as_mypaint_is_to_itself(brush):
     with torch.no_grad():
         ours = load_painter(f"dabs:{brush}")(torch.tensor(actions, dtype=torch.float32))
     twin, itself = metrics.all_metrics(ours, real), metrics.all_metrics(again, real)
-    assert twin["r2"] > 0.97 and twin["ink_iou"] > 0.95
+    assert twin["r2"] > 0.97  # (a soft brush's ink IoU is low for MyPaint itself)
     assert twin["r2"] > itself["r2"] - 0.01 and twin["ink_iou"] > itself["ink_iou"] - 0.01
 
 

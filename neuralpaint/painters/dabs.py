@@ -73,14 +73,14 @@ SETTINGS = (
     "elliptical_dab_angle",
     "pressure_gain_log",
 )
-"""The settings the twin reads; every other setting must be constant and zero."""
+"""The settings the twin reads; every other one must be zero without input curves, or
+:data:`NEUTRAL`."""
 NEUTRAL = {
     "paint_mode",
     "smudge_length",
     "stroke_duration_logarithmic",
     "direction_filter",
     "offset_by_speed_slowness",
-    "speed1_gamma",
     "gridmap_scale_x",
     "gridmap_scale_y",
     "posterize_num",
@@ -94,7 +94,6 @@ NEUTRAL = {
     "smudge_length_log",
     "smudge_bucket",
     "smudge_transparency",
-    "pressure_gain_log",
     "gridmap_scale",
     "offset_multiplier",
     "offset_angle_adj",
@@ -102,9 +101,10 @@ NEUTRAL = {
 """Settings whose value does not change a black stroke painted by ``stroke_to``."""
 RADIUS_MIN, RADIUS_MAX = 0.2, 1000.0
 """libmypaint's ACTUAL_RADIUS_MIN and ACTUAL_RADIUS_MAX."""
-FILTER_TAPS = 12
-"""Dabs of history kept by the per-dab position filter: with libmypaint's usual
-``slow_tracking_per_dab`` (0.8) the weights beyond are below 1e-6."""
+FILTER_WEIGHT_FLOOR = 1e-6
+"""The per-dab position filter keeps as many dabs of history as have weights above this
+(12 for libmypaint's usual ``slow_tracking_per_dab`` of 0.8); the rest of its weight goes
+to the oldest dab kept."""
 _AREA_ONE_RADIUS = math.sqrt(1.0 / math.pi)
 
 
@@ -183,6 +183,13 @@ def _decay(time_constant: float, t: float) -> float:
     return 1.0 if time_constant <= 0.001 else 1.0 - math.exp(-t / time_constant)
 
 
+def _taps(share: float) -> int:
+    """Dabs of history whose weight in the per-dab filter exceeds :data:`FILTER_WEIGHT_FLOOR`."""
+    if share >= 1.0:
+        return 1
+    return max(1, math.ceil(math.log(FILTER_WEIGHT_FLOOR) / math.log(1.0 - share)))
+
+
 def _filter_matrix(n: int, share: float, start_from_zero: bool = False) -> torch.Tensor:
     """``(n, n)`` weights of ``y_i = y_{i-1} + (x_i - y_{i-1}) * share`` started at
     ``y_{-1} = x_0`` (or 0)."""
@@ -235,7 +242,7 @@ class DabTwin(nn.Module):
         share = _decay(b["slow_tracking_per_dab"], 1.0)
         self.dab_share = share
         self.register_buffer(
-            "dab_taps", share * (1 - share) ** torch.arange(FILTER_TAPS, dtype=torch.float64)
+            "dab_taps", share * (1 - share) ** torch.arange(_taps(share), dtype=torch.float64)
         )
         self.register_buffer("t", torch.linspace(0.0, 1.0, steps, dtype=torch.float64))
 
@@ -332,12 +339,11 @@ class DabTwin(nn.Module):
         j2 = j[..., None].expand(-1, -1, 2)
         xy = torch.gather(pos[:, :-1], 1, j2) + u[..., None] * torch.gather(seg, 1, j2)
         if self.dab_share < 1.0:  # per-dab slow tracking, from the stroke's first point
-            history = torch.cat([points[:, :1].expand(-1, FILTER_TAPS, 2), xy], 1)
-            filtered = (1 - self.dab_share) ** FILTER_TAPS * history[:, :count]
+            taps = len(self.dab_taps)
+            history = torch.cat([points[:, :1].expand(-1, taps, 2), xy], 1)
+            filtered = (1 - self.dab_share) ** taps * history[:, :count]
             for lag, weight in enumerate(self.dab_taps.tolist()):
-                filtered = (
-                    filtered + weight * history[:, FILTER_TAPS - lag : FILTER_TAPS - lag + count]
-                )
+                filtered = filtered + weight * history[:, taps - lag : taps - lag + count]
             xy = filtered
         # inputs as libmypaint reads them: the speed filter before this dab's step
         u_prev = torch.cat([torch.zeros_like(u[:, :1]), u[:, :-1]], 1)
