@@ -26,13 +26,12 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
-from neuralpaint.painters import DEFAULT_PAINTER
+from neuralpaint.painters import DEFAULT_PAINTER, dabs
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.brushes import require_twin_brush, twin_name
 from neuralpaint.painters.compositing import composite
 from neuralpaint.painters.dabs import PREFIX as DAB_PREFIX
-from neuralpaint.painters.dabs import DabTwin
 from neuralpaint.painters.fast import FastPainter
 from neuralpaint.painters.gan import TexturePainter
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, resolve_brush
@@ -120,10 +119,12 @@ def weights_digest(name_or_path: str | Path) -> str:
     Raises:
         ckpt.CheckpointError: when nothing matches or the folder has no weights.
     """
-    if is_dab_twin(name_or_path):  # its "weights" are the brush file it follows
-        brush = dab_config(name_or_path)["brush"]
-        stat = (path := resolve_brush(brush)).stat()
-        return _file_digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if is_dab_twin(name_or_path):  # its "weights" are the brush file and the engine's code
+        files = [resolve_brush(dab_config(name_or_path)["brush"]), Path(dabs.__file__)]
+        parts = [
+            _file_digest(str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) for f in files
+        ]
+        return hashlib.sha1("".join(parts).encode()).hexdigest()[:12]
     weights = resolve(name_or_path) / ckpt.WEIGHTS
     if not weights.is_file():
         raise ckpt.CheckpointError(f"{weights} is missing: the painter has no weights")
@@ -198,19 +199,18 @@ def load_painter(
         ckpt.CheckpointError: for a missing, corrupt or mismatched checkpoint, or a
             brush it does not paint.
     """
-    if is_dab_twin(name_or_path):
-        config = dab_config(str(name_or_path))
-        module, folder = DabTwin(config["brush"]), str(name_or_path)
-    else:
-        folder = resolve(name_or_path)
-        config = ckpt.read_config(folder)
+    dab_twin = is_dab_twin(name_or_path)
+    folder = str(name_or_path) if dab_twin else resolve(name_or_path)
+    config = read_painter_config(name_or_path)
     if expect_discrete is not None and bool(config["discrete"]) != expect_discrete:
         want = "discrete (13-field)" if expect_discrete else "continuous (12-field)"
         raise ckpt.CheckpointError(
             f"{folder} holds a {'discrete' if config['discrete'] else 'continuous'} painter, "
             f"but a {want} one is needed"
         )
-    if not is_dab_twin(name_or_path):
+    if dab_twin:
+        module = dabs.DabTwin(config["brush"], config["size"])
+    else:
         module = build_painter(config)
         ckpt.load_state(module, ckpt.split(ckpt.load_tensors(folder), "painter"), str(folder))
     module.painter_name = str(name_or_path)
