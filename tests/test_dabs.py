@@ -176,3 +176,22 @@ def test_dab_twins_load_by_name_and_follow_the_brush_asked_for():
     )
     assert weights_digest("dabs:classic/pen") != weights_digest("dabs:classic/calligraphy")
     assert twin(torch.zeros(0, A.ACTION_DIM)).shape == (0, 1, 64, 64)
+
+
+def test_an_environment_paints_through_a_dab_twin_and_offers_it_to_gradient_agents():
+    import gymnasium as gym
+
+    import neuralpaint  # noqa: F401  (registers the environments)
+
+    env = gym.make(
+        "NeuralPaint-MNIST-v0", brush="classic/calligraphy", renderer="dabs:classic/calligraphy"
+    )
+    assert env.unwrapped.renderer.name == "dabs:classic/calligraphy"
+    obs, _ = env.reset(seed=0)
+    stroke = np.array([0.2, 0.2, 0.5, 0.4, 0.8, 0.8, 1.0, 1.0, 0.6, 0.0, 0.0, 0.0], np.float32)
+    obs, *_ = env.step(stroke)
+    assert (obs[..., :3] < 128).any()  # the stroke is painted
+    mypaint = gym.make("NeuralPaint-MNIST-v0", brush="classic/calligraphy")
+    mypaint.reset(seed=0)
+    twin = mypaint.unwrapped.differentiable(painter="dabs:classic/calligraphy")
+    assert twin is not None

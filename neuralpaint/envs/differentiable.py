@@ -9,6 +9,7 @@ the environment's colour mode and lift rule applied the same way the environment
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ class DifferentiableAccess:
                 )
         else:
             module = make_renderer(painter, env.size, getattr(env, "brush", None)).module
-        device = next(module.parameters()).device
+        device = next(itertools.chain(module.parameters(), module.buffers())).device
         target = torch.as_tensor(env._target_f, device=device).permute(2, 0, 1)[None]
         return cls(
             painter=module,

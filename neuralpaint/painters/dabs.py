@@ -384,7 +384,11 @@ class DabTwin(nn.Module):
         return dabs[keep], owner[keep]
 
     # pixels -------------------------------------------------------------------------
-    def forward(self, actions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, actions: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``(B, 12)`` actions to ``(B, 1, size, size)`` masks. ``generator`` is accepted
+        for the painter interface; this twin is deterministic."""
         if actions.ndim != 2 or actions.shape[1] != A.ACTION_DIM:
             raise UserValueError(
                 f"the dab twin takes (B, {A.ACTION_DIM}) continuous actions, got "
