@@ -224,12 +224,8 @@ class DabTwin(nn.Module):
         self.register_buffer(
             "event_filter", _filter_matrix(steps, _decay(b["slow_tracking"], 100 * A.STROKE_DTIME))
         )
-        self.speed_keep = [
-            math.exp(-A.STROKE_DTIME / max(b[f"speed{i}_slowness"], 1e-9))
-            if b[f"speed{i}_slowness"] > 0.001
-            else 0.0
-            for i in (1, 2)
-        ]
+        # the share of a speed filter's state left after one event
+        self.speed_keep = [1.0 - _decay(b[f"speed{i}_slowness"], A.STROKE_DTIME) for i in (1, 2)]
         self.register_buffer(
             "speed_filters",
             torch.stack(
