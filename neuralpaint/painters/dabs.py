@@ -44,6 +44,7 @@ from torch import nn
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
 from neuralpaint.painters import libmypaint as L
+from neuralpaint.painters.broadcast import brush_radius, curve_points
 from neuralpaint.painters.brushes import quiet_stderr
 from neuralpaint.painters.mypaint import format_brush_names, installed_brushes, resolve_brush
 
@@ -268,21 +269,12 @@ class DabTwin(nn.Module):
         libmypaint draws for a batch, in canvas pixels and degrees, in painting order,
         and the ``(D,)`` index of the stroke each belongs to."""
         b, dt, n = self.base, A.STROKE_DTIME, A.STROKE_STEPS
-        t = self.t.to(actions.dtype)[None, :, None]
-        p0, mid, p2 = actions[:, 0:2], actions[:, 2:4], actions[:, 4:6]
-        p1 = 2 * mid - 0.5 * (p0 + p2)
-        points = (1 - t) ** 2 * p0[:, None] + 2 * (1 - t) * t * p1[:, None] + t**2 * p2[:, None]
-        points = points * self.size
-        tt = t[..., 0]
-        pressure = A.PRESSURE_MIN + (actions[:, 6:7] * (1 - tt) + actions[:, 7:8] * tt) * (
+        points = curve_points(actions, n) * self.size  # the points stroke_to is given
+        t = self.t.to(actions.dtype)[None, :]
+        pressure = A.PRESSURE_MIN + (actions[:, 6:7] * (1 - t) + actions[:, 7:8] * t) * (
             A.PRESSURE_MAX - A.PRESSURE_MIN
         )
-        base_log = (
-            math.log(A.RADIUS_MIN_PX)
-            + actions[:, A.SIZE_INDEX : A.SIZE_INDEX + 1]
-            * math.log(A.RADIUS_MAX_PX / A.RADIUS_MIN_PX)
-            + math.log(self.size / A.REFERENCE_CANVAS_PX)
-        )
+        base_log = torch.log(brush_radius(actions)[:, None] * (self.size / A.REFERENCE_CANVAS_PX))
         base_radius = base_log.exp().clamp(RADIUS_MIN, RADIUS_MAX)
         # the pointer after per-event slow tracking, and each segment's speed
         pos = torch.einsum("ij,bjc->bic", self.event_filter.to(actions.dtype), points)
@@ -307,7 +299,7 @@ class DabTwin(nn.Module):
         angle = torch.deg2rad(self._setting("elliptical_dab_angle", mid_in))
         cs, sn = torch.cos(angle), torch.sin(angle)
         dx, dy = seg[..., 0], seg[..., 1]
-        across = torch.where(ratio > 1.0, (dy * cs - dx * sn) * ratio, dy * cs - dx * sn)
+        across = (dy * cs - dx * sn) * ratio.clamp(min=1.0)  # a round dab: plain distance
         dist = (across**2 + (dy * sn + dx * cs) ** 2 + 1e-12).sqrt()
         density = dist * (
             b["dabs_per_actual_radius"] / radius_mid + b["dabs_per_basic_radius"] / base_radius
