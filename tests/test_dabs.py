@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -11,11 +13,21 @@ from neuralpaint import actions as A
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import libmypaint as L
 from neuralpaint.painters import metrics
-from neuralpaint.painters.dabs import DabTwin, UnsupportedBrushError, dab_brushes, render_dabs
+from neuralpaint.painters.dabs import (
+    GAUSS_REACH,
+    DabTwin,
+    UnsupportedBrushError,
+    dab_brushes,
+    gauss_nodes,
+    jitter_kernel,
+    render_dabs,
+)
 from neuralpaint.painters.mypaint import MyPaintRenderer, _Brush, resolve_brush, stroke_paths
 from neuralpaint.painters.neural import load_painter, painter_for_brush, weights_digest
 
 NIBS = ("classic/pen", "classic/calligraphy", "classic/marker_fat")
+RANDOM = ("classic/charcoal", "classic/ink_blot")
+"""Brushes that jitter their dabs' position (both) and radius (ink_blot)."""
 
 
 class DabRecorder:
@@ -100,7 +112,8 @@ def test_the_twin_places_libmypaints_dabs(brush):
     actions = strokes(6, 2)
     recorded = DabRecorder().record(actions, brush)
     twin = DabTwin(brush).double()
-    dabs, owner = twin.dabs(torch.tensor(actions))
+    dabs, owner, noise = twin.dabs(torch.tensor(actions))
+    assert noise is None  # a nib has no randomness
     for i, real in enumerate(recorded):
         ours = dabs[owner == i].numpy()
         assert abs(len(ours) - len(real)) <= 1
@@ -150,12 +163,79 @@ def test_gradients_match_finite_differences():
     assert a.grad[:, [A.SIZE_INDEX, 6, 7]].abs().sum() > 0  # size and pressure matter too
 
 
+def test_the_jitter_kernel_moves_ink_as_rand_gauss_moves_a_dab():
+    """Each column spreads one pixel's value over the grown window: nothing is lost,
+    the mean stays put, and the spread is the shift's variance plus the linear
+    interpolation's. No jitter leaves the window as it was."""
+    sigma = torch.tensor([0.0, 0.4, 1.5, 5.0], dtype=torch.float64)
+    side, shift = 5, int(math.ceil(GAUSS_REACH * 5.0)) + 1
+    kernel = jitter_kernel(sigma, side, shift)
+    assert kernel.shape == (4, side + 2 * shift, side)
+    torch.testing.assert_close(kernel.sum(1), torch.ones(4, side, dtype=torch.float64))
+    moved = torch.arange(side + 2 * shift, dtype=torch.float64)[:, None] - shift
+    mean = (kernel * moved).sum(1)
+    torch.testing.assert_close(mean, torch.arange(side, dtype=torch.float64).expand(4, -1))
+    variance = (kernel * (moved - mean[:, None]) ** 2).sum(1)[:, 0]
+    # interpolating a shift t between two pixels adds frac(t)(1 - frac(t)) of variance:
+    # between 0 and 1/4, 1/6 on average once the shift spreads over several pixels
+    assert bool(((variance >= sigma**2) & (variance <= sigma**2 + 0.25)).all())
+    torch.testing.assert_close(variance[2:], sigma[2:] ** 2 + 1 / 6, atol=1e-3, rtol=0)
+    assert kernel[0, shift : shift + side].diagonal().min() > 0.999
+    nodes = np.array(gauss_nodes(4))
+    np.testing.assert_allclose(nodes, -nodes[::-1], atol=1e-9)  # symmetric
+    assert 0 < nodes[-1] < GAUSS_REACH
+
+
+@pytest.mark.parametrize("brush", RANDOM)
+def test_a_random_brushs_twin_paints_mypaints_expected_stroke(brush):
+    """For a brush that jitters its dabs, the twin paints the expectation over the
+    jitter: closer to any one MyPaint render than the mean of four other renders is,
+    and far closer than another render."""
+    actions = strokes(48, 6)
+    renderer = MyPaintRenderer(64, brush)
+    real = torch.tensor(renderer.render_masks(actions, seed=0))[:, None]
+    others = [torch.tensor(renderer.render_masks(actions, seed=s))[:, None] for s in (1, 2, 3, 4)]
+    with torch.no_grad():
+        ours = load_painter(f"dabs:{brush}")(torch.tensor(actions, dtype=torch.float32))
+    twin = metrics.all_metrics(ours, real)
+    mean4 = metrics.all_metrics(torch.stack(others).mean(0), real)
+    one = metrics.all_metrics(others[0], real)
+    assert twin["r2"] > mean4["r2"] and twin["r2"] > one["r2"] + 0.02
+    assert twin["ink_iou"] > mean4["ink_iou"] - 0.01
+
+
+def test_a_random_brushs_gradients_match_finite_differences():
+    """Pressure sets charcoal's jitter, so its derivative runs through the jitter
+    kernel as well as the dabs' opacity; the same holds for the brush's size."""
+    twin = DabTwin("classic/charcoal").double()
+    actions = torch.tensor(strokes(3, 7) * 0.6 + 0.2)
+    target = torch.rand(
+        3, 1, 64, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
+
+    def loss(a):
+        return (twin(a) * target).sum()
+
+    a = actions.clone().requires_grad_(True)
+    loss(a).backward()
+    for index in (6, A.SIZE_INDEX):
+        direction = torch.zeros_like(actions)
+        direction[:, index] = 1.0
+        analytic = float((a.grad * direction).sum())
+        eps = 1e-6
+        numeric = float(
+            (loss(actions + eps * direction) - loss(actions - eps * direction)) / (2 * eps)
+        )
+        assert abs(analytic - numeric) < 0.02 * abs(numeric) + 1e-6
+
+
 def test_the_twin_paints_only_brushes_it_can_follow():
     brushes = dab_brushes()
     assert set(NIBS) <= set(brushes)
-    assert not {"classic/dry_brush", "classic/charcoal", "classic/smudge"} & set(brushes)
-    with pytest.raises(UnsupportedBrushError, match=r"classic/charcoal.*offset_by_random.*pen"):
-        DabTwin("classic/charcoal")
+    assert set(RANDOM) | {"classic/dry_brush"} <= set(brushes)
+    assert not {"classic/smudge", "classic/knife", "classic/coarse_bulk_2"} & set(brushes)
+    with pytest.raises(UnsupportedBrushError, match=r"classic/knife.*reads direction.*pen"):
+        DabTwin("classic/knife")
     with pytest.raises(FileNotFoundError, match="classic/no_such_brush"):
         DabTwin("classic/no_such_brush")
     with pytest.raises(ckpt.CheckpointError, match="dabs:<brush>"):

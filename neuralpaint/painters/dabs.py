@@ -23,11 +23,21 @@ torch, for a batch, with gradients:
    normal blending of one colour composes as ``1 - prod(1 - opacity)``, computed as a
    sum of logarithms over a window around each dab.
 
+4. **Random brushes** (``classic/charcoal``, ``classic/ink_blot``, ``classic/dry_brush``)
+   jitter each dab's position (``offset_by_random``) or log radius
+   (``radius_by_random``) with ``rand_gauss``, independently from dab to dab. The twin
+   paints the expected stroke, MyPaint's mean over infinitely many renders, which is
+   what a deterministic twin should aim at: with independent dabs,
+   ``E[1 - prod(1 - a)] = 1 - prod(1 - E[a])``, so each dab is replaced by its expected
+   opacity. The radius noise is averaged over :data:`RADIUS_NODES` equally likely radii;
+   the position noise blurs the dab along each axis with ``rand_gauss``'s exact density
+   (:func:`jitter_kernel`). ``offset_by_speed`` follows libmypaint's slow velocity filter.
+
 What it does not reproduce: a stroke's first dab depends on the fraction of a dab left
 over from the brush's previous stroke, which the twin takes as one half (the expected
 value); speeds use each segment's own filter state, where libmypaint updates it a dab
 later. Brushes whose settings read other inputs (random, direction, stroke, custom...)
-or that jitter their dabs are refused with the inputs named.
+or that smudge are refused with the inputs named.
 """
 
 from __future__ import annotations
@@ -73,6 +83,10 @@ SETTINGS = (
     "elliptical_dab_ratio",
     "elliptical_dab_angle",
     "pressure_gain_log",
+    "offset_by_random",
+    "radius_by_random",
+    "offset_by_speed",
+    "offset_by_speed_slowness",
 )
 """The settings the twin reads; every other one must be zero without input curves, or
 :data:`NEUTRAL`."""
@@ -81,7 +95,6 @@ NEUTRAL = {
     "smudge_length",
     "stroke_duration_logarithmic",
     "direction_filter",
-    "offset_by_speed_slowness",
     "gridmap_scale_x",
     "gridmap_scale_y",
     "posterize_num",
@@ -107,6 +120,12 @@ FILTER_WEIGHT_FLOOR = 1e-6
 (12 for libmypaint's usual ``slow_tracking_per_dab`` of 0.8); the rest of its weight goes
 to the oldest dab kept."""
 _AREA_ONE_RADIUS = math.sqrt(1.0 / math.pi)
+RADIUS_NODES = 4
+"""Equal-probability nodes over ``radius_by_random``'s noise: each noisy dab is drawn as
+the mean of this many dabs, one per node."""
+GAUSS_REACH = 2.0 * math.sqrt(3.0)
+"""libmypaint's ``rand_gauss`` sums four uniforms and scales them to unit variance, so
+it never leaves ±2√3: the reach of a jittered dab in standard deviations."""
 
 
 class UnsupportedBrushError(UserValueError):
@@ -126,7 +145,7 @@ def read_brush(brush: str | os.PathLike) -> tuple[dict[str, float], dict[str, di
         raise UnsupportedBrushError(
             f"the dab twin cannot paint brush {str(brush)!r}: {'; '.join(problems)}. It "
             "follows brushes whose settings read only pressure and speed and that do not "
-            f"jitter or smudge; installed, those are {format_brush_names(dab_brushes())}. "
+            f"smudge; installed, those are {format_brush_names(dab_brushes())}. "
             "For the others use a neural twin (neuralpaint.painters.neural.default_twin)"
         )
     return base, curves
@@ -147,7 +166,11 @@ def _read(path: str) -> tuple[dict[str, float], dict[str, dict], list[str]]:
         }
     finally:
         lib.mypaint_brush_unref(handle)
-    curves = {n: {i: p for i, p in s["inputs"].items() if p} for n, s in settings.items()}
+    # a curve whose outputs are all zero adds nothing, whatever input it reads
+    curves = {
+        n: {i: p for i, p in s["inputs"].items() if any(y for _, y in p)}
+        for n, s in settings.items()
+    }
     problems = [
         f"{name} reads {', '.join(sorted(set(inputs) - EMULATED_INPUTS))}"
         for name, inputs in curves.items()
@@ -177,6 +200,68 @@ def _curve(points: list[list[float]], x: torch.Tensor) -> torch.Tensor:
         value = torch.full_like(x, y0) if flat else (y1 * (x - x0) + y0 * (x1 - x)) / (x1 - x0)
         out = torch.where(segment == s, value, out)
     return out
+
+
+def _gauss_cdf(z: float) -> float:
+    """CDF of libmypaint's ``rand_gauss`` (the Irwin-Hall distribution of four)."""
+    a = z / math.sqrt(3.0) + 2.0
+    return sum((-1) ** k * math.comb(4, k) * max(a - k, 0.0) ** 4 for k in range(5)) / 24.0
+
+
+@functools.cache
+def gauss_nodes(n: int) -> tuple[float, ...]:
+    """Midpoints, in probability, of ``n`` equally likely bins of ``rand_gauss``."""
+    nodes = []
+    for i in range(n):
+        low, high = -GAUSS_REACH, GAUSS_REACH
+        for _ in range(60):
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if _gauss_cdf(mid) < (i + 0.5) / n else (low, mid)
+        nodes.append(0.5 * (low + high))
+    return tuple(nodes)
+
+
+def _ramp_mean(t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """``E[(t - sigma * g)_+]`` for ``g`` from ``rand_gauss``, in closed form: the second
+    antiderivative of the Irwin-Hall density. Past the middle it uses
+    ``E[x_+] = E[x] + E[(-x)_+]`` and the distribution's symmetry, so the polynomial is
+    only ever evaluated below 2, where it does not cancel catastrophically."""
+    scale = sigma * math.sqrt(3.0)
+    a = t / scale + 2.0
+    low = torch.minimum(a, 4.0 - a).clamp(min=0.0)  # at most 2
+
+    def tail(x):  # E[(x - S)_+] for S a sum of four uniforms, x <= 2
+        return (
+            sum((-1) ** k * math.comb(4, k) * (x - k).clamp(min=0.0) ** 5 for k in range(3)) / 120.0
+        )
+
+    return scale * torch.where(a <= 2.0, tail(low), (a - 2.0) + tail(low))
+
+
+def jitter_kernel(sigma: torch.Tensor, side: int, shift: int) -> torch.Tensor:
+    """``(D, side + 2 shift, side)`` matrices ``W[i, j]``: the expected share of pixel
+    ``j``'s value (in a window of ``side``) that moves to pixel ``i`` (in the window
+    grown by ``shift`` on each end) when a dab is shifted by ``sigma * rand_gauss()``
+    along one axis, with the dab's profile interpolated linearly between pixels. It is
+    the shift's density convolved with the interpolation's triangle:
+    ``H(k + 1) - 2 H(k) + H(k - 1)`` at ``k = i - shift - j``, ``H`` :func:`_ramp_mean`."""
+    reach = side + shift
+    k = torch.arange(-reach - 1, reach + 2, dtype=sigma.dtype, device=sigma.device)
+    ramp = _ramp_mean(k[None, :], sigma.clamp(min=1e-4)[:, None])
+    taps = ramp[:, 2:] - 2.0 * ramp[:, 1:-1] + ramp[:, :-2]  # k from -reach to reach
+    i = torch.arange(side + 2 * shift, device=sigma.device)[:, None] - shift
+    return taps[:, i - torch.arange(side, device=sigma.device)[None, :] + reach]
+
+
+def soften(radius, hardness, anti_aliasing):
+    """libmypaint's anti-aliasing: a dab whose fade is under ``anti_aliasing`` pixels
+    trades hardness for radius, keeping its optical radius."""
+    fade = radius * (1 - hardness)
+    optical = radius - (1 - hardness) * radius / 2
+    softer = (optical - anti_aliasing / 2) / (optical + anti_aliasing / 2)
+    softened = fade < anti_aliasing
+    radius = torch.where(softened, anti_aliasing / (1 - softer).clamp(min=1e-6), radius)
+    return radius, torch.where(softened, softer, hardness).clamp(0.0, 1.0)
 
 
 def _decay(time_constant: float, t: float) -> float:
@@ -242,6 +327,17 @@ class DabTwin(nn.Module):
             "dab_taps", share * (1 - share) ** torch.arange(_taps(share), dtype=torch.float64)
         )
         self.register_buffer("t", torch.linspace(0.0, 1.0, steps, dtype=torch.float64))
+        self.offset_by_speed = bool(b["offset_by_speed"] or "offset_by_speed" in self.curves)
+        # libmypaint's slow velocity filter (its time constant floored at 0.002 s)
+        constant = max(math.exp(b["offset_by_speed_slowness"] * 0.01) - 1.0, 0.002)
+        self.velocity_keep = 1.0 - _decay(constant, A.STROKE_DTIME)
+        self.register_buffer(
+            "velocity_filter",
+            _filter_matrix(steps - 1, 1 - self.velocity_keep, start_from_zero=True),
+        )
+        self.random = any(
+            b[n] or n in self.curves for n in ("offset_by_random", "radius_by_random")
+        )
 
     # settings -----------------------------------------------------------------------
     def _setting(self, name: str, inputs: dict[str, torch.Tensor], base=None) -> torch.Tensor:
@@ -264,10 +360,12 @@ class DabTwin(nn.Module):
         return inputs
 
     # dabs ---------------------------------------------------------------------------
-    def dabs(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def dabs(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The ``(D, 7)`` dabs ``(x, y, radius, opacity, hardness, ratio, angle)`` that
-        libmypaint draws for a batch, in canvas pixels and degrees, in painting order,
-        and the ``(D,)`` index of the stroke each belongs to."""
+        libmypaint draws for a batch, in canvas pixels and degrees, in painting order;
+        the ``(D,)`` index of the stroke each belongs to; and for a random brush the
+        ``(D, 5)`` noise :func:`render_dabs` takes the expectation over (``None``
+        otherwise). A random brush's dabs are those drawn when ``rand_gauss`` gives 0."""
         b, dt, n = self.base, A.STROKE_DTIME, A.STROKE_STEPS
         points = curve_points(actions, n) * self.size  # the points stroke_to is given
         t = self.t.to(actions.dtype)[None, :]
@@ -357,19 +455,34 @@ class DabTwin(nn.Module):
             per_pixel = max((b["dabs_per_actual_radius"] + b["dabs_per_basic_radius"]) * 2.0, 1.0)
             per_pixel = 1.0 + linearize * (per_pixel - 1.0)
             opacity = 1.0 - (1.0 - opacity).clamp(min=1e-12) ** (1.0 / per_pixel)
-        fade, aa = radius * (1 - hardness), b["anti_aliasing"]
-        optical = radius - (1 - hardness) * radius / 2
-        softer = (optical - aa / 2) / (optical + aa / 2)
-        soften = fade < aa
-        radius = torch.where(soften, aa / (1 - softer).clamp(min=1e-6), radius)
-        hardness = torch.where(soften, softer, hardness).clamp(0.0, 1.0)
+        if self.offset_by_speed:  # the slow pointer velocity, as the speeds above
+            velocity = seg / dt
+            end = torch.einsum("ij,bjc->bic", self.velocity_filter.to(actions.dtype), velocity)
+            start = torch.cat([torch.zeros_like(end[:, :1]), end[:, :-1]], 1)
+            v, s = flat(velocity), flat(start)
+            slow = v + (s - v) * (self.velocity_keep**u_speed)[:, None]
+            xy = xy + slow * (self._setting("offset_by_speed", inputs) * 0.1)[:, None]
+        noise = None
+        if self.random:  # what rand_gauss() scales, before anti-aliasing softens the dab
+            jitter = self._setting("offset_by_random", inputs).clamp(min=0.0)
+            noise = torch.stack(
+                [
+                    jitter * base_log[owner, 0].exp(),
+                    self._setting("radius_by_random", inputs),
+                    radius,
+                    hardness,
+                    torch.full_like(radius, b["anti_aliasing"]),
+                ],
+                -1,
+            )
+        radius, hardness = soften(radius, hardness, b["anti_aliasing"])
         ratio = self._setting("elliptical_dab_ratio", inputs).clamp(min=1.0)
         angle = (
             torch.remainder(self._setting("elliptical_dab_angle", inputs) + 180.0, 180.0) - 180.0
         )
         keep = ((hardness > 0) & (radius >= 0.1) & (opacity > 0)).detach()
         dabs = torch.stack([xy[:, 0], xy[:, 1], radius, opacity, hardness, ratio, angle], -1)
-        return dabs[keep], owner[keep]
+        return dabs[keep], owner[keep], None if noise is None else noise[keep]
 
     # pixels -------------------------------------------------------------------------
     def forward(
@@ -384,8 +497,8 @@ class DabTwin(nn.Module):
             )
         if not len(actions):
             return actions.new_zeros(0, 1, self.size, self.size)
-        dabs, owner = self.dabs(actions)
-        return render_dabs(dabs, owner, len(actions), self.size)
+        dabs, owner, noise = self.dabs(actions)
+        return render_dabs(dabs, owner, len(actions), self.size, noise)
 
 
 def dab_coefficients(dabs: torch.Tensor) -> torch.Tensor:
@@ -461,25 +574,107 @@ def dab_opacity(
     return opa.clamp(min=0.0)
 
 
-def render_dabs(dabs: torch.Tensor, owner: torch.Tensor, batch: int, size: int) -> torch.Tensor:
+def _bucket(shift: torch.Tensor) -> torch.Tensor:
+    """``shift`` rounded up to the next of 1, 2, 3, 4, 6, 8, 12, 16, ...: fewer window
+    sizes, so fewer batches, for a few zero pixels more."""
+    power = torch.pow(2.0, torch.floor(torch.log2(shift.clamp(min=1).double())))
+    bucket = torch.where(
+        shift <= power, power, torch.where(shift <= 1.5 * power, 1.5 * power, 2 * power)
+    )
+    return torch.ceil(bucket).long()
+
+
+def noisy_nodes(dabs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """``(D, N, 7)`` dabs: each of ``dabs`` at :data:`RADIUS_NODES` equally likely draws
+    of ``radius_by_random`` (one draw if no dab has that noise). As in libmypaint, the
+    noise is added to the log radius before anti-aliasing softens the dab, and a dab
+    made larger keeps its ink by losing opacity as the square of its growth."""
+    spread, radius, hardness, aa = noise[:, 1:].unbind(1)
+    draws = gauss_nodes(RADIUS_NODES) if bool((spread.detach() != 0).any()) else (0.0,)
+    g = torch.tensor(draws, dtype=dabs.dtype, device=dabs.device)
+    noisy = (radius.log()[:, None] + spread[:, None] * g).exp().clamp(RADIUS_MIN, RADIUS_MAX)
+    opacity = dabs[:, 3, None] * (radius[:, None] / noisy).square().clamp(max=1.0)
+    noisy, soft = soften(noisy, hardness[:, None], aa[:, None])
+    same = dabs[:, None, :].expand(-1, len(draws), -1)
+    columns = [same[..., 0], same[..., 1], noisy, opacity, soft, same[..., 5], same[..., 6]]
+    return torch.stack(columns, -1)
+
+
+def expected_opacity(
+    nodes: torch.Tensor, jitter: torch.Tensor, px: torch.Tensor, py: torch.Tensor, shift: int
+) -> torch.Tensor:
+    """``(P, H + 2 shift, W + 2 shift)`` expected opacity of ``P`` random dabs whose
+    own windows are ``px`` (``(P, 1, W)``) and ``py`` (``(P, H, 1)``): the mean over each
+    dab's radius ``nodes`` (``(P, N, 7)``, from :func:`noisy_nodes`), blurred along
+    each axis by the position noise of standard deviation ``jitter``
+    (:func:`jitter_kernel`) onto the window grown by ``shift`` pixels, which holds it."""
+    count, n = nodes.shape[:2]
+    flat = nodes.reshape(count * n, 7)
+    coef = dab_coefficients(flat)
+    rad = torch.deg2rad(flat[:, 6].detach())
+    cos, sin = torch.cos(rad)[:, None, None], torch.sin(rad)[:, None, None]
+    small, concave = flat[:, 2].detach() < 3.0, flat[:, 4].detach() >= 0.5
+    px, py = px.repeat_interleave(n, 0), py.repeat_interleave(n, 0)
+    out = flat.new_zeros(count * n, py.shape[1], px.shape[2])
+    for antialiased in (False, True):
+        for hard in (False, True):
+            idx = torch.nonzero((small == antialiased) & (concave == hard))[:, 0]
+            if len(idx):
+                opa = dab_opacity(
+                    px[idx], py[idx], coef[idx], (cos[idx], sin[idx]), antialiased, hard
+                )
+                out = out.index_copy(0, idx, opa)
+    mean = out.view(count, n, *out.shape[1:]).mean(1)
+    if not shift:
+        return mean
+    across = jitter_kernel(jitter, mean.shape[2], shift).transpose(1, 2)
+    return jitter_kernel(jitter, mean.shape[1], shift) @ mean @ across
+
+
+def render_dabs(
+    dabs: torch.Tensor,
+    owner: torch.Tensor,
+    batch: int,
+    size: int,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Compose ``(D, 7)`` dabs onto ``batch`` white canvases (``owner`` says whose):
     ``(batch, 1, size, size)`` alpha masks, ``1 - prod(1 - opacity)`` per pixel.
 
     Each dab is evaluated on the pixels libmypaint could touch: its ellipse's bounding
     box and one pixel of fringe. Dabs are sorted by box size, so each size is one batch
     of equal windows; the windows land on a canvas padded by the largest, so no pixel
-    needs a bounds check, and all of them are added in one ``index_add``."""
+    needs a bounds check, and all of them are added in one ``index_add``.
+
+    With ``noise`` (``(D, 5)``: the position noise's standard deviation in pixels,
+    ``radius_by_random``, and the radius, hardness and anti-aliasing before softening,
+    as :meth:`DabTwin.dabs` gives them) each dab is replaced by its expected opacity
+    (:func:`expected_opacity`). The dabs' noises are independent, so
+    ``E[1 - prod(1 - a)] = 1 - prod(1 - E[a])``: the canvas is MyPaint's expected
+    stroke, the mean of infinitely many renders."""
     x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
+    reach, shift = r, torch.zeros_like(r, dtype=torch.long)
+    if noise is not None:
+        nodes = noisy_nodes(dabs, noise)
+        reach = nodes[..., 2].detach().amax(1)
+        jitter = noise[:, 0]
+        shift = _bucket(torch.ceil(GAUSS_REACH * jitter.detach()).long() + 1)
+        shift = torch.where(jitter.detach() > 0, shift, 0)
     rad = torch.deg2rad(angle)
     cos, sin = torch.cos(rad), torch.sin(rad)
-    half_x = r * torch.sqrt(cos**2 + (sin / ratio) ** 2)
-    half_y = r * torch.sqrt(sin**2 + (cos / ratio) ** 2)
+    half_x = reach * torch.sqrt(cos**2 + (sin / ratio) ** 2)
+    half_y = reach * torch.sqrt(sin**2 + (cos / ratio) ** 2)
     side_x = torch.ceil(2 * half_x + 3).long()  # floor(x + h + 1) - floor(x - h - 1) + 1
     side_y = torch.ceil(2 * half_y + 3).long()
-    margin = int(max(side_x.max(), side_y.max())) if len(dabs) else 0
+    margin = int(max(side_x.max(), side_y.max()) + 2 * shift.max()) if len(dabs) else 0
     padded = size + 2 * margin
-    # groups: window size, the anti-aliased path (below radius 3), concave profiles
-    key = ((side_x * 4096 + side_y) * 2 + (r < 3.0).long()) * 2 + (hardness >= 0.5).long()
+    # groups: window size, and for plain dabs the anti-aliased path (below radius 3)
+    # and concave profiles, for random ones the reach of the position noise
+    key = side_x * 4096 + side_y
+    if noise is None:
+        key = (key * 2 + (r < 3.0).long()) * 2 + (hardness >= 0.5).long()
+    else:
+        key = key * 4096 + shift
     key, order = torch.sort(key)
     keys, counts = torch.unique_consecutive(key, return_counts=True)
     coef = dab_coefficients(dabs[order])
@@ -491,11 +686,22 @@ def render_dabs(dabs: torch.Tensor, owner: torch.Tensor, batch: int, size: int) 
     for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
         part = slice(start, start + n)
         start += n
-        sy, sx, aa, concave = (k >> 2) % 4096, (k >> 2) // 4096, bool(k & 2), bool(k & 1)
+        grow = 0
+        if noise is None:
+            sy, sx, aa, concave = (k >> 2) % 4096, (k >> 2) // 4096, bool(k & 2), bool(k & 1)
+        else:
+            grow, sy, sx = k % 4096, (k // 4096) % 4096, k // 4096**2
         px = corner_x[part, None, None] + torch.arange(sx, device=dabs.device)[None, None, :]
         py = corner_y[part, None, None] + torch.arange(sy, device=dabs.device)[None, :, None]
-        angle_part = (cos[part, None, None], sin[part, None, None])
-        opa = dab_opacity(px.to(dabs.dtype), py.to(dabs.dtype), coef[part], angle_part, aa, concave)
+        fx, fy = px.to(dabs.dtype), py.to(dabs.dtype)
+        if noise is None:
+            angle_part = (cos[part, None, None], sin[part, None, None])
+            opa = dab_opacity(fx, fy, coef[part], angle_part, aa, concave)
+        else:
+            picked = order[part]
+            opa = expected_opacity(nodes[picked], jitter[picked], fx, fy, grow)
+            px = corner_x[part, None, None] - grow + torch.arange(sx + 2 * grow)[None, None, :]
+            py = corner_y[part, None, None] - grow + torch.arange(sy + 2 * grow)[None, :, None]
         whose = owner[part, None, None]
         indices.append(((whose * padded + py + margin) * padded + (px + margin)).reshape(-1))
         values.append(torch.log1p(-opa.clamp(max=1 - 1e-6)).reshape(-1))
