@@ -275,3 +275,28 @@ def test_an_environment_paints_through_a_dab_twin_and_offers_it_to_gradient_agen
     mypaint.reset(seed=0)
     twin = mypaint.unwrapped.differentiable(painter="dabs:classic/calligraphy")
     assert twin is not None
+
+
+def test_a_straight_through_pair_paints_exactly_and_differentiates_smoothly():
+    """``dabs:<brush>~<painter>`` paints what the dab twin paints and takes the
+    gradient the neural twin gives; it follows a change of brush as a pair."""
+    pair = load_painter("dabs:classic/pen~regression-pen")
+    exact, smooth = load_painter("dabs:classic/pen"), load_painter("regression-pen")
+    actions = torch.tensor(strokes(6, 8), dtype=torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(pair(actions), exact(actions))
+    weights = torch.rand(6, 1, 64, 64, generator=torch.Generator().manual_seed(2))
+    grads = []
+    for module in (pair, smooth):
+        a = actions.clone().requires_grad_(True)
+        (module(a) * weights).sum().backward()
+        grads.append(a.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+    assert painter_for_brush("dabs:classic/pen~regression-pen", "classic/calligraphy") == (
+        "dabs:classic/calligraphy~regression-calligraphy"
+    )
+    assert weights_digest("dabs:classic/pen~regression-pen") != weights_digest("dabs:classic/pen")
+    with pytest.raises(ckpt.CheckpointError, match="neural twin"):
+        load_painter("dabs:classic/pen~dabs:classic/pen")
+    with pytest.raises(ckpt.CheckpointError, match="no painter 'no-such-painter'"):
+        load_painter("dabs:classic/pen~no-such-painter")

@@ -60,6 +60,9 @@ from neuralpaint.painters.mypaint import format_brush_names, installed_brushes, 
 
 PREFIX = "dabs:"
 """Painter names of the form ``dabs:<brush>`` load a :class:`DabTwin` of that brush."""
+GRADIENT_SEPARATOR = "~"
+"""``dabs:<brush>~<painter>`` paints with the dab twin and takes its gradients from
+``<painter>`` (:class:`StraightThrough`)."""
 EMULATED_INPUTS = frozenset({"pressure", "speed1", "speed2", "tilt_declination", "tilt_ascension"})
 """Inputs a brush setting may read; the tilt inputs are constant (no tilt is ever sent)."""
 TILT = {"tilt_declination": 90.0, "tilt_ascension": 0.0}
@@ -711,3 +714,30 @@ def render_dabs(
     canvas = log_clear.view(batch, 1, padded, padded)
     canvas = canvas[..., margin : padded - margin, margin : padded - margin]
     return 1.0 - torch.exp(canvas)
+
+
+class StraightThrough(nn.Module):
+    """Paints with ``exact`` and differentiates through ``smooth``:
+    ``exact(a) + smooth(a) - smooth(a).detach()``.
+
+    A hard dab's opacity changes only across its one-pixel rim, so the exact engine's
+    gradient feels a target only where a stroke's edge touches it, and Adam plans worse
+    through it than through a neural twin (TWINS.md steps 36-37). The pairing keeps what
+    MyPaint paints in the forward pass (no transfer gap) and the neural twin's softer
+    gradient in the backward pass. Without gradients only ``exact`` runs."""
+
+    def __init__(self, exact: nn.Module, smooth: nn.Module):
+        super().__init__()
+        self.exact, self.smooth = exact, smooth
+        self.size, self.discrete = exact.size, exact.discrete
+
+    def forward(
+        self, actions: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``(B, 12)`` actions to ``(B, 1, size, size)`` masks."""
+        with torch.no_grad():
+            painted = self.exact(actions)
+        if not (torch.is_grad_enabled() and actions.requires_grad):
+            return painted
+        soft = self.smooth(actions)
+        return painted + soft - soft.detach()

@@ -79,13 +79,23 @@ def is_dab_twin(name: str | Path) -> bool:
 
 
 def dab_config(name: str) -> dict:
-    """The config a ``dabs:<brush>`` painter would have if it were a checkpoint."""
-    brush = name[len(DAB_PREFIX) :]
+    """The config a ``dabs:<brush>`` painter would have if it were a checkpoint; for
+    ``dabs:<brush>~<painter>`` (:class:`~neuralpaint.painters.dabs.StraightThrough`),
+    ``gradient`` names the painter whose gradients it takes."""
+    brush, _, gradient = name[len(DAB_PREFIX) :].partition(dabs.GRADIENT_SEPARATOR)
     if not brush:
         raise ckpt.CheckpointError(
             f"{name!r} names no brush: write dabs:<brush>, e.g. dabs:classic/pen"
         )
-    return {"kind": "dabs", "size": 64, "discrete": False, "brush": brush}
+    config = {"kind": "dabs", "size": 64, "discrete": False, "brush": brush}
+    if gradient:
+        if is_dab_twin(gradient):
+            raise ckpt.CheckpointError(
+                f"{name!r}: the painter after {dabs.GRADIENT_SEPARATOR!r} gives the "
+                "gradients, so it must be a neural twin, e.g. dabs:classic/pen~regression-pen"
+            )
+        config["gradient"] = gradient
+    return config
 
 
 def read_painter_config(name_or_path: str | Path) -> dict:
@@ -120,10 +130,13 @@ def weights_digest(name_or_path: str | Path) -> str:
         ckpt.CheckpointError: when nothing matches or the folder has no weights.
     """
     if is_dab_twin(name_or_path):  # its "weights" are the brush file and the engine's code
-        files = [resolve_brush(dab_config(name_or_path)["brush"]), Path(dabs.__file__)]
+        config = dab_config(str(name_or_path))
+        files = [resolve_brush(config["brush"]), Path(dabs.__file__)]
         parts = [
             _file_digest(str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) for f in files
         ]
+        if "gradient" in config:
+            parts.append(weights_digest(config["gradient"]))
         return hashlib.sha1("".join(parts).encode()).hexdigest()[:12]
     weights = resolve(name_or_path) / ckpt.WEIGHTS
     if not weights.is_file():
@@ -210,6 +223,9 @@ def load_painter(
         )
     if dab_twin:
         module = dabs.DabTwin(config["brush"], config["size"])
+        if "gradient" in config:
+            smooth = load_painter(config["gradient"], expect_discrete=False, brush=config["brush"])
+            module = dabs.StraightThrough(module, smooth)
     else:
         module = build_painter(config)
         ckpt.load_state(module, ckpt.split(ckpt.load_tensors(folder), "painter"), str(folder))
@@ -288,8 +304,11 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
         return str(name_or_path)
     if str(brush) == painter_brush(config) or str(brush) in (config.get("brushes") or []):
         return str(name_or_path)
-    if is_dab_twin(name_or_path):  # the same engine, on the brush asked for
-        return DAB_PREFIX + str(brush)
+    if is_dab_twin(name_or_path):  # the same engine (and gradients), on the brush asked for
+        gradient = config.get("gradient")
+        if gradient is None:
+            return DAB_PREFIX + str(brush)
+        return f"{DAB_PREFIX}{brush}{dabs.GRADIENT_SEPARATOR}{painter_for_brush(gradient, brush)}"
     if resolve(name_or_path).parent == WEIGHTS_DIR and config["kind"] == "regression":
         return default_twin(str(brush), bool(config["discrete"]))
     require_twin_brush(brush)
