@@ -186,6 +186,23 @@ def test_the_jitter_kernel_moves_ink_as_rand_gauss_moves_a_dab():
     assert 0 < nodes[-1] < GAUSS_REACH
 
 
+def test_a_jittered_dabs_expected_opacity_is_the_mean_of_jittered_dabs(monkeypatch):
+    """One small dab jittered as libmypaint jitters it (each axis a sum of four
+    uniforms): the closed form at four phases per pixel matches a Monte Carlo mean of
+    the dab drawn at 20,000 random offsets."""
+    dab = torch.tensor([[20.3, 20.7, 1.5, 0.5, 0.2, 1.0, 90.0]], dtype=torch.float64)
+    noise = torch.tensor([[0.8, 0.0, 1.5, 0.2, 0.0]], dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.rand(20_000, 2, 4, generator=generator, dtype=torch.float64).sum(-1)
+    shifted = dab.repeat(len(draws), 1)
+    shifted[:, :2] += (draws - 2.0) * math.sqrt(3.0) * 0.8
+    sampled = render_dabs(shifted, torch.arange(len(draws)), len(draws), 40)[:, 0].mean(0)
+    monkeypatch.setattr("neuralpaint.painters.dabs.SUBPIXEL_PHASES", 4)
+    expected = render_dabs(dab, torch.tensor([0]), 1, 40, noise)[0, 0]
+    assert float((expected - sampled).abs().max()) < 0.003
+    assert abs(float(expected.sum() / sampled.sum()) - 1) < 0.01
+
+
 @pytest.mark.parametrize("brush", RANDOM)
 def test_a_random_brushs_twin_paints_mypaints_expected_stroke(brush):
     """For a brush that jitters its dabs, the twin paints the expectation over the

@@ -126,6 +126,13 @@ _AREA_ONE_RADIUS = math.sqrt(1.0 / math.pi)
 RADIUS_NODES = 4
 """Equal-probability nodes over ``radius_by_random``'s noise: each noisy dab is drawn as
 the mean of this many dabs, one per node."""
+SUBPIXEL_PHASES = 2
+"""A small jittered dab's profile is sampled at this many offsets per pixel along each
+axis before the jitter blurs it: between whole pixels, a dab a few pixels wide is far
+from linear, and interpolating it linearly flattens its peak."""
+SUBPIXEL_RADIUS = 4.0
+"""Dabs whose largest radius is below this many pixels are sampled at
+:data:`SUBPIXEL_PHASES`; larger ones once per pixel."""
 GAUSS_REACH = 2.0 * math.sqrt(3.0)
 """libmypaint's ``rand_gauss`` sums four uniforms and scales them to unit variance, so
 it never leaves ±2√3: the reach of a jittered dab in standard deviations."""
@@ -241,19 +248,24 @@ def _ramp_mean(t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return scale * torch.where(a <= 2.0, tail(low), (a - 2.0) + tail(low))
 
 
-def jitter_kernel(sigma: torch.Tensor, side: int, shift: int) -> torch.Tensor:
-    """``(D, side + 2 shift, side)`` matrices ``W[i, j]``: the expected share of pixel
-    ``j``'s value (in a window of ``side``) that moves to pixel ``i`` (in the window
-    grown by ``shift`` on each end) when a dab is shifted by ``sigma * rand_gauss()``
-    along one axis, with the dab's profile interpolated linearly between pixels. It is
-    the shift's density convolved with the interpolation's triangle:
-    ``H(k + 1) - 2 H(k) + H(k - 1)`` at ``k = i - shift - j``, ``H`` :func:`_ramp_mean`."""
-    reach = side + shift
-    k = torch.arange(-reach - 1, reach + 2, dtype=sigma.dtype, device=sigma.device)
-    ramp = _ramp_mean(k[None, :], sigma.clamp(min=1e-4)[:, None])
-    taps = ramp[:, 2:] - 2.0 * ramp[:, 1:-1] + ramp[:, :-2]  # k from -reach to reach
+def jitter_kernel(sigma: torch.Tensor, side: int, shift: int, phases: int = 1) -> torch.Tensor:
+    """``(D, side + 2 shift, side * phases)`` matrices ``W[i, j * phases + a]``: the
+    expected share of the value at pixel ``j`` of a dab moved by ``a / phases`` pixels
+    (a window of ``side``) that lands on pixel ``i`` (the window grown by ``shift`` on
+    each end) when the dab is shifted by ``sigma * rand_gauss()`` along one axis. The
+    profile is interpolated linearly between the ``1 / phases`` steps, so ``W`` is the
+    shift's density convolved with the interpolation's triangle:
+    ``q (H(g + 1/q) - 2 H(g) + H(g - 1/q))`` at ``g = i - shift - j + a/q``, with
+    ``q = phases`` and ``H`` :func:`_ramp_mean`."""
+    reach = (side + shift + 1) * phases
+    g = torch.arange(-reach - 1, reach + 2, dtype=sigma.dtype, device=sigma.device) / phases
+    ramp = _ramp_mean(g[None, :], sigma.clamp(min=1e-4)[:, None])
+    taps = phases * (ramp[:, 2:] - 2.0 * ramp[:, 1:-1] + ramp[:, :-2])  # g from -reach/q
     i = torch.arange(side + 2 * shift, device=sigma.device)[:, None] - shift
-    return taps[:, i - torch.arange(side, device=sigma.device)[None, :] + reach]
+    # column j * phases + a holds g = i - shift - j + a / phases
+    j = torch.arange(side, device=sigma.device)[:, None] * phases
+    column = (j - torch.arange(phases, device=sigma.device)[None, :]).reshape(1, -1)
+    return taps[:, i * phases - column + reach]
 
 
 def soften(radius, hardness, anti_aliasing):
@@ -604,13 +616,19 @@ def noisy_nodes(dabs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
 
 
 def expected_opacity(
-    nodes: torch.Tensor, jitter: torch.Tensor, px: torch.Tensor, py: torch.Tensor, shift: int
+    nodes: torch.Tensor,
+    jitter: torch.Tensor,
+    px: torch.Tensor,
+    py: torch.Tensor,
+    shift: int,
+    phases: int = 1,
 ) -> torch.Tensor:
     """``(P, H + 2 shift, W + 2 shift)`` expected opacity of ``P`` random dabs whose
     own windows are ``px`` (``(P, 1, W)``) and ``py`` (``(P, H, 1)``): the mean over each
     dab's radius ``nodes`` (``(P, N, 7)``, from :func:`noisy_nodes`), blurred along
     each axis by the position noise of standard deviation ``jitter``
-    (:func:`jitter_kernel`) onto the window grown by ``shift`` pixels, which holds it."""
+    (:func:`jitter_kernel`) onto the window grown by ``shift`` pixels, which holds it.
+    The profile is sampled at ``phases`` offsets per pixel along each axis."""
     count, n = nodes.shape[:2]
     flat = nodes.reshape(count * n, 7)
     coef = dab_coefficients(flat)
@@ -618,20 +636,33 @@ def expected_opacity(
     cos, sin = torch.cos(rad)[:, None, None], torch.sin(rad)[:, None, None]
     small, concave = flat[:, 2].detach() < 3.0, flat[:, 4].detach() >= 0.5
     px, py = px.repeat_interleave(n, 0), py.repeat_interleave(n, 0)
-    out = flat.new_zeros(count * n, py.shape[1], px.shape[2])
-    for antialiased in (False, True):
-        for hard in (False, True):
-            idx = torch.nonzero((small == antialiased) & (concave == hard))[:, 0]
-            if len(idx):
-                opa = dab_opacity(
-                    px[idx], py[idx], coef[idx], (cos[idx], sin[idx]), antialiased, hard
-                )
-                out = out.index_copy(0, idx, opa)
-    mean = out.view(count, n, *out.shape[1:]).mean(1)
+    phases = phases if shift else 1
+    steps = [a / phases for a in range(phases)]
+    fine = []  # the dab moved by (a, b) / phases: (P, H, phases, W, phases) samples
+    for b in steps:
+        for a in steps:
+            out = flat.new_zeros(count * n, py.shape[1], px.shape[2])
+            for antialiased in (False, True):
+                for hard in (False, True):
+                    idx = torch.nonzero((small == antialiased) & (concave == hard))[:, 0]
+                    if len(idx):
+                        opa = dab_opacity(
+                            px[idx] - a,
+                            py[idx] - b,
+                            coef[idx],
+                            (cos[idx], sin[idx]),
+                            antialiased,
+                            hard,
+                        )
+                        out = out.index_copy(0, idx, opa)
+            fine.append(out.view(count, n, *out.shape[1:]).mean(1))
+    height, width = fine[0].shape[1:]
+    mean = torch.stack(fine, -1).view(count, height, width, phases, phases)
+    mean = mean.permute(0, 1, 3, 2, 4).reshape(count, height * phases, width * phases)
     if not shift:
         return mean
-    across = jitter_kernel(jitter, mean.shape[2], shift).transpose(1, 2)
-    return jitter_kernel(jitter, mean.shape[1], shift) @ mean @ across
+    across = jitter_kernel(jitter, width, shift, phases).transpose(1, 2)
+    return jitter_kernel(jitter, height, shift, phases) @ mean @ across
 
 
 def render_dabs(
@@ -702,7 +733,9 @@ def render_dabs(
             opa = dab_opacity(fx, fy, coef[part], angle_part, aa, concave)
         else:
             picked = order[part]
-            opa = expected_opacity(nodes[picked], jitter[picked], fx, fy, grow)
+            small = bool(reach[picked].max() < SUBPIXEL_RADIUS)
+            phases = SUBPIXEL_PHASES if small else 1
+            opa = expected_opacity(nodes[picked], jitter[picked], fx, fy, grow, phases)
             px = corner_x[part, None, None] - grow + torch.arange(sx + 2 * grow)[None, None, :]
             py = corner_y[part, None, None] - grow + torch.arange(sy + 2 * grow)[None, :, None]
         whose = owner[part, None, None]
