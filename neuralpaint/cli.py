@@ -186,6 +186,7 @@ def _twins(args: argparse.Namespace, out: str) -> None:
         option("reference") or "regression",
         _split(option("brushes")),
         bool(option("compile")),
+        [] if option("designs") == "none" else _split(option("designs")),
     )
     print(table.to_markdown(index=False, floatfmt=".3g"))
 
@@ -540,6 +541,11 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
         " ratios' denominator; default classic/dry_brush)",
     )
     p.add_argument("--compile", action="store_true", help="also time torch.compile'd designs")
+    p.add_argument(
+        "--designs",
+        default=None,
+        help="comma-separated untrained designs to time, or 'none' (default: the preset's)",
+    )
 
     p = suites.add_parser(
         "brushes", help="each brush's twin against that brush's noise ceiling; transfer gaps"

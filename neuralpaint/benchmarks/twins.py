@@ -332,12 +332,16 @@ def run_twins(
     reference: str = "regression",
     brushes: list[str] | None = None,
     compiled: bool = False,
+    designs: list[str] | None = None,
 ) -> pd.DataFrame:
     """Speed of every design and trained painter against MyPaint, and the trained
-    painters' held-out fidelity; writes ``twins.csv`` and ``twins.md``."""
+    painters' held-out fidelity; writes ``twins.csv`` and ``twins.md``. ``designs``
+    replaces the preset's untrained designs (``[]``: time the painters only)."""
     if preset not in TWINS_PRESETS:
         raise ValueError(f"preset must be one of {sorted(TWINS_PRESETS)}, got {preset!r}")
     config = TWINS_PRESETS[preset]
+    if designs is not None:
+        config = replace(config, designs=tuple(designs))
     brushes = require_twin_brushes(brushes or [DEFAULT_BRUSH])
     painters = painters or []
     modules = {f"design: {name}": design_module(name) for name in config.designs}
@@ -352,6 +356,8 @@ def run_twins(
         command += f" --brushes {','.join(brushes)}"
     if reference != "regression":
         command += f" --reference {reference}"
+    if designs is not None:
+        command += f" --designs {','.join(designs) or 'none'}"
     out = Path(out_dir)
     write_text(
         out / "twins.csv",
