@@ -1,11 +1,11 @@
 """A differentiable twin that paints the way libmypaint does: dab by dab.
 
 A neural twin learns a brush from examples and blurs what it cannot fit: thin nib
-strokes and one-pixel edges. For a brush without randomness (``classic/pen``,
-``classic/calligraphy``, ``classic/marker_fat``) there is nothing to learn: the stroke
-is a deterministic function of the action, written in libmypaint 1.6's
-``mypaint-brush.c`` and ``mypaint-tiled-surface.c``. :class:`DabTwin` computes it in
-torch, for a batch, with gradients:
+strokes and one-pixel edges. For a brush like ``classic/pen``, ``classic/calligraphy``
+or ``classic/marker_fat`` there is nothing to learn: the stroke is a deterministic
+function of the action (and, for a brush that jitters its dabs, so is its expectation),
+written in libmypaint 1.6's ``mypaint-brush.c`` and ``mypaint-tiled-surface.c``.
+:class:`DabTwin` computes it in torch, for a batch, with gradients:
 
 1. **Where the dabs go.** libmypaint low-pass filters the pointer per event
    (``slow_tracking``), places a dab each time the distance moved, measured in dab
