@@ -425,11 +425,13 @@ def test_bench_twins_times_designs_against_mypaint_and_checks_fidelity(
     across = twins.fidelity_table([pen], reference=dry, strokes=20).iloc[0]
     assert across["reference"] == f"none ({PEN})" and across["keeps fidelity"] == "–"
     assert "Δ r2" not in across
+    # painters only; none of them of the reference's brush, so no Δ and no verdict
     alone = twins.run_twins(
-        "tiny", tmp_path / "alone", painters=[pen], reference=pen, brushes=[PEN], designs=[]
+        "tiny", tmp_path / "alone", painters=[pen], reference=dry, brushes=[PEN], designs=[]
     )
     assert not alone["design"].dropna().str.startswith("design:").any()
-    assert "--designs none" in (tmp_path / "alone" / "twins.md").read_text()
+    md = (tmp_path / "alone" / "twins.md").read_text()
+    assert "--designs none" in md and "Held-out fidelity" in md and "Δ r2" not in md
 
 
 def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monkeypatch):

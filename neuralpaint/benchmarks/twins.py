@@ -401,7 +401,7 @@ def run_twins(
         ]
         md += (
             "\n## Held-out fidelity\n\n"
-            + fidelity[cols].to_markdown(index=False, floatfmt=".4f")
+            + fidelity[[c for c in cols if c in fidelity]].to_markdown(index=False, floatfmt=".4f")
             + f"\n\n*keeps fidelity*: R² and ink IoU at most {FIDELITY_MARGIN} below the"
             " reference's on the same shard (single MyPaint renders); for a discrete painter,"
             f" brush-down strokes only and also R² ≥ {DISCRETE_BAR['r2']}, IoU ≥"
