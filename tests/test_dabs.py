@@ -16,6 +16,7 @@ from neuralpaint.painters import metrics
 from neuralpaint.painters.dabs import (
     GAUSS_REACH,
     DabTwin,
+    StraightThrough,
     UnsupportedBrushError,
     dab_brushes,
     gauss_nodes,
@@ -317,3 +318,7 @@ def test_a_straight_through_pair_paints_exactly_and_differentiates_smoothly():
         load_painter("dabs:classic/pen~dabs:classic/pen")
     with pytest.raises(ckpt.CheckpointError, match="no painter 'no-such-painter'"):
         load_painter("dabs:classic/pen~no-such-painter")
+    from neuralpaint.agents.registry import make_agent
+
+    agent = make_agent("stroke-optimizer@dabs:classic/pen~regression-pen", brush="classic/pen")
+    assert isinstance(agent.painter, StraightThrough)
