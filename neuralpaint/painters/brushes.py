@@ -243,16 +243,24 @@ def require_twin_brushes(brushes: list[str]) -> list[str]:
 def describe_catalogue() -> str:
     """A Markdown summary: the curated twins, how many brushes qualify, and why the
     others are excluded (counted by reason)."""
+    from neuralpaint.painters.dabs import PREFIX, dab_brushes  # dabs imports this module
+
     cat = catalogue()
     normal = [n for n, i in cat.items() if i.normal]
+    exact = set(dab_brushes()) & set(normal)
     lines = [
         f"{len(cat)} installed brushes; {len(normal)} use normal blending of one colour and "
-        "can have a twin.",
+        f"can have a twin; the dab twin (`{PREFIX}<brush>`) paints {len(exact)} of them.",
         "",
-        "| brush | twin | character |",
-        "|---|---|---|",
+        "| brush | twin | dab twin | character |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| `{t.brush}` | `{twin_name(t.brush)}` | {t.character} |" for t in TWIN_BRUSHES]
+    lines += [
+        f"| `{t.brush}` | `{twin_name(t.brush)}` | "
+        + (f"`{PREFIX}{t.brush}`" if t.brush in exact else "–")
+        + f" | {t.character} |"
+        for t in TWIN_BRUSHES
+    ]
     counts: dict[str, int] = {}
     for info in cat.values():
         for setting in info.non_normal:
