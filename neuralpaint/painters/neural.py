@@ -200,7 +200,9 @@ def load_painter(
     """Load a painter module in eval mode.
 
     Args:
-        name_or_path: a shipped painter name or a checkpoint folder.
+        name_or_path: a shipped painter name, a checkpoint folder, ``dabs:<brush>``
+            (libmypaint's dab engine in torch) or ``dabs:<brush>~<painter>`` (that
+            engine's strokes with ``<painter>``'s gradients).
         device: where to put it.
         expect_discrete: when given, check the painter's action variant matches.
         brush: for a brush-conditioned painter, the brush to paint (its ``forward`` then
