@@ -90,11 +90,13 @@ def strokes(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((n, A.ACTION_DIM))
 
 
-@pytest.mark.parametrize("brush", ["classic/pen", "classic/calligraphy"])
+@pytest.mark.parametrize("brush", ["classic/pen", "classic/calligraphy", "classic/marker_fat"])
 def test_render_dabs_paints_libmypaints_own_dabs_as_libmypaint_does(brush):
     """Given the very dabs libmypaint draws, the twin's pixels are libmypaint's: the
-    dab shapes (hard, anti-aliased, elliptical) and the blending are exact."""
+    dab shapes (hard, anti-aliased, elliptical) and the blending are exact. Half the
+    strokes are thin, so their dabs take the anti-aliased path (radius below 3)."""
     actions = strokes(12, 1)
+    actions[:6, A.SIZE_INDEX] = 0.05
     recorded = DabRecorder().record(actions, brush)
     dabs = torch.tensor(np.concatenate(recorded))
     owner = torch.repeat_interleave(
@@ -102,8 +104,8 @@ def test_render_dabs_paints_libmypaints_own_dabs_as_libmypaint_does(brush):
     )
     ours = render_dabs(dabs, owner, len(recorded), 64)[:, 0].float()
     real = torch.tensor(MyPaintRenderer(64, brush).render_masks(actions, seed=0))
-    assert float((ours - real).abs().max()) < 0.01
-    assert metrics.all_metrics(ours[:, None], real[:, None])["r2"] > 0.9999
+    assert float((ours - real).abs().max()) < 0.002
+    assert metrics.all_metrics(ours[:, None], real[:, None])["r2"] > 0.99999
 
 
 @pytest.mark.parametrize("brush", NIBS)

@@ -572,9 +572,10 @@ def dab_opacity(
         cx, cy = right - 0.5, bottom - 0.5
         inside = ((right > 0) & (right < 1)) & ((bottom > 0) & (bottom < 1))
         along = cx * cs + cy * sn
-        nx = torch.minimum(torch.maximum(cs * along, right - 1), right)
-        ny = torch.minimum(torch.maximum(sn * along, bottom - 1), bottom)
-        near = torch.where(inside, 0.0, squared(nx, ny) * inv_r2)
+        # the point of the pixel nearest the dab's line; the centre itself when inside
+        nx = torch.where(inside, 0.0, torch.minimum(torch.maximum(cs * along, right - 1), right))
+        ny = torch.where(inside, 0.0, torch.minimum(torch.maximum(sn * along, bottom - 1), bottom))
+        near = squared(nx, ny) * inv_r2
         step = torch.where((cx - cs) * sn - cs * (cy + sn) < 0, -_AREA_ONE_RADIUS, _AREA_ONE_RADIUS)
         far_sq = squared(nx + sn * step, ny - cs * step)
         far = far_sq * inv_r2
