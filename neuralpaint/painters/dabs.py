@@ -662,8 +662,9 @@ def expected_opacity(
     mean = mean.permute(0, 1, 3, 2, 4).reshape(count, height * phases, width * phases)
     if not shift:
         return mean
-    across = jitter_kernel(jitter, width, shift, phases).transpose(1, 2)
-    return jitter_kernel(jitter, height, shift, phases) @ mean @ across
+    down = jitter_kernel(jitter, height, shift, phases)
+    across = down if width == height else jitter_kernel(jitter, width, shift, phases)
+    return down @ mean @ across.transpose(1, 2)
 
 
 def render_dabs(
