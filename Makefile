@@ -6,7 +6,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.neuralpaint-installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := libmypaint-1.5-1 mypaint-brushes dataset-fashion-mnist
+APT_PKGS := libmypaint-1.5-1 mypaint-brushes dataset-fashion-mnist gcc libc6-dev
 BRUSH   := /usr/share/mypaint-data/1.0/brushes/classic/dry_brush.myb
 
 .PHONY: setup system demo test lint format bench clean
@@ -14,10 +14,11 @@ BRUSH   := /usr/share/mypaint-data/1.0/brushes/classic/dry_brush.myb
 setup: system $(STAMP)
 
 # libmypaint and its brushes from Debian's packages, unless already present (or
-# NEURALPAINT_LIBMYPAINT points at a library installed some other way).
+# NEURALPAINT_LIBMYPAINT points at a library installed some other way), and a C compiler
+# for the dab twin's fused rasteriser (neuralpaint/painters/dab_raster.c).
 system:
-	@if [ -n "$$NEURALPAINT_LIBMYPAINT" ] || { ldconfig -p 2>/dev/null | grep -q 'libmypaint-1.5.so.1' && [ -f $(BRUSH) ] && [ -d /usr/share/datasets/fashion-mnist ]; }; then \
-		echo "libmypaint, mypaint-brushes, dataset-fashion-mnist: present"; \
+	@if [ -n "$$NEURALPAINT_LIBMYPAINT" ] || { ldconfig -p 2>/dev/null | grep -q 'libmypaint-1.5.so.1' && [ -f $(BRUSH) ] && [ -d /usr/share/datasets/fashion-mnist ] && command -v cc >/dev/null; }; then \
+		echo "libmypaint, mypaint-brushes, dataset-fashion-mnist, cc: present"; \
 	elif command -v apt-get >/dev/null; then \
 		echo "installing $(APT_PKGS) with apt-get"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \

@@ -11,14 +11,15 @@ from cffi import FFI
 
 from neuralpaint import actions as A
 from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters import dab_kernel, metrics
 from neuralpaint.painters import libmypaint as L
-from neuralpaint.painters import metrics
 from neuralpaint.painters.dabs import (
     GAUSS_REACH,
     DabTwin,
     StraightThrough,
     UnsupportedBrushError,
     dab_brushes,
+    dab_coefficients,
     gauss_nodes,
     jitter_kernel,
     render_dabs,
@@ -102,10 +103,11 @@ def test_render_dabs_paints_libmypaints_own_dabs_as_libmypaint_does(brush):
     owner = torch.repeat_interleave(
         torch.arange(len(recorded)), torch.tensor([len(d) for d in recorded])
     )
-    ours = render_dabs(dabs, owner, len(recorded), 64)[:, 0].float()
     real = torch.tensor(MyPaintRenderer(64, brush).render_masks(actions, seed=0))
-    assert float((ours - real).abs().max()) < 0.002
-    assert metrics.all_metrics(ours[:, None], real[:, None])["r2"] > 0.99999
+    for fused in (False, True):  # float32: the compiled rasteriser, when asked for
+        ours = render_dabs(dabs.float(), owner, len(recorded), 64, fused=fused)[:, 0]
+        assert float((ours - real).abs().max()) < 0.002
+        assert metrics.all_metrics(ours[:, None], real[:, None])["r2"] > 0.99999
 
 
 @pytest.mark.parametrize("brush", NIBS)
@@ -164,6 +166,74 @@ def test_gradients_match_finite_differences():
     numeric = float((loss(actions + eps * direction) - loss(actions - eps * direction)) / (2 * eps))
     assert abs(analytic - numeric) < 0.02 * abs(numeric)
     assert a.grad[:, [A.SIZE_INDEX, 6, 7]].abs().sum() > 0  # size and pressure matter too
+
+
+def random_dabs(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dabs of every kind the rasteriser knows: below and above radius 3 (anti-aliased
+    and plain), convex and concave, elliptical at any angle, some off the canvas."""
+    g = torch.Generator().manual_seed(seed)
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(count, generator=g)
+
+    columns = [
+        uniform(-6, 70),
+        uniform(-6, 70),
+        uniform(0.3, 9),
+        uniform(0.05, 1),
+        uniform(0.05, 0.98),
+        uniform(1, 6),
+        uniform(-180, 180),
+    ]
+    return torch.stack(columns, 1), torch.randint(0, 3, (count,), generator=g)
+
+
+def test_the_fused_rasteriser_paints_and_differentiates_as_the_torch_one_does():
+    """The compiled kernel is the torch rasteriser fused: the same canvases and the
+    same gradient for every dab column, on every path (anti-aliased, plain, convex,
+    concave, elliptical, partly off the canvas)."""
+    dabs, owner = random_dabs(400, 0)
+    assert dab_kernel.usable(dabs)
+    weights = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1)) - 0.5
+    canvases, grads = [], []
+    for fused in (False, True):
+        leaf = dabs.clone().requires_grad_(True)
+        canvas = render_dabs(leaf, owner, 3, 64, fused=fused)
+        (canvas * weights).sum().backward()
+        canvases.append(canvas.detach())
+        grads.append(leaf.grad)
+    assert canvases[0].amax() > 0.9 and float((canvases[1] - canvases[0]).abs().max()) < 1e-5
+    torch_grad, fused_grad = grads
+    assert torch_grad[:, :6].norm(dim=0).gt(0).all()
+    error = (fused_grad - torch_grad).norm(dim=0) / torch_grad.norm(dim=0).clamp(min=1e-6)
+    assert float(error.max()) < 1e-4
+
+
+def test_the_fused_rasteriser_refuses_windows_it_would_write_outside_of():
+    dabs, owner = random_dabs(4, 2)
+    coef = dab_coefficients(dabs)
+    angle = torch.zeros(4, 2)
+    window = torch.zeros(4, 6, dtype=torch.int64)
+    with pytest.raises(ValueError, match="window must be"):
+        dab_kernel.raster(coef, angle, window[:, :5], 1, 64)
+    window[:, 4] = 1
+    with pytest.raises(ValueError, match="outside 0..0"):
+        dab_kernel.raster(coef, angle, window, 1, 64)
+
+
+def test_without_a_c_compiler_the_twin_keeps_its_torch_rasteriser(monkeypatch, tmp_path):
+    """No compiler: one warning that says what to install, and the same canvas."""
+    dabs, owner = random_dabs(50, 3)
+    fused = render_dabs(dabs, owner, 3, 64)
+    monkeypatch.setattr(dab_kernel, "library_path", lambda: tmp_path / "missing.so")
+    monkeypatch.setattr(dab_kernel.shutil, "which", lambda name: None)
+    dab_kernel.load_kernel.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="apt-get install gcc"):
+            assert not dab_kernel.usable(dabs)
+        assert float((render_dabs(dabs, owner, 3, 64) - fused).abs().max()) < 1e-5
+    finally:
+        dab_kernel.load_kernel.cache_clear()
 
 
 def test_the_jitter_kernel_moves_ink_as_rand_gauss_moves_a_dab():

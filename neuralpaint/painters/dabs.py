@@ -53,6 +53,7 @@ from torch import nn
 
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
+from neuralpaint.painters import dab_kernel
 from neuralpaint.painters import libmypaint as L
 from neuralpaint.painters.broadcast import brush_radius, curve_points
 from neuralpaint.painters.brushes import quiet_stderr
@@ -673,6 +674,7 @@ def render_dabs(
     batch: int,
     size: int,
     noise: torch.Tensor | None = None,
+    fused: bool = True,
 ) -> torch.Tensor:
     """Compose ``(D, 7)`` dabs onto ``batch`` white canvases (``owner`` says whose):
     ``(batch, 1, size, size)`` alpha masks, ``1 - prod(1 - opacity)`` per pixel.
@@ -687,7 +689,11 @@ def render_dabs(
     as :meth:`DabTwin.dabs` gives them) each dab is replaced by its expected opacity
     (:func:`expected_opacity`). The dabs' noises are independent, so
     ``E[1 - prod(1 - a)] = 1 - prod(1 - E[a])``: the canvas is MyPaint's expected
-    stroke, the mean of infinitely many renders."""
+    stroke, the mean of infinitely many renders.
+
+    Without noise, float32 dabs on the CPU take the compiled rasteriser
+    (:mod:`~neuralpaint.painters.dab_kernel`) unless ``fused`` is false; it paints the
+    same canvas with one pass per window."""
     x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
     reach, shift = r, torch.zeros_like(r, dtype=torch.long)
     if noise is not None:
@@ -702,6 +708,14 @@ def render_dabs(
     half_y = reach * torch.sqrt(sin**2 + (cos / ratio) ** 2)
     side_x = torch.ceil(2 * half_x + 3).long()  # floor(x + h + 1) - floor(x - h - 1) + 1
     side_y = torch.ceil(2 * half_y + 3).long()
+    corner_x = torch.floor(x - half_x - 1.0).long()
+    corner_y = torch.floor(y - half_y - 1.0).long()
+    if noise is None and fused and dab_kernel.usable(dabs):
+        flags = torch.where(r < 3.0, dab_kernel.FLAG_ANTIALIASED, 0)
+        flags = flags + torch.where(hardness >= 0.5, dab_kernel.FLAG_CONCAVE, 0)
+        window = torch.stack([corner_x, corner_y, side_x, side_y, owner.long(), flags], 1)
+        angles = torch.stack([cos, sin], 1)
+        return dab_kernel.raster(dab_coefficients(dabs), angles, window, batch, size)
     margin = int(max(side_x.max(), side_y.max()) + 2 * shift.max()) if len(dabs) else 0
     padded = size + 2 * margin
     # groups: window size, and for plain dabs the anti-aliased path (below radius 3)
@@ -715,8 +729,7 @@ def render_dabs(
     keys, counts = torch.unique_consecutive(key, return_counts=True)
     coef = dab_coefficients(dabs[order])
     cos, sin, owner = cos[order], sin[order], owner[order]
-    corner_x = torch.floor(x - half_x - 1.0).long()[order]
-    corner_y = torch.floor(y - half_y - 1.0).long()[order]
+    corner_x, corner_y = corner_x[order], corner_y[order]
     indices, values = [], []
     start = 0
     for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
