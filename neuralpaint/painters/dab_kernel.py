@@ -88,11 +88,11 @@ class _FusedRaster(torch.autograd.Function):
     def forward(ctx, coef, angle, window, batch: int, size: int):  # noqa: D102
         lib = load_kernel()
         coef, angle, window = coef.contiguous(), angle.contiguous(), window.contiguous()
-        log_clear = coef.new_zeros(batch, size, size)
+        clear = coef.new_ones(batch, size, size)
         lib.dab_raster_forward(
-            len(coef), _address(coef), _address(angle), _address(window), size, _address(log_clear)
+            len(coef), _address(coef), _address(angle), _address(window), size, _address(clear)
         )
-        canvas = 1.0 - torch.exp(log_clear)
+        canvas = 1.0 - clear
         ctx.save_for_backward(coef, angle, window, canvas)
         return canvas[:, None]
 

@@ -8,7 +8,8 @@
  * integers: its window's corner and size, the canvas it lands on and two flags (bit 0:
  * the anti-aliased path below radius 3, bit 1: a concave profile, hardness >= 1/2).
  *
- * Forward adds log(1 - opacity) of every dab pixel inside the canvas to `log_clear`.
+ * Forward multiplies `clear` (ones to start with) by 1 - opacity of every dab pixel
+ * inside the canvas: the canvas is 1 - clear, as the torch version's sum of logarithms.
  * Backward takes `weight` = dL/dcanvas * (1 - canvas) and adds each dab's gradient
  * with respect to its coefficients to `grad_coef`: dL/dopacity = weight / (1 - opacity).
  * Single-threaded; compiled on first use by neuralpaint/painters/dab_kernel.py. */
@@ -132,13 +133,13 @@ static inline float plain_rr(const Coef *k, float dx, float dy, float *across, f
 }
 
 void dab_raster_forward(int64_t count, const float *coef, const float *angle,
-                        const int64_t *window, int64_t size, float *log_clear) {
+                        const int64_t *window, int64_t size, float *clear) {
     for (int64_t d = 0; d < count; d++) {
         const Coef *k = (const Coef *)(coef + NCOEF * d);
         const int64_t *w = window + 6 * d;
         float cs = angle[2 * d], sn = angle[2 * d + 1];
         int antialiased = w[5] & FLAG_ANTIALIASED, concave = (w[5] & FLAG_CONCAVE) != 0;
-        float *canvas = log_clear + w[4] * size * size;
+        float *canvas = clear + w[4] * size * size;
         int64_t y0 = w[1] < 0 ? 0 : w[1], y1 = w[1] + w[3] > size ? size : w[1] + w[3];
         int64_t x0 = w[0] < 0 ? 0 : w[0], x1 = w[0] + w[2] > size ? size : w[0] + w[2];
         for (int64_t py = y0; py < y1; py++) {
@@ -151,7 +152,7 @@ void dab_raster_forward(int64_t count, const float *coef, const float *angle,
                                  : plain_rr(k, dx, dy, &across, &along);
                 float opa = profile(k, rr, concave, &inner);
                 if (opa > 0.0f)
-                    canvas[py * size + px] += log1pf(-(opa < CLEAR_MAX ? opa : CLEAR_MAX));
+                    canvas[py * size + px] *= 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
             }
         }
     }
