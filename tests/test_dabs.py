@@ -188,23 +188,40 @@ def random_dabs(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(columns, 1), torch.randint(0, 3, (count,), generator=g)
 
 
-def test_the_fused_rasteriser_paints_and_differentiates_as_the_torch_one_does():
-    """The compiled kernel is the torch rasteriser fused: the same canvases and the
+def random_noise(dabs: torch.Tensor, seed: int) -> torch.Tensor:
+    """Position noise (none for a quarter of the dabs), radius noise (none for half),
+    and the radius, hardness and anti-aliasing before softening."""
+    g = torch.Generator().manual_seed(seed)
+    count = len(dabs)
+    jitter = 3 * torch.rand(count, generator=g) * (torch.rand(count, generator=g) > 0.25)
+    spread = 0.4 * torch.rand(count, generator=g) * (torch.rand(count, generator=g) > 0.5)
+    aa = torch.rand(count, generator=g)
+    return torch.stack([jitter, spread, dabs[:, 2], dabs[:, 4], aa], 1)
+
+
+@pytest.mark.parametrize("random", [False, True], ids=["plain dabs", "random dabs"])
+def test_the_fused_rasteriser_paints_and_differentiates_as_the_torch_one_does(random):
+    """The compiled kernels are the torch rasteriser fused: the same canvases and the
     same gradient for every dab column, on every path (anti-aliased, plain, convex,
-    concave, elliptical, partly off the canvas)."""
-    dabs, owner = random_dabs(400, 0)
+    concave, elliptical, partly off the canvas), and for random dabs every noise column
+    (position noise blurred at one and at two sub-pixel phases, radius noise)."""
+    dabs, owner = random_dabs(300, 0)
+    noise = random_noise(dabs, 1) if random else None
     assert dab_kernel.usable(dabs)
     weights = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1)) - 0.5
     canvases, grads = [], []
     for fused in (False, True):
-        leaf = dabs.clone().requires_grad_(True)
-        canvas = render_dabs(leaf, owner, 3, 64, fused=fused)
+        leaves = [dabs.clone().requires_grad_(True)]
+        if random:
+            leaves.append(noise.clone().requires_grad_(True))
+        canvas = render_dabs(leaves[0], owner, 3, 64, *leaves[1:], fused=fused)
         (canvas * weights).sum().backward()
         canvases.append(canvas.detach())
-        grads.append(leaf.grad)
+        grads.append(torch.cat([leaf.grad for leaf in leaves], 1))
     assert canvases[0].amax() > 0.9 and float((canvases[1] - canvases[0]).abs().max()) < 1e-5
     torch_grad, fused_grad = grads
-    assert torch_grad[:, :6].norm(dim=0).gt(0).all()
+    fed = [0, 1, 3, 5, 7, 8, 9, 10] if random else [0, 1, 2, 3, 4, 5]
+    assert torch_grad[:, fed].norm(dim=0).gt(0).all()
     error = (fused_grad - torch_grad).norm(dim=0) / torch_grad.norm(dim=0).clamp(min=1e-6)
     assert float(error.max()) < 1e-4
 
@@ -219,19 +236,26 @@ def test_the_fused_rasteriser_refuses_windows_it_would_write_outside_of():
     window[:, 4] = 1
     with pytest.raises(ValueError, match="outside 0..0"):
         dab_kernel.raster(coef, angle, window, 1, 64)
+    place = torch.tensor([[0, 0, 2, 3, 0]])
+    with pytest.raises(ValueError, match="width \\* height"):
+        dab_kernel.compose(torch.zeros(5), place, 1, 64)
+    with pytest.raises(ValueError, match="outside 0..0"):
+        dab_kernel.compose(torch.zeros(6), place + torch.tensor([0, 0, 0, 0, 1]), 1, 64)
 
 
 def test_without_a_c_compiler_the_twin_keeps_its_torch_rasteriser(monkeypatch, tmp_path):
     """No compiler: one warning that says what to install, and the same canvas."""
     dabs, owner = random_dabs(50, 3)
-    fused = render_dabs(dabs, owner, 3, 64)
+    noise = random_noise(dabs, 4)
+    fused = [render_dabs(dabs, owner, 3, 64), render_dabs(dabs, owner, 3, 64, noise)]
     monkeypatch.setattr(dab_kernel, "library_path", lambda: tmp_path / "missing.so")
     monkeypatch.setattr(dab_kernel.shutil, "which", lambda name: None)
     dab_kernel.load_kernel.cache_clear()
     try:
         with pytest.warns(UserWarning, match="apt-get install gcc"):
             assert not dab_kernel.usable(dabs)
-        assert float((render_dabs(dabs, owner, 3, 64) - fused).abs().max()) < 1e-5
+        assert float((render_dabs(dabs, owner, 3, 64) - fused[0]).abs().max()) < 1e-5
+        assert float((render_dabs(dabs, owner, 3, 64, noise) - fused[1]).abs().max()) < 1e-5
     finally:
         dab_kernel.load_kernel.cache_clear()
 

@@ -1,12 +1,19 @@
-"""The dab twin's rasteriser as one compiled C pass (``dab_raster.c``), with gradients.
+"""The dab twin's rasteriser as compiled C passes (``dab_raster.c``), with gradients.
 
 In torch, :func:`neuralpaint.painters.dabs.render_dabs` makes about twenty passes over
 every dab window (each arithmetic step is one operation) and autograd keeps each
 intermediate for the backward pass. Fused, a pixel's opacity and its gradient stay in
-registers, so the raster stops being what the twin waits for (TWINS.md step 42). The C
-source is compiled on first use with the system's C compiler and cached next to the
-datasets (``$NEURALPAINT_DATA/kernels``); without a compiler, or for CUDA tensors and
-float64, :func:`render_dabs` keeps its torch path, which computes the same canvas.
+registers (TWINS.md step 42). Three kernels, each an autograd function with a
+hand-written backward:
+
+- :func:`raster`: deterministic dabs straight onto the canvases;
+- :func:`expected`: random dabs' expected opacity on their grown windows (the radius
+  draws' mean, sampled at sub-pixel phases, blurred by the position noise's matrices);
+- :func:`compose`: such windows onto the canvases.
+
+The C source is compiled on first use with the system's C compiler and cached next to
+the datasets (``$NEURALPAINT_DATA/kernels``); without a compiler, or for CUDA tensors
+and float64, :func:`render_dabs` keeps its torch path, which computes the same canvas.
 """
 
 from __future__ import annotations
@@ -70,7 +77,28 @@ def load_kernel() -> ctypes.CDLL | None:
     pointer, count = ctypes.c_void_p, ctypes.c_int64
     lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]
     lib.dab_raster_backward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
-    lib.dab_raster_forward.restype = lib.dab_raster_backward.restype = None
+    group = [count, count, pointer, pointer, pointer, pointer, count, count, count, count]
+    lib.dab_expected_forward.argtypes = [*group, pointer, pointer, pointer]
+    lib.dab_expected_backward.argtypes = [
+        *group,
+        pointer,
+        pointer,
+        pointer,
+        pointer,
+        pointer,
+        pointer,
+    ]
+    lib.dab_compose_forward.argtypes = [count, pointer, pointer, count, pointer]
+    lib.dab_compose_backward.argtypes = [count, pointer, pointer, count, pointer, pointer]
+    for function in (
+        lib.dab_raster_forward,
+        lib.dab_raster_backward,
+        lib.dab_expected_forward,
+        lib.dab_expected_backward,
+        lib.dab_compose_forward,
+        lib.dab_compose_backward,
+    ):
+        function.restype = None
     return lib
 
 
@@ -79,8 +107,8 @@ def usable(dabs: torch.Tensor) -> bool:
     return dabs.device.type == "cpu" and dabs.dtype == torch.float32 and load_kernel() is not None
 
 
-def _address(tensor: torch.Tensor) -> ctypes.c_void_p:
-    return ctypes.c_void_p(tensor.data_ptr())
+def _address(tensor: torch.Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(None if tensor is None else tensor.data_ptr())
 
 
 class _FusedRaster(torch.autograd.Function):
@@ -126,3 +154,100 @@ def raster(
     if len(window) and not 0 <= int(window[:, 4].min()) <= int(window[:, 4].max()) < batch:
         raise ValueError(f"window[:, 4] names canvases outside 0..{batch - 1}")
     return _FusedRaster.apply(coef, angle.to(coef.dtype), window, batch, size)
+
+
+class _FusedExpected(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, coef, angle, flags, corner, shape, down, across_t):  # noqa: D102
+        nodes, width, height, shift, phases = shape
+        count = len(corner)
+        coef, angle = coef.contiguous(), angle.contiguous()
+        flags, corner = flags.contiguous(), corner.contiguous()
+        down = None if down is None else down.contiguous()
+        across_t = None if across_t is None else across_t.contiguous()
+        expected = coef.new_empty(count, height + 2 * shift, width + 2 * shift)
+        arguments = [count, nodes, *map(_address, (coef, angle, flags, corner))]
+        arguments += [width, height, shift, phases, _address(down), _address(across_t)]
+        load_kernel().dab_expected_forward(*arguments, _address(expected))
+        ctx.save_for_backward(coef, angle, flags, corner, down, across_t)
+        ctx.arguments = arguments
+        return expected
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):  # noqa: D102
+        coef, _, _, _, down, across_t = ctx.saved_tensors
+        grad_coef = torch.zeros_like(coef)
+        grad_down = None if down is None else torch.zeros_like(down)
+        grad_across = None if across_t is None else torch.zeros_like(across_t)
+        load_kernel().dab_expected_backward(
+            *ctx.arguments,
+            _address(grad.contiguous()),
+            _address(grad_coef),
+            _address(grad_down),
+            _address(grad_across),
+        )
+        return grad_coef, None, None, None, None, grad_down, grad_across
+
+
+def expected(
+    coef: torch.Tensor,
+    angle: torch.Tensor,
+    flags: torch.Tensor,
+    corner: torch.Tensor,
+    shape: tuple[int, int, int, int, int],
+    down: torch.Tensor | None,
+    across: torch.Tensor | None,
+) -> torch.Tensor:
+    """``(P, H + 2 shift, W + 2 shift)`` expected opacity of ``P`` random dabs with
+    equal windows, as :func:`~neuralpaint.painters.dabs.expected_opacity` computes it.
+    ``coef`` (``(P * nodes, 12)``, differentiable), ``angle`` (cosine, sine) and ``flags``
+    hold each dab's radius draws; ``corner`` (``(P, 2)`` int64) the own windows' corners;
+    ``shape`` is (nodes, W, H, shift, phases); ``down`` (``(P, H + 2 shift, H phases)``)
+    and ``across`` (``(P, W + 2 shift, W phases)``) are the position noise's
+    :func:`~neuralpaint.painters.dabs.jitter_kernel` matrices (differentiable), or
+    ``None`` when there is none."""
+    across_t = None if across is None else across.transpose(1, 2)
+    return _FusedExpected.apply(coef, angle, flags, corner, shape, down, across_t)
+
+
+class _FusedCompose(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values, place, batch: int, size: int):  # noqa: D102
+        values, place = values.contiguous(), place.contiguous()
+        clear = values.new_ones(batch, size, size)
+        load_kernel().dab_compose_forward(
+            len(place), _address(values), _address(place), size, _address(clear)
+        )
+        canvas = 1.0 - clear
+        ctx.save_for_backward(values, place, canvas)
+        return canvas[:, None]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):  # noqa: D102
+        values, place, canvas = ctx.saved_tensors
+        weight = (grad[:, 0] * (1.0 - canvas)).contiguous()
+        grad_values = torch.zeros_like(values)
+        load_kernel().dab_compose_backward(
+            len(place),
+            _address(values),
+            _address(place),
+            canvas.shape[-1],
+            _address(weight),
+            _address(grad_values),
+        )
+        return grad_values, None, None, None
+
+
+def compose(values: torch.Tensor, place: torch.Tensor, batch: int, size: int) -> torch.Tensor:
+    """``(batch, 1, size, size)`` canvases, ``1 - prod(1 - value)`` per pixel, of windows
+    of opacity: ``values`` holds each window's rows one after another (differentiable),
+    ``place`` (``(D, 5)`` int64) each window's corner x and y, width, height and canvas."""
+    if place.dtype != torch.int64 or place.ndim != 2 or place.shape[1] != 5:
+        raise ValueError(f"place must be (D, 5) int64, got {tuple(place.shape)}")
+    if int((place[:, 2] * place[:, 3]).sum()) != len(values):
+        raise ValueError("values must hold width * height numbers for each window")
+    if len(place) and not 0 <= int(place[:, 4].min()) <= int(place[:, 4].max()) < batch:
+        raise ValueError(f"place[:, 4] names canvases outside 0..{batch - 1}")
+    return _FusedCompose.apply(values, place, batch, size)

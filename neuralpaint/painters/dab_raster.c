@@ -15,6 +15,7 @@
  * Single-threaded; compiled on first use by neuralpaint/painters/dab_kernel.py. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define AREA_ONE_RADIUS 0.56418958354775628f /* sqrt(1 / pi) */
 #define CLEAR_MAX (1.0f - 1e-6f)
@@ -118,12 +119,12 @@ static inline void subpixel_grad(const Coef *k, float cs, float sn, const Subpix
     grad[GY] += g_bottom;
 }
 
-/* The opacity profile: two lines in rr, the lower (concave) or the higher (convex). */
-static inline float profile(const Coef *k, float rr, int concave, int *inner_chosen) {
-    float inner = k->opaque + rr * k->slope, outer = k->outer_top * (1.0f - rr);
-    *inner_chosen = concave ? inner < outer : inner > outer;
-    return *inner_chosen ? inner : outer;
-}
+/* One pixel of one dab: what its opacity's gradient needs again. */
+typedef struct {
+    float rr, across, along;
+    int inner;
+    Subpixel s;
+} Pixel;
 
 static inline float plain_rr(const Coef *k, float dx, float dy, float *across, float *along) {
     float u = dy + 0.5f, v = dx + 0.5f;
@@ -132,29 +133,60 @@ static inline float plain_rr(const Coef *k, float dx, float dy, float *across, f
     return *across * *across + *along * *along;
 }
 
+/* The dab's opacity at a pixel, before clamping at zero: two lines in rr, the lower
+ * (concave) or the higher (convex). `dx`, `dy`: the pixel's corner minus the centre. */
+static inline float pixel_opacity(const Coef *k, float cs, float sn, int64_t flags, float dx,
+                                  float dy, Pixel *p) {
+    p->rr = (flags & FLAG_ANTIALIASED) ? subpixel_rr(k, cs, sn, dx, dy, &p->s)
+                                       : plain_rr(k, dx, dy, &p->across, &p->along);
+    float inner = k->opaque + p->rr * k->slope, outer = k->outer_top * (1.0f - p->rr);
+    p->inner = (flags & FLAG_CONCAVE) ? inner < outer : inner > outer;
+    return p->inner ? inner : outer;
+}
+
+/* Adds g * d(opacity)/d(coefficients) of one pixel to `grad`. */
+static inline void pixel_grad(const Coef *k, float cs, float sn, int64_t flags, float dx,
+                              float dy, const Pixel *p, float g, double *grad) {
+    float g_rr;
+    if (p->inner) {
+        grad[GOPAQUE] += g;
+        grad[GSLOPE] += g * p->rr;
+        g_rr = g * k->slope;
+    } else {
+        grad[GOUTER] += g * (1.0f - p->rr);
+        g_rr = -g * k->outer_top;
+    }
+    if (flags & FLAG_ANTIALIASED) {
+        subpixel_grad(k, cs, sn, &p->s, g_rr, grad);
+        return;
+    }
+    float g_across = 2.0f * p->across * g_rr, g_along = 2.0f * p->along * g_rr;
+    float u = dy + 0.5f, v = dx + 0.5f;
+    grad[GA] += g_across * u;
+    grad[GB] -= g_across * v;
+    grad[GC] += g_along * u;
+    grad[GE] += g_along * v;
+    grad[GX] += g_across * k->b - g_along * k->e;
+    grad[GY] -= g_across * k->a + g_along * k->c;
+}
+
+static inline int64_t clip(int64_t v, int64_t size) { return v < 0 ? 0 : v > size ? size : v; }
+
+/* Dabs straight onto the canvases. `window`: (count, 6) corner x, y, width, height,
+ * canvas, flags. */
 void dab_raster_forward(int64_t count, const float *coef, const float *angle,
                         const int64_t *window, int64_t size, float *clear) {
     for (int64_t d = 0; d < count; d++) {
         const Coef *k = (const Coef *)(coef + NCOEF * d);
         const int64_t *w = window + 6 * d;
-        float cs = angle[2 * d], sn = angle[2 * d + 1];
-        int antialiased = w[5] & FLAG_ANTIALIASED, concave = (w[5] & FLAG_CONCAVE) != 0;
-        float *canvas = clear + w[4] * size * size;
-        int64_t y0 = w[1] < 0 ? 0 : w[1], y1 = w[1] + w[3] > size ? size : w[1] + w[3];
-        int64_t x0 = w[0] < 0 ? 0 : w[0], x1 = w[0] + w[2] > size ? size : w[0] + w[2];
-        for (int64_t py = y0; py < y1; py++) {
-            float dy = (float)py - k->y;
-            for (int64_t px = x0; px < x1; px++) {
-                float dx = (float)px - k->x, rr, across, along;
-                Subpixel s;
-                int inner;
-                rr = antialiased ? subpixel_rr(k, cs, sn, dx, dy, &s)
-                                 : plain_rr(k, dx, dy, &across, &along);
-                float opa = profile(k, rr, concave, &inner);
+        float cs = angle[2 * d], sn = angle[2 * d + 1], *canvas = clear + w[4] * size * size;
+        for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
+            for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
+                Pixel p;
+                float opa = pixel_opacity(k, cs, sn, w[5], px - k->x, py - k->y, &p);
                 if (opa > 0.0f)
                     canvas[py * size + px] *= 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
             }
-        }
     }
 }
 
@@ -165,48 +197,201 @@ void dab_raster_backward(int64_t count, const float *coef, const float *angle,
         const Coef *k = (const Coef *)(coef + NCOEF * d);
         const int64_t *w = window + 6 * d;
         float cs = angle[2 * d], sn = angle[2 * d + 1];
-        int antialiased = w[5] & FLAG_ANTIALIASED, concave = (w[5] & FLAG_CONCAVE) != 0;
         const float *canvas = weight + w[4] * size * size;
         double grad[NCOEF] = {0};
-        int64_t y0 = w[1] < 0 ? 0 : w[1], y1 = w[1] + w[3] > size ? size : w[1] + w[3];
-        int64_t x0 = w[0] < 0 ? 0 : w[0], x1 = w[0] + w[2] > size ? size : w[0] + w[2];
-        for (int64_t py = y0; py < y1; py++) {
-            float dy = (float)py - k->y;
-            for (int64_t px = x0; px < x1; px++) {
-                float dx = (float)px - k->x, rr, across = 0.0f, along = 0.0f;
-                Subpixel s;
-                int inner;
-                rr = antialiased ? subpixel_rr(k, cs, sn, dx, dy, &s)
-                                 : plain_rr(k, dx, dy, &across, &along);
-                float opa = profile(k, rr, concave, &inner);
-                if (opa < 0.0f || opa > CLEAR_MAX)
+        for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
+            for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
+                Pixel p;
+                float dx = px - k->x, dy = py - k->y;
+                float opa = pixel_opacity(k, cs, sn, w[5], dx, dy, &p);
+                if (opa < 0.0f || opa > CLEAR_MAX || canvas[py * size + px] == 0.0f)
                     continue;
-                float g = canvas[py * size + px] / (1.0f - opa), g_rr;
-                if (g == 0.0f)
-                    continue;
-                if (inner) {
-                    grad[GOPAQUE] += g;
-                    grad[GSLOPE] += g * rr;
-                    g_rr = g * k->slope;
-                } else {
-                    grad[GOUTER] += g * (1.0f - rr);
-                    g_rr = -g * k->outer_top;
-                }
-                if (antialiased) {
-                    subpixel_grad(k, cs, sn, &s, g_rr, grad);
-                } else {
-                    float g_across = 2.0f * across * g_rr, g_along = 2.0f * along * g_rr;
-                    float u = dy + 0.5f, v = dx + 0.5f;
-                    grad[GA] += g_across * u;
-                    grad[GB] -= g_across * v;
-                    grad[GC] += g_along * u;
-                    grad[GE] += g_along * v;
-                    grad[GX] += g_across * k->b - g_along * k->e;
-                    grad[GY] -= g_across * k->a + g_along * k->c;
-                }
+                pixel_grad(k, cs, sn, w[5], dx, dy, &p, canvas[py * size + px] / (1.0f - opa),
+                           grad);
             }
-        }
         for (int i = 0; i < NCOEF; i++)
             grad_coef[NCOEF * d + i] += (float)grad[i];
+    }
+}
+
+/* Random dabs, one group of equal windows (`dab_expected_*`): each dab's mean opacity
+ * over its `nodes` radius draws, sampled at `phases` offsets per pixel of its own
+ * height x width window (fine row h * phases + b is pixel row h moved up by b / phases),
+ * then blurred by its position noise onto the window grown by `shift` on each side:
+ * E = down @ fine @ across_t, with down (grown height x fine height) and across_t
+ * (fine width x grown width). Without noise (`down` NULL) E is the fine window itself.
+ * `corner`: (count, 2) the own windows' corners. */
+typedef struct {
+    int64_t nodes, width, height, shift, phases, fw, fh, gw, gh;
+} Group;
+
+static Group group(int64_t nodes, int64_t width, int64_t height, int64_t shift, int64_t phases) {
+    Group g = {nodes, width, height, shift, phases, width * phases, height * phases,
+               width + 2 * shift, height + 2 * shift};
+    return g;
+}
+
+static inline float fine_offset(int64_t corner, int64_t i, int64_t phases, float centre) {
+    return (float)(corner + i / phases) - (float)(i % phases) / (float)phases - centre;
+}
+
+static void fine_window(const Group *g, const float *coef, const float *angle,
+                        const int64_t *flags, const int64_t *corner, float *fine) {
+    for (int64_t i = 0; i < g->fw * g->fh; i++)
+        fine[i] = 0.0f;
+    for (int64_t n = 0; n < g->nodes; n++) {
+        const Coef *k = (const Coef *)(coef + NCOEF * n);
+        for (int64_t r = 0; r < g->fh; r++) {
+            float dy = fine_offset(corner[1], r, g->phases, k->y);
+            for (int64_t c = 0; c < g->fw; c++) {
+                Pixel p;
+                float dx = fine_offset(corner[0], c, g->phases, k->x);
+                float opa = pixel_opacity(k, angle[2 * n], angle[2 * n + 1], flags[n], dx, dy, &p);
+                if (opa > 0.0f)
+                    fine[r * g->fw + c] += opa / (float)g->nodes;
+            }
+        }
+    }
+}
+
+/* out[i, :] = sum over l of a[i, l] * b[l, :] (rows of b are n long); zeros skipped */
+static void rows_times(const float *a, const float *b, float *out, int64_t m, int64_t k,
+                       int64_t n) {
+    for (int64_t i = 0; i < m * n; i++)
+        out[i] = 0.0f;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t l = 0; l < k; l++) {
+            float v = a[i * k + l];
+            if (v != 0.0f)
+                for (int64_t j = 0; j < n; j++)
+                    out[i * n + j] += v * b[l * n + j];
+        }
+}
+
+void dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const float *angle,
+                          const int64_t *flags, const int64_t *corner, int64_t width,
+                          int64_t height, int64_t shift, int64_t phases, const float *down,
+                          const float *across_t, float *expected) {
+    Group g = group(nodes, width, height, shift, phases);
+    float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
+    for (int64_t d = 0; d < count; d++) {
+        float *out = expected + d * g.gh * g.gw;
+        fine_window(&g, coef + NCOEF * nodes * d, angle + 2 * nodes * d, flags + nodes * d,
+                    corner + 2 * d, down ? fine : out);
+        if (!down)
+            continue;
+        rows_times(fine, across_t + d * g.fw * g.gw, half, g.fh, g.fw, g.gw);
+        rows_times(down + d * g.gh * g.fh, half, out, g.gh, g.fh, g.gw);
+    }
+    free(fine);
+    free(half);
+}
+
+void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, const float *angle,
+                           const int64_t *flags, const int64_t *corner, int64_t width,
+                           int64_t height, int64_t shift, int64_t phases, const float *down,
+                           const float *across_t, const float *grad_expected, float *grad_coef,
+                           float *grad_down, float *grad_across_t) {
+    Group g = group(nodes, width, height, shift, phases);
+    float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
+    float *grad_half = malloc(sizeof(float) * g.fh * g.gw);
+    float *grad_fine = malloc(sizeof(float) * g.fh * g.fw);
+    for (int64_t d = 0; d < count; d++) {
+        const float *coef_d = coef + NCOEF * nodes * d, *angle_d = angle + 2 * nodes * d;
+        const int64_t *flags_d = flags + nodes * d, *corner_d = corner + 2 * d;
+        const float *grad_out = grad_expected + d * g.gh * g.gw, *g_fine = grad_out;
+        if (down) {
+            const float *down_d = down + d * g.gh * g.fh, *across_d = across_t + d * g.fw * g.gw;
+            float *grad_down_d = grad_down + d * g.gh * g.fh;
+            float *grad_across_d = grad_across_t + d * g.fw * g.gw;
+            fine_window(&g, coef_d, angle_d, flags_d, corner_d, fine);
+            rows_times(fine, across_d, half, g.fh, g.fw, g.gw);
+            /* out = down @ half: d down = d out @ half^T, d half = down^T @ d out */
+            for (int64_t i = 0; i < g.gh; i++)
+                for (int64_t r = 0; r < g.fh; r++) {
+                    float sum = 0.0f;
+                    for (int64_t j = 0; j < g.gw; j++)
+                        sum += grad_out[i * g.gw + j] * half[r * g.gw + j];
+                    grad_down_d[i * g.fh + r] += sum;
+                }
+            for (int64_t i = 0; i < g.fh * g.gw; i++)
+                grad_half[i] = 0.0f;
+            for (int64_t i = 0; i < g.gh; i++)
+                for (int64_t r = 0; r < g.fh; r++) {
+                    float v = down_d[i * g.fh + r];
+                    if (v != 0.0f)
+                        for (int64_t j = 0; j < g.gw; j++)
+                            grad_half[r * g.gw + j] += v * grad_out[i * g.gw + j];
+                }
+            /* half = fine @ across_t: d across_t = fine^T @ d half, d fine = d half @ across_t^T */
+            for (int64_t r = 0; r < g.fh; r++)
+                for (int64_t c = 0; c < g.fw; c++) {
+                    float v = fine[r * g.fw + c], sum = 0.0f;
+                    if (v != 0.0f)
+                        for (int64_t j = 0; j < g.gw; j++)
+                            grad_across_d[c * g.gw + j] += v * grad_half[r * g.gw + j];
+                    for (int64_t j = 0; j < g.gw; j++)
+                        sum += grad_half[r * g.gw + j] * across_d[c * g.gw + j];
+                    grad_fine[r * g.fw + c] = sum;
+                }
+            g_fine = grad_fine;
+        }
+        for (int64_t n = 0; n < nodes; n++) {
+            const Coef *k = (const Coef *)(coef_d + NCOEF * n);
+            float cs = angle_d[2 * n], sn = angle_d[2 * n + 1];
+            double grad[NCOEF] = {0};
+            for (int64_t r = 0; r < g.fh; r++) {
+                float dy = fine_offset(corner_d[1], r, g.phases, k->y);
+                for (int64_t c = 0; c < g.fw; c++) {
+                    float gv = g_fine[r * g.fw + c];
+                    if (gv == 0.0f)
+                        continue;
+                    Pixel p;
+                    float dx = fine_offset(corner_d[0], c, g.phases, k->x);
+                    if (pixel_opacity(k, cs, sn, flags_d[n], dx, dy, &p) >= 0.0f)
+                        pixel_grad(k, cs, sn, flags_d[n], dx, dy, &p, gv / (float)nodes, grad);
+                }
+            }
+            for (int i = 0; i < NCOEF; i++)
+                grad_coef[NCOEF * (nodes * d + n) + i] += (float)grad[i];
+        }
+    }
+    free(fine);
+    free(half);
+    free(grad_half);
+    free(grad_fine);
+}
+
+/* Windows of expected opacity onto the canvases (`dab_compose_*`): `values` holds each
+ * window's rows one after another, `place` (count, 5) its corner x, y, width, height and
+ * canvas. */
+void dab_compose_forward(int64_t count, const float *values, const int64_t *place, int64_t size,
+                         float *clear) {
+    for (int64_t d = 0; d < count; d++) {
+        const int64_t *w = place + 5 * d;
+        float *canvas = clear + w[4] * size * size;
+        for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
+            for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
+                float v = values[(py - w[1]) * w[2] + (px - w[0])];
+                if (v > 0.0f)
+                    canvas[py * size + px] *= 1.0f - (v < CLEAR_MAX ? v : CLEAR_MAX);
+            }
+        values += w[2] * w[3];
+    }
+}
+
+void dab_compose_backward(int64_t count, const float *values, const int64_t *place,
+                          int64_t size, const float *weight, float *grad_values) {
+    for (int64_t d = 0; d < count; d++) {
+        const int64_t *w = place + 5 * d;
+        const float *canvas = weight + w[4] * size * size;
+        for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
+            for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
+                int64_t i = (py - w[1]) * w[2] + (px - w[0]);
+                if (values[i] <= CLEAR_MAX)
+                    grad_values[i] = canvas[py * size + px] / (1.0f - values[i]);
+            }
+        values += w[2] * w[3];
+        grad_values += w[2] * w[3];
     }
 }

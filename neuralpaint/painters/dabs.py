@@ -624,21 +624,35 @@ def expected_opacity(
     py: torch.Tensor,
     shift: int,
     phases: int = 1,
+    fused: bool = False,
 ) -> torch.Tensor:
     """``(P, H + 2 shift, W + 2 shift)`` expected opacity of ``P`` random dabs whose
     own windows are ``px`` (``(P, 1, W)``) and ``py`` (``(P, H, 1)``): the mean over each
     dab's radius ``nodes`` (``(P, N, 7)``, from :func:`noisy_nodes`), blurred along
     each axis by the position noise of standard deviation ``jitter``
     (:func:`jitter_kernel`) onto the window grown by ``shift`` pixels, which holds it.
-    The profile is sampled at ``phases`` offsets per pixel along each axis."""
+    The profile is sampled at ``phases`` offsets per pixel along each axis. ``fused``
+    computes the same with the compiled kernel (:func:`dab_kernel.expected`)."""
     count, n = nodes.shape[:2]
     flat = nodes.reshape(count * n, 7)
     coef = dab_coefficients(flat)
     rad = torch.deg2rad(flat[:, 6].detach())
     cos, sin = torch.cos(rad)[:, None, None], torch.sin(rad)[:, None, None]
     small, concave = flat[:, 2].detach() < 3.0, flat[:, 4].detach() >= 0.5
-    px, py = px.repeat_interleave(n, 0), py.repeat_interleave(n, 0)
     phases = phases if shift else 1
+    height, width = py.shape[1], px.shape[2]
+    if fused:
+        down = across = None
+        if shift:
+            down = jitter_kernel(jitter, height, shift, phases)
+            across = down if width == height else jitter_kernel(jitter, width, shift, phases)
+        flags = torch.where(small, dab_kernel.FLAG_ANTIALIASED, 0)
+        flags = flags + torch.where(concave, dab_kernel.FLAG_CONCAVE, 0)
+        corner = torch.stack([px[:, 0, 0], py[:, 0, 0]], 1).long()
+        angles = torch.stack([cos.flatten(), sin.flatten()], 1)
+        shape = (n, width, height, shift, phases)
+        return dab_kernel.expected(coef, angles, flags, corner, shape, down, across)
+    px, py = px.repeat_interleave(n, 0), py.repeat_interleave(n, 0)
     steps = [a / phases for a in range(phases)]
     fine = []  # the dab moved by (a, b) / phases: (P, H, phases, W, phases) samples
     for b in steps:
@@ -658,7 +672,6 @@ def expected_opacity(
                         )
                         out = out.index_copy(0, idx, opa)
             fine.append(out.view(count, n, *out.shape[1:]).mean(1))
-    height, width = fine[0].shape[1:]
     mean = torch.stack(fine, -1).view(count, height, width, phases, phases)
     mean = mean.permute(0, 1, 3, 2, 4).reshape(count, height * phases, width * phases)
     if not shift:
@@ -691,8 +704,8 @@ def render_dabs(
     ``E[1 - prod(1 - a)] = 1 - prod(1 - E[a])``: the canvas is MyPaint's expected
     stroke, the mean of infinitely many renders.
 
-    Without noise, float32 dabs on the CPU take the compiled rasteriser
-    (:mod:`~neuralpaint.painters.dab_kernel`) unless ``fused`` is false; it paints the
+    Float32 dabs on the CPU take the compiled kernels
+    (:mod:`~neuralpaint.painters.dab_kernel`) unless ``fused`` is false; they paint the
     same canvas with one pass per window."""
     x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
     reach, shift = r, torch.zeros_like(r, dtype=torch.long)
@@ -730,7 +743,8 @@ def render_dabs(
     coef = dab_coefficients(dabs[order])
     cos, sin, owner = cos[order], sin[order], owner[order]
     corner_x, corner_y = corner_x[order], corner_y[order]
-    indices, values = [], []
+    indices, values, places = [], [], []
+    fast = fused and dab_kernel.usable(dabs)
     start = 0
     for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
         part = slice(start, start + n)
@@ -750,12 +764,22 @@ def render_dabs(
             picked = order[part]
             small = bool(reach[picked].max() < SUBPIXEL_RADIUS)
             phases = SUBPIXEL_PHASES if small else 1
-            opa = expected_opacity(nodes[picked], jitter[picked], fx, fy, grow, phases)
+            opa = expected_opacity(nodes[picked], jitter[picked], fx, fy, grow, phases, fast)
+            if fast:
+                sides = torch.tensor([sx + 2 * grow, sy + 2 * grow]).expand(n, 2)
+                corners = torch.stack([corner_x[part], corner_y[part]], 1) - grow
+                places.append(torch.cat([corners, sides, owner[part, None]], 1))
+                values.append(opa.reshape(-1))
+                continue
             px = corner_x[part, None, None] - grow + torch.arange(sx + 2 * grow)[None, None, :]
             py = corner_y[part, None, None] - grow + torch.arange(sy + 2 * grow)[None, :, None]
         whose = owner[part, None, None]
         indices.append(((whose * padded + py + margin) * padded + (px + margin)).reshape(-1))
         values.append(torch.log1p(-opa.clamp(max=1 - 1e-6)).reshape(-1))
+    if fast:
+        place = torch.cat(places) if places else torch.zeros(0, 5, dtype=torch.long)
+        flat = torch.cat(values) if values else dabs.new_zeros(0)
+        return dab_kernel.compose(flat, place, batch, size)
     log_clear = dabs.new_zeros(batch * padded * padded)
     if indices:
         log_clear = log_clear.index_add(0, torch.cat(indices), torch.cat(values))
