@@ -49,7 +49,7 @@ from neuralpaint.benchmarks.transfer import (
     stroke_rows,
 )
 from neuralpaint.io import write_text
-from neuralpaint.painters import metrics
+from neuralpaint.painters import dab_kernel, metrics
 from neuralpaint.painters.brushes import TWIN_BRUSHES, require_twin_brushes
 from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
@@ -219,7 +219,8 @@ def speed(
         row = {"design": name}
         if base is not None and getattr(base, "painter_config", {}).get("kind") == "dabs":
             # elementwise work per dab, which the FLOP counter does not see
-            notes.setdefault(name, "libmypaint's dab engine in torch (no weights)")
+            engine = "compiled kernels" if dab_kernel.load_kernel() else "torch"
+            notes.setdefault(name, f"libmypaint's dab engine, {engine} (no weights)")
         elif base is not None:
             row["MFLOP/stroke"] = (
                 forward_flops(base, inputs[name.removesuffix(" (compiled)")]) / 1e6

@@ -201,7 +201,7 @@ def load_painter(
 
     Args:
         name_or_path: a shipped painter name, a checkpoint folder, ``dabs:<brush>``
-            (libmypaint's dab engine in torch) or ``dabs:<brush>~<painter>`` (that
+            (libmypaint's dab engine) or ``dabs:<brush>~<painter>`` (that
             engine's strokes with ``<painter>``'s gradients).
         device: where to put it.
         expect_discrete: when given, check the painter's action variant matches.
