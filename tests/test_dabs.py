@@ -236,6 +236,9 @@ def test_the_fused_rasteriser_refuses_windows_it_would_write_outside_of():
     window[:, 4] = 1
     with pytest.raises(ValueError, match="outside 0..0"):
         dab_kernel.raster(coef, angle, window, 1, 64)
+    flags, corner = torch.zeros(4, dtype=torch.int64), torch.zeros(4, 2, dtype=torch.int64)
+    with pytest.raises(ValueError, match="taps must be"):
+        dab_kernel.expected(coef, angle, flags, corner, (1, 5, 5, 2, 1), torch.zeros(4, 4))
     place = torch.tensor([[0, 0, 2, 3, 0]])
     with pytest.raises(ValueError, match="width \\* height"):
         dab_kernel.compose(torch.zeros(5), place, 1, 64)

@@ -77,17 +77,9 @@ def load_kernel() -> ctypes.CDLL | None:
     pointer, count = ctypes.c_void_p, ctypes.c_int64
     lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]
     lib.dab_raster_backward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
-    group = [count, count, pointer, pointer, pointer, pointer, count, count, count, count]
-    lib.dab_expected_forward.argtypes = [*group, pointer, pointer, pointer]
-    lib.dab_expected_backward.argtypes = [
-        *group,
-        pointer,
-        pointer,
-        pointer,
-        pointer,
-        pointer,
-        pointer,
-    ]
+    group = [count, count, *[pointer] * 4, *[count] * 4, pointer]  # up to the taps
+    lib.dab_expected_forward.argtypes = [*group, pointer]
+    lib.dab_expected_backward.argtypes = [*group, pointer, pointer, pointer]
     lib.dab_compose_forward.argtypes = [count, pointer, pointer, count, pointer]
     lib.dab_compose_backward.argtypes = [count, pointer, pointer, count, pointer, pointer]
     for function in (
@@ -158,36 +150,29 @@ def raster(
 
 class _FusedExpected(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, coef, angle, flags, corner, shape, down, across_t):  # noqa: D102
+    def forward(ctx, coef, angle, flags, corner, shape, taps):  # noqa: D102
         nodes, width, height, shift, phases = shape
         count = len(corner)
-        coef, angle = coef.contiguous(), angle.contiguous()
-        flags, corner = flags.contiguous(), corner.contiguous()
-        down = None if down is None else down.contiguous()
-        across_t = None if across_t is None else across_t.contiguous()
+        tensors = [t.contiguous() for t in (coef, angle, flags, corner)]
+        taps = None if taps is None else taps.contiguous()
         expected = coef.new_empty(count, height + 2 * shift, width + 2 * shift)
-        arguments = [count, nodes, *map(_address, (coef, angle, flags, corner))]
-        arguments += [width, height, shift, phases, _address(down), _address(across_t)]
+        arguments = [count, nodes, *map(_address, tensors), width, height, shift, phases]
+        arguments.append(_address(taps))
         load_kernel().dab_expected_forward(*arguments, _address(expected))
-        ctx.save_for_backward(coef, angle, flags, corner, down, across_t)
+        ctx.save_for_backward(*tensors, taps)
         ctx.arguments = arguments
         return expected
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # noqa: D102
-        coef, _, _, _, down, across_t = ctx.saved_tensors
+        coef, *_, taps = ctx.saved_tensors
         grad_coef = torch.zeros_like(coef)
-        grad_down = None if down is None else torch.zeros_like(down)
-        grad_across = None if across_t is None else torch.zeros_like(across_t)
+        grad_taps = None if taps is None else torch.zeros_like(taps)
         load_kernel().dab_expected_backward(
-            *ctx.arguments,
-            _address(grad.contiguous()),
-            _address(grad_coef),
-            _address(grad_down),
-            _address(grad_across),
+            *ctx.arguments, _address(grad.contiguous()), _address(grad_coef), _address(grad_taps)
         )
-        return grad_coef, None, None, None, None, grad_down, grad_across
+        return grad_coef, None, None, None, None, grad_taps
 
 
 def expected(
@@ -196,19 +181,18 @@ def expected(
     flags: torch.Tensor,
     corner: torch.Tensor,
     shape: tuple[int, int, int, int, int],
-    down: torch.Tensor | None,
-    across: torch.Tensor | None,
+    taps: torch.Tensor | None,
 ) -> torch.Tensor:
     """``(P, H + 2 shift, W + 2 shift)`` expected opacity of ``P`` random dabs with
     equal windows, as :func:`~neuralpaint.painters.dabs.expected_opacity` computes it.
     ``coef`` (``(P * nodes, 12)``, differentiable), ``angle`` (cosine, sine) and ``flags``
     hold each dab's radius draws; ``corner`` (``(P, 2)`` int64) the own windows' corners;
-    ``shape`` is (nodes, W, H, shift, phases); ``down`` (``(P, H + 2 shift, H phases)``)
-    and ``across`` (``(P, W + 2 shift, W phases)``) are the position noise's
-    :func:`~neuralpaint.painters.dabs.jitter_kernel` matrices (differentiable), or
-    ``None`` when there is none."""
-    across_t = None if across is None else across.transpose(1, 2)
-    return _FusedExpected.apply(coef, angle, flags, corner, shape, down, across_t)
+    ``shape`` is (nodes, W, H, shift, phases); ``taps`` (differentiable) the position
+    noise's :func:`~neuralpaint.painters.dabs.jitter_taps`, or ``None`` when there is
+    no noise."""
+    if taps is not None and taps.shape != (len(corner), 2 * shape[3] * shape[4] + 1):
+        raise ValueError(f"taps must be (P, 2 shift phases + 1), got {tuple(taps.shape)}")
+    return _FusedExpected.apply(coef, angle, flags, corner, shape, taps)
 
 
 class _FusedCompose(torch.autograd.Function):

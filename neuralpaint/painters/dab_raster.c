@@ -218,17 +218,38 @@ void dab_raster_backward(int64_t count, const float *coef, const float *angle,
  * over its `nodes` radius draws, sampled at `phases` offsets per pixel of its own
  * height x width window (fine row h * phases + b is pixel row h moved up by b / phases),
  * then blurred by its position noise onto the window grown by `shift` on each side:
- * E = down @ fine @ across_t, with down (grown height x fine height) and across_t
- * (fine width x grown width). Without noise (`down` NULL) E is the fine window itself.
- * `corner`: (count, 2) the own windows' corners. */
+ * E = down @ fine @ across^T. Both matrices are Toeplitz and banded, in one row of
+ * 2 band + 1 `taps` per dab (`jitter_taps` in dabs.py, band = shift * phases): entry
+ * (i, j * phases + a) is taps[(i - shift - j) * phases + a + band], zero outside the row.
+ * Without noise (`taps` NULL) E is the fine window itself. `corner`: (count, 2) the own windows' corners. */
 typedef struct {
-    int64_t nodes, width, height, shift, phases, fw, fh, gw, gh;
+    int64_t nodes, width, height, shift, phases, band, fw, fh, gw, gh;
 } Group;
 
 static Group group(int64_t nodes, int64_t width, int64_t height, int64_t shift, int64_t phases) {
-    Group g = {nodes, width, height, shift, phases, width * phases, height * phases,
-               width + 2 * shift, height + 2 * shift};
+    Group g = {nodes, width, height, shift, phases, shift * phases, width * phases,
+               height * phases, width + 2 * shift, height + 2 * shift};
     return g;
+}
+
+/* Where entry (grown pixel i, fine sample f) of a jitter matrix sits in `taps`; the
+ * entry is zero unless that is within 0..2 band. */
+static inline int64_t tap(const Group *g, int64_t i, int64_t f) {
+    return (i - g->shift) * g->phases - (f / g->phases) * g->phases + f % g->phases + g->band;
+}
+
+/* The grown pixels j in [lo, hi) whose entry (j, f) is within the band. */
+static inline void span(const Group *g, int64_t f, int64_t *lo, int64_t *hi) {
+    int64_t base = tap(g, 0, f), top = 2 * g->band - base;
+    *lo = base >= 0 ? 0 : (-base + g->phases - 1) / g->phases;
+    *hi = top < 0 ? 0 : top / g->phases + 1;
+    if (*hi > g->gw)
+        *hi = g->gw;
+}
+
+static inline float tap_value(const Group *g, const float *taps, int64_t i, int64_t f) {
+    int64_t t = tap(g, i, f);
+    return t < 0 || t > 2 * g->band ? 0.0f : taps[t];
 }
 
 static inline float fine_offset(int64_t corner, int64_t i, int64_t phases, float centre) {
@@ -254,34 +275,43 @@ static void fine_window(const Group *g, const float *coef, const float *angle,
     }
 }
 
-/* out[i, :] = sum over l of a[i, l] * b[l, :] (rows of b are n long); zeros skipped */
-static void rows_times(const float *a, const float *b, float *out, int64_t m, int64_t k,
-                       int64_t n) {
-    for (int64_t i = 0; i < m * n; i++)
+/* half = fine @ across^T (fh x gw), then out = down @ half (gh x gw); zeros skipped */
+static void blur(const Group *g, const float *taps, const float *fine, float *half, float *out) {
+    for (int64_t i = 0; i < g->fh * g->gw; i++)
+        half[i] = 0.0f;
+    for (int64_t i = 0; i < g->gh * g->gw; i++)
         out[i] = 0.0f;
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t l = 0; l < k; l++) {
-            float v = a[i * k + l];
+    for (int64_t r = 0; r < g->fh; r++)
+        for (int64_t c = 0; c < g->fw; c++) {
+            float v = fine[r * g->fw + c], *row = half + r * g->gw;
+            int64_t base = tap(g, 0, c), lo, hi; /* entry (j, c) is taps[base + j * phases] */
+            span(g, c, &lo, &hi);
             if (v != 0.0f)
-                for (int64_t j = 0; j < n; j++)
-                    out[i * n + j] += v * b[l * n + j];
+                for (int64_t j = lo; j < hi; j++)
+                    row[j] += v * taps[base + j * g->phases];
+        }
+    for (int64_t i = 0; i < g->gh; i++)
+        for (int64_t r = 0; r < g->fh; r++) {
+            float w = tap_value(g, taps, i, r);
+            if (w != 0.0f)
+                for (int64_t j = 0; j < g->gw; j++)
+                    out[i * g->gw + j] += w * half[r * g->gw + j];
         }
 }
 
 void dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const float *angle,
                           const int64_t *flags, const int64_t *corner, int64_t width,
-                          int64_t height, int64_t shift, int64_t phases, const float *down,
-                          const float *across_t, float *expected) {
+                          int64_t height, int64_t shift, int64_t phases, const float *taps,
+                          float *expected) {
     Group g = group(nodes, width, height, shift, phases);
+    int64_t ntaps = 2 * g.band + 1;
     float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
     for (int64_t d = 0; d < count; d++) {
         float *out = expected + d * g.gh * g.gw;
         fine_window(&g, coef + NCOEF * nodes * d, angle + 2 * nodes * d, flags + nodes * d,
-                    corner + 2 * d, down ? fine : out);
-        if (!down)
-            continue;
-        rows_times(fine, across_t + d * g.fw * g.gw, half, g.fh, g.fw, g.gw);
-        rows_times(down + d * g.gh * g.fh, half, out, g.gh, g.fh, g.gw);
+                    corner + 2 * d, taps ? fine : out);
+        if (taps)
+            blur(&g, taps + d * ntaps, fine, half, out);
     }
     free(fine);
     free(half);
@@ -289,49 +319,50 @@ void dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const
 
 void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, const float *angle,
                            const int64_t *flags, const int64_t *corner, int64_t width,
-                           int64_t height, int64_t shift, int64_t phases, const float *down,
-                           const float *across_t, const float *grad_expected, float *grad_coef,
-                           float *grad_down, float *grad_across_t) {
+                           int64_t height, int64_t shift, int64_t phases, const float *taps,
+                           const float *grad_expected, float *grad_coef, float *grad_taps) {
     Group g = group(nodes, width, height, shift, phases);
+    int64_t ntaps = 2 * g.band + 1;
     float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
-    float *grad_half = malloc(sizeof(float) * g.fh * g.gw);
+    float *out = malloc(sizeof(float) * g.gh * g.gw), *grad_half = malloc(sizeof(float) * g.fh * g.gw);
     float *grad_fine = malloc(sizeof(float) * g.fh * g.fw);
     for (int64_t d = 0; d < count; d++) {
         const float *coef_d = coef + NCOEF * nodes * d, *angle_d = angle + 2 * nodes * d;
         const int64_t *flags_d = flags + nodes * d, *corner_d = corner + 2 * d;
         const float *grad_out = grad_expected + d * g.gh * g.gw, *g_fine = grad_out;
-        if (down) {
-            const float *down_d = down + d * g.gh * g.fh, *across_d = across_t + d * g.fw * g.gw;
-            float *grad_down_d = grad_down + d * g.gh * g.fh;
-            float *grad_across_d = grad_across_t + d * g.fw * g.gw;
+        if (taps) {
+            const float *taps_d = taps + d * ntaps;
+            float *grad_taps_d = grad_taps + d * ntaps;
             fine_window(&g, coef_d, angle_d, flags_d, corner_d, fine);
-            rows_times(fine, across_d, half, g.fh, g.fw, g.gw);
+            blur(&g, taps_d, fine, half, out);
             /* out = down @ half: d down = d out @ half^T, d half = down^T @ d out */
-            for (int64_t i = 0; i < g.gh; i++)
-                for (int64_t r = 0; r < g.fh; r++) {
-                    float sum = 0.0f;
-                    for (int64_t j = 0; j < g.gw; j++)
-                        sum += grad_out[i * g.gw + j] * half[r * g.gw + j];
-                    grad_down_d[i * g.fh + r] += sum;
-                }
             for (int64_t i = 0; i < g.fh * g.gw; i++)
                 grad_half[i] = 0.0f;
             for (int64_t i = 0; i < g.gh; i++)
                 for (int64_t r = 0; r < g.fh; r++) {
-                    float v = down_d[i * g.fh + r];
-                    if (v != 0.0f)
+                    int64_t t = tap(&g, i, r);
+                    if (t < 0 || t > 2 * g.band)
+                        continue;
+                    float sum = 0.0f, w = taps_d[t], *to = grad_half + r * g.gw;
+                    const float *from = grad_out + i * g.gw, *row = half + r * g.gw;
+                    for (int64_t j = 0; j < g.gw; j++)
+                        sum += from[j] * row[j];
+                    if (w != 0.0f)
                         for (int64_t j = 0; j < g.gw; j++)
-                            grad_half[r * g.gw + j] += v * grad_out[i * g.gw + j];
+                            to[j] += w * from[j];
+                    grad_taps_d[t] += sum;
                 }
-            /* half = fine @ across_t: d across_t = fine^T @ d half, d fine = d half @ across_t^T */
+            /* half = fine @ across^T: d across = d half^T @ fine, d fine = d half @ across */
             for (int64_t r = 0; r < g.fh; r++)
                 for (int64_t c = 0; c < g.fw; c++) {
-                    float v = fine[r * g.fw + c], sum = 0.0f;
+                    float v = fine[r * g.fw + c], sum = 0.0f, *row = grad_half + r * g.gw;
+                    int64_t base = tap(&g, 0, c), lo, hi;
+                    span(&g, c, &lo, &hi);
+                    for (int64_t j = lo; j < hi; j++)
+                        sum += row[j] * taps_d[base + j * g.phases];
                     if (v != 0.0f)
-                        for (int64_t j = 0; j < g.gw; j++)
-                            grad_across_d[c * g.gw + j] += v * grad_half[r * g.gw + j];
-                    for (int64_t j = 0; j < g.gw; j++)
-                        sum += grad_half[r * g.gw + j] * across_d[c * g.gw + j];
+                        for (int64_t j = lo; j < hi; j++)
+                            grad_taps_d[base + j * g.phases] += v * row[j];
                     grad_fine[r * g.fw + c] = sum;
                 }
             g_fine = grad_fine;
@@ -358,6 +389,7 @@ void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, cons
     }
     free(fine);
     free(half);
+    free(out);
     free(grad_half);
     free(grad_fine);
 }

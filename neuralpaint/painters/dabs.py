@@ -249,6 +249,18 @@ def _ramp_mean(t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return scale * torch.where(a <= 2.0, tail(low), (a - 2.0) + tail(low))
 
 
+def jitter_taps(sigma: torch.Tensor, shift: int, phases: int = 1) -> torch.Tensor:
+    """``(D, 2 shift phases + 1)`` taps of :func:`jitter_kernel`, whose matrices are
+    Toeplitz and banded: entry ``(i, j * phases + a)`` is
+    ``taps[(i - shift - j) * phases + a + shift * phases]``, and zero outside the taps
+    (the jitter never moves a dab by ``shift`` pixels or more). The compiled kernel takes
+    the taps, so the matrices are never built."""
+    band = shift * phases
+    g = torch.arange(-band - 1, band + 2, dtype=sigma.dtype, device=sigma.device) / phases
+    ramp = _ramp_mean(g[None, :], sigma.clamp(min=1e-4)[:, None])
+    return phases * (ramp[:, 2:] - 2.0 * ramp[:, 1:-1] + ramp[:, :-2])
+
+
 def jitter_kernel(sigma: torch.Tensor, side: int, shift: int, phases: int = 1) -> torch.Tensor:
     """``(D, side + 2 shift, side * phases)`` matrices ``W[i, j * phases + a]``: the
     expected share of the value at pixel ``j`` of a dab moved by ``a / phases`` pixels
@@ -258,10 +270,8 @@ def jitter_kernel(sigma: torch.Tensor, side: int, shift: int, phases: int = 1) -
     shift's density convolved with the interpolation's triangle:
     ``q (H(g + 1/q) - 2 H(g) + H(g - 1/q))`` at ``g = i - shift - j + a/q``, with
     ``q = phases`` and ``H`` :func:`_ramp_mean`."""
-    reach = (side + shift + 1) * phases
-    g = torch.arange(-reach - 1, reach + 2, dtype=sigma.dtype, device=sigma.device) / phases
-    ramp = _ramp_mean(g[None, :], sigma.clamp(min=1e-4)[:, None])
-    taps = phases * (ramp[:, 2:] - 2.0 * ramp[:, 1:-1] + ramp[:, :-2])  # g from -reach/q
+    reach, band = (side + shift) * phases, shift * phases
+    taps = nn.functional.pad(jitter_taps(sigma, shift, phases), (reach - band, reach - band))
     i = torch.arange(side + 2 * shift, device=sigma.device)[:, None] - shift
     # column j * phases + a holds g = i - shift - j + a / phases
     j = torch.arange(side, device=sigma.device)[:, None] * phases
@@ -642,16 +652,13 @@ def expected_opacity(
     phases = phases if shift else 1
     height, width = py.shape[1], px.shape[2]
     if fused:
-        down = across = None
-        if shift:
-            down = jitter_kernel(jitter, height, shift, phases)
-            across = down if width == height else jitter_kernel(jitter, width, shift, phases)
+        taps = jitter_taps(jitter, shift, phases) if shift else None
         flags = torch.where(small, dab_kernel.FLAG_ANTIALIASED, 0)
         flags = flags + torch.where(concave, dab_kernel.FLAG_CONCAVE, 0)
         corner = torch.stack([px[:, 0, 0], py[:, 0, 0]], 1).long()
         angles = torch.stack([cos.flatten(), sin.flatten()], 1)
         shape = (n, width, height, shift, phases)
-        return dab_kernel.expected(coef, angles, flags, corner, shape, down, across)
+        return dab_kernel.expected(coef, angles, flags, corner, shape, taps)
     px, py = px.repeat_interleave(n, 0), py.repeat_interleave(n, 0)
     steps = [a / phases for a in range(phases)]
     fine = []  # the dab moved by (a, b) / phases: (P, H, phases, W, phases) samples
