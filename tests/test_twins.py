@@ -456,6 +456,23 @@ def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monk
     assert "brush_strokes.png" in (tmp_path / "brush_fidelity.md").read_text()
 
 
+def test_labels_of_nearly_coinciding_brushes_are_stacked():
+    """The nibs' points nearly coincide in the gap plot: their labels go on separate
+    lines, while a point far from the others keeps the first line."""
+    from neuralpaint.benchmarks.twins import LABEL_CHAR, LABEL_LINE, label_rows
+
+    xs = np.array([0.68, 0.946, 0.993, 0.9975, 0.998])
+    ys = np.array([0.003, 0.0007, 0.0003, 0.0000, 0.00002])
+    names = ["charcoal", "ink_blot", "pen", "calligraphy", "marker_fat"]
+    rows = label_rows(xs, ys, names)
+    assert rows[:3].tolist() == [0, 0, 0] and rows[4] > rows[3]  # marker_fat moves up
+    fx, fy = (xs - xs.min()) / np.ptp(xs), (ys - ys.min()) / np.ptp(ys) + rows * LABEL_LINE
+    for i in range(len(xs)):  # no two labels overlap
+        for j in range(i):
+            apart_x = abs(fx[i] - fx[j]) >= LABEL_CHAR * len(names[j if fx[j] < fx[i] else i])
+            assert apart_x or abs(fy[i] - fy[j]) >= LABEL_LINE - 1e-9, (names[i], names[j])
+
+
 # ------------------------------------------------------------------------------ CLI
 
 

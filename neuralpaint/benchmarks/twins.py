@@ -481,6 +481,32 @@ def transfer_gap(brush: str, twin: str, config: BrushesConfig) -> dict[str, floa
     }
 
 
+LABEL_CHAR, LABEL_LINE = 0.016, 0.05
+"""A 7-point label's character width and line height, as fractions of the gap plot's
+axes (5 × 3.4 inches)."""
+
+
+def label_rows(xs: np.ndarray, ys: np.ndarray, names: list[str]) -> np.ndarray:
+    """The line above its point each label goes on: the lowest on which its box (in
+    fractions of the data's span) overlaps no label placed before it, in order of x, so
+    brushes whose points nearly coincide (the deterministic nibs) keep readable labels."""
+    fx = (xs - xs.min()) / max(np.ptp(xs), 1e-12)
+    fy = (ys - ys.min()) / max(np.ptp(ys), 1e-12)
+    rows, boxes = np.zeros(len(xs), dtype=int), []
+    for i, name in enumerate(names):
+        width = LABEL_CHAR * len(name)
+        for row in range(len(xs) + 1):
+            x0, y0 = fx[i], fy[i] + row * LABEL_LINE
+            if all(
+                x0 >= b[2] or b[0] >= x0 + width or y0 >= b[3] or b[1] >= y0 + LABEL_LINE
+                for b in boxes
+            ):
+                break
+        rows[i] = row
+        boxes.append((x0, y0, x0 + width, y0 + LABEL_LINE))
+    return rows
+
+
 def plot_gap(table: pd.DataFrame, out: Path) -> Path:
     """The transfer gap of each brush's twin against its stochasticity."""
     import matplotlib.pyplot as plt
@@ -488,15 +514,18 @@ def plot_gap(table: pd.DataFrame, out: Path) -> Path:
     from neuralpaint.benchmarks.figures import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    done = table.dropna(subset=["gap"])
-    ax.errorbar(done["stochasticity r2"], done["gap"], done["± gap"], fmt="o")
-    for _, row in done.iterrows():
+    done = table.dropna(subset=["gap"]).sort_values("stochasticity r2")
+    xs, ys = done["stochasticity r2"].to_numpy(), done["gap"].to_numpy()
+    ax.errorbar(xs, ys, done["± gap"], fmt="o")
+    names = [brush.split("/")[-1] for brush in done["brush"]]
+    for x, y, name, row in zip(xs, ys, names, label_rows(xs, ys, names), strict=True):
         ax.annotate(
-            row["brush"].split("/")[-1],
-            (row["stochasticity r2"], row["gap"]),
+            name,
+            (x, y),
             fontsize=7,
-            xytext=(3, 3),
+            xytext=(3, 3 + 9 * row),
             textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"} if row else None,
         )
     ax.set(xlabel="R² of one MyPaint render against another", ylabel="transfer gap (L2)")
     ax.set_title("Transfer gap against brush stochasticity")

@@ -275,12 +275,10 @@ static void fine_window(const Group *g, const float *coef, const float *angle,
     }
 }
 
-/* half = fine @ across^T (fh x gw), then out = down @ half (gh x gw); zeros skipped */
-static void blur(const Group *g, const float *taps, const float *fine, float *half, float *out) {
+/* half = fine @ across^T (fh x gw); zeros skipped */
+static void blur_across(const Group *g, const float *taps, const float *fine, float *half) {
     for (int64_t i = 0; i < g->fh * g->gw; i++)
         half[i] = 0.0f;
-    for (int64_t i = 0; i < g->gh * g->gw; i++)
-        out[i] = 0.0f;
     for (int64_t r = 0; r < g->fh; r++)
         for (int64_t c = 0; c < g->fw; c++) {
             float v = fine[r * g->fw + c], *row = half + r * g->gw;
@@ -290,6 +288,12 @@ static void blur(const Group *g, const float *taps, const float *fine, float *ha
                 for (int64_t j = lo; j < hi; j++)
                     row[j] += v * taps[base + j * g->phases];
         }
+}
+
+/* out = down @ half (gh x gw) */
+static void blur_down(const Group *g, const float *taps, const float *half, float *out) {
+    for (int64_t i = 0; i < g->gh * g->gw; i++)
+        out[i] = 0.0f;
     for (int64_t i = 0; i < g->gh; i++)
         for (int64_t r = 0; r < g->fh; r++) {
             float w = tap_value(g, taps, i, r);
@@ -310,8 +314,10 @@ void dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const
         float *out = expected + d * g.gh * g.gw;
         fine_window(&g, coef + NCOEF * nodes * d, angle + 2 * nodes * d, flags + nodes * d,
                     corner + 2 * d, taps ? fine : out);
-        if (taps)
-            blur(&g, taps + d * ntaps, fine, half, out);
+        if (taps) {
+            blur_across(&g, taps + d * ntaps, fine, half);
+            blur_down(&g, taps + d * ntaps, half, out);
+        }
     }
     free(fine);
     free(half);
@@ -324,7 +330,7 @@ void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, cons
     Group g = group(nodes, width, height, shift, phases);
     int64_t ntaps = 2 * g.band + 1;
     float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
-    float *out = malloc(sizeof(float) * g.gh * g.gw), *grad_half = malloc(sizeof(float) * g.fh * g.gw);
+    float *grad_half = malloc(sizeof(float) * g.fh * g.gw);
     float *grad_fine = malloc(sizeof(float) * g.fh * g.fw);
     for (int64_t d = 0; d < count; d++) {
         const float *coef_d = coef + NCOEF * nodes * d, *angle_d = angle + 2 * nodes * d;
@@ -334,7 +340,7 @@ void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, cons
             const float *taps_d = taps + d * ntaps;
             float *grad_taps_d = grad_taps + d * ntaps;
             fine_window(&g, coef_d, angle_d, flags_d, corner_d, fine);
-            blur(&g, taps_d, fine, half, out);
+            blur_across(&g, taps_d, fine, half);
             /* out = down @ half: d down = d out @ half^T, d half = down^T @ d out */
             for (int64_t i = 0; i < g.fh * g.gw; i++)
                 grad_half[i] = 0.0f;
@@ -389,7 +395,6 @@ void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, cons
     }
     free(fine);
     free(half);
-    free(out);
     free(grad_half);
     free(grad_fine);
 }
