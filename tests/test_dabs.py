@@ -246,6 +246,23 @@ def test_the_fused_rasteriser_refuses_windows_it_would_write_outside_of():
         dab_kernel.compose(torch.zeros(6), place + torch.tensor([0, 0, 0, 0, 1]), 1, 64)
 
 
+def test_a_kernel_that_does_not_compile_leaves_the_torch_rasteriser(monkeypatch, tmp_path):
+    """The kernel compiles the source text read at import (so editing the file while a
+    job runs cannot pair the wrapper with another kernel); a compiler error is a warning
+    with the compiler's message, and the twin keeps painting through torch."""
+    dabs, owner = random_dabs(20, 5)
+    monkeypatch.setattr(dab_kernel, "SOURCE_TEXT", b"int broken(void) { return }\n")
+    monkeypatch.setattr(dab_kernel, "default_data_root", lambda: tmp_path)
+    dab_kernel.load_kernel.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="compiling dab_raster.c failed"):
+            assert not dab_kernel.usable(dabs)
+        assert not list((tmp_path / "kernels").glob("*.so"))  # nothing half-written kept
+        assert render_dabs(dabs, owner, 3, 64).amax() > 0.5
+    finally:
+        dab_kernel.load_kernel.cache_clear()
+
+
 def test_without_a_c_compiler_the_twin_keeps_its_torch_rasteriser(monkeypatch, tmp_path):
     """No compiler: one warning that says what to install, and the same canvas."""
     dabs, owner = random_dabs(50, 3)

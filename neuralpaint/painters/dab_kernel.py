@@ -34,15 +34,22 @@ from neuralpaint.io import atomic_path
 from neuralpaint.painters.dataset import default_data_root
 
 SOURCE = Path(__file__).with_name("dab_raster.c")
+SOURCE_TEXT = SOURCE.read_bytes()
+"""The C source as this module was imported with: what it compiles, so an edit or an
+upgrade while a process runs can never pair this wrapper with another kernel."""
 FLAG_ANTIALIASED, FLAG_CONCAVE = 1, 2
 """Bits of a dab's flags: libmypaint's anti-aliased path (radius below 3), and a
 concave profile (hardness of at least one half)."""
 COMPILE_FLAGS = ("-O3", "-fPIC", "-shared", "-std=c99")
 
 
+class KernelCompileError(RuntimeError):
+    """The C compiler refused the kernel's source."""
+
+
 def library_path() -> Path:
     """Where the compiled kernel is cached: one file per source text and machine type."""
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(COMPILE_FLAGS).encode()).hexdigest()
+    digest = hashlib.sha256(SOURCE_TEXT + " ".join(COMPILE_FLAGS).encode()).hexdigest()
     return default_data_root() / "kernels" / f"dab_raster-{digest[:12]}-{platform.machine()}.so"
 
 
@@ -60,19 +67,23 @@ def load_kernel() -> ctypes.CDLL | None:
                 stacklevel=2,
             )
             return None
-        with atomic_path(path) as tmp:
-            done = subprocess.run(
-                [cc, *COMPILE_FLAGS, "-o", str(tmp), str(SOURCE), "-lm"],
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
-                warnings.warn(
-                    f"compiling {SOURCE.name} failed, the dab twin keeps its torch "
-                    f"rasteriser:\n{done.stderr}",
-                    stacklevel=2,
+        try:  # an error inside the block leaves no file behind
+            with atomic_path(path) as tmp, atomic_path(path.with_suffix(".c")) as source:
+                source.write_bytes(SOURCE_TEXT)
+                done = subprocess.run(
+                    [cc, *COMPILE_FLAGS, "-o", str(tmp), str(source), "-lm"],
+                    capture_output=True,
+                    text=True,
                 )
-                return None
+                if done.returncode != 0:
+                    raise KernelCompileError(done.stderr)
+        except KernelCompileError as error:
+            warnings.warn(
+                f"compiling {SOURCE.name} failed, the dab twin keeps its torch rasteriser:"
+                f"\n{error}",
+                stacklevel=2,
+            )
+            return None
     lib = ctypes.CDLL(str(path))
     pointer, count = ctypes.c_void_p, ctypes.c_int64
     lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]
