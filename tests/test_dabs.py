@@ -20,8 +20,10 @@ from neuralpaint.painters.dabs import (
     UnsupportedBrushError,
     dab_brushes,
     dab_coefficients,
+    expected_opacity,
     gauss_nodes,
     jitter_kernel,
+    noisy_nodes,
     render_dabs,
 )
 from neuralpaint.painters.mypaint import MyPaintRenderer, _Brush, resolve_brush, stroke_paths
@@ -226,6 +228,52 @@ def test_the_fused_rasteriser_paints_and_differentiates_as_the_torch_one_does(ra
     assert float(error.max()) < 1e-4
 
 
+def test_the_fused_gradients_split_ties_as_torch_does():
+    """Where torch's min or max meets a tie it splits the gradient in half: anti-aliased
+    dabs on whole pixels at right angles tie in the clamps that find the pixel's point
+    nearest the dab. The kernel must split them too. (At hardness exactly one half the
+    profile's two lines coincide only up to rounding, which each side rounds its own way:
+    the derivative there has a kink, and either one-sided value is a fair answer.)"""
+    grid = torch.tensor([[20.0, 30.0], [31.5, 12.0], [44.0, 44.0], [10.0, 50.5]])
+    columns = []
+    for radius, angle in [(1.2, 0.0), (2.5, 90.0), (5.0, 0.0), (2.0, 45.0)]:
+        for x, y in grid.tolist():
+            columns.append([x, y, radius, 0.8, 0.7, 1.0 + (angle == 45.0), angle])
+    dabs, owner = torch.tensor(columns), torch.zeros(len(columns), dtype=torch.long)
+    weights = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(7))
+    grads = []
+    for fused in (False, True):
+        leaf = dabs.clone().requires_grad_(True)
+        (render_dabs(leaf, owner, 1, 64, fused=fused) * weights).sum().backward()
+        grads.append(leaf.grad)
+    assert grads[0][:, [0, 1, 4]].abs().sum(0).gt(0).all()
+    assert torch.allclose(grads[1], grads[0], rtol=1e-4, atol=1e-5)
+
+
+def test_the_fused_kernels_take_any_upstream_gradient_and_refuse_foreign_tensors():
+    """A non-contiguous gradient into a random dab's expected window (copied, and the
+    copy kept alive through the call); the kernel reads raw float32 buffers, so it
+    refuses float64, and float64 noise beside float32 dabs is cast to float32 first."""
+    dabs, owner = random_dabs(40, 6)
+    noise = random_noise(dabs, 7)
+    noise[:, 0] = 1.5
+    window = torch.stack([torch.arange(12)] * 40)[:, None, :] + dabs[:, :1, None].floor() - 6
+    fx, fy = window.float(), window.transpose(1, 2).float()
+    nodes, jitter = noisy_nodes(dabs, noise), noise[:, 0]
+    weights = torch.rand(40, 22, 22, generator=torch.Generator().manual_seed(8))
+    grads = []
+    for fused in (False, True):
+        leaf = nodes.clone().requires_grad_(True)
+        opacity = expected_opacity(leaf, jitter, fx, fy, 5, 2, fused=fused)
+        (opacity.transpose(1, 2) * weights).sum().backward()
+        grads.append(leaf.grad)
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[1], grads[0], rtol=1e-4, atol=1e-6)
+    reference = render_dabs(dabs, owner, 3, 64, noise, fused=False)
+    assert not dab_kernel.usable(dabs, noise.double())
+    mixed = render_dabs(dabs, owner, 3, 64, noise.double())
+    assert float((mixed - reference).abs().max()) < 1e-5
+
+
 def test_the_fused_rasteriser_refuses_windows_it_would_write_outside_of():
     dabs, owner = random_dabs(4, 2)
     coef = dab_coefficients(dabs)
@@ -239,6 +287,14 @@ def test_the_fused_rasteriser_refuses_windows_it_would_write_outside_of():
     flags, corner = torch.zeros(4, dtype=torch.int64), torch.zeros(4, 2, dtype=torch.int64)
     with pytest.raises(ValueError, match="taps must be"):
         dab_kernel.expected(coef, angle, flags, corner, (1, 5, 5, 2, 1), torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="taps go with a shift"):
+        dab_kernel.expected(coef, angle, flags, corner, (1, 13, 13, 0, 4), None)
+    with pytest.raises(ValueError, match="taps go with a shift"):
+        dab_kernel.expected(coef, angle, flags, corner, (1, 5, 5, 2, 1), None)
+    with pytest.raises(ValueError, match="flags must be"):
+        dab_kernel.expected(coef, angle, flags.int(), corner, (1, 5, 5, 0, 1), None)
+    with pytest.raises(ValueError, match="coef must be"):
+        dab_kernel.raster(coef.double(), angle, window, 2, 64)
     place = torch.tensor([[0, 0, 2, 3, 0]])
     with pytest.raises(ValueError, match="width \\* height"):
         dab_kernel.compose(torch.zeros(5), place, 1, 64)

@@ -464,6 +464,7 @@ def test_labels_of_nearly_coinciding_brushes_are_stacked():
     xs = np.array([0.68, 0.946, 0.993, 0.9975, 0.998])
     ys = np.array([0.003, 0.0007, 0.0003, 0.0000, 0.00002])
     names = ["charcoal", "ink_blot", "pen", "calligraphy", "marker_fat"]
+    assert label_rows(np.zeros(0), np.zeros(0), []).tolist() == []  # no gap measured
     rows = label_rows(xs, ys, names)
     assert rows[:3].tolist() == [0, 0, 0] and rows[4] > rows[3]  # marker_fat moves up
     fx, fy = (xs - xs.min()) / np.ptp(xs), (ys - ys.min()) / np.ptp(ys) + rows * LABEL_LINE

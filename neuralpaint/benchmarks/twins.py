@@ -490,6 +490,8 @@ def label_rows(xs: np.ndarray, ys: np.ndarray, names: list[str]) -> np.ndarray:
     """The line above its point each label goes on: the lowest on which its box (in
     fractions of the data's span) overlaps no label placed before it, in order of x, so
     brushes whose points nearly coincide (the deterministic nibs) keep readable labels."""
+    if not len(xs):
+        return np.zeros(0, dtype=int)
     fx = (xs - xs.min()) / max(np.ptp(xs), 1e-12)
     fy = (ys - ys.min()) / max(np.ptp(ys), 1e-12)
     rows, boxes = np.zeros(len(xs), dtype=int), []

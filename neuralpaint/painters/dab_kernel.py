@@ -77,14 +77,22 @@ def load_kernel() -> ctypes.CDLL | None:
                 )
                 if done.returncode != 0:
                     raise KernelCompileError(done.stderr)
-        except KernelCompileError as error:
+        except (KernelCompileError, OSError, subprocess.SubprocessError) as error:
             warnings.warn(
                 f"compiling {SOURCE.name} failed, the dab twin keeps its torch rasteriser:"
                 f"\n{error}",
                 stacklevel=2,
             )
             return None
-    lib = ctypes.CDLL(str(path))
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as error:  # e.g. a cached build from another system on shared storage
+        warnings.warn(
+            f"loading {path} failed ({error}); the dab twin keeps its torch rasteriser. "
+            "Delete the file to rebuild it.",
+            stacklevel=2,
+        )
+        return None
     pointer, count = ctypes.c_void_p, ctypes.c_int64
     lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]
     lib.dab_raster_backward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
@@ -93,11 +101,10 @@ def load_kernel() -> ctypes.CDLL | None:
     lib.dab_expected_backward.argtypes = [*group, pointer, pointer, pointer]
     lib.dab_compose_forward.argtypes = [count, pointer, pointer, count, pointer]
     lib.dab_compose_backward.argtypes = [count, pointer, pointer, count, pointer, pointer]
+    lib.dab_expected_forward.restype = lib.dab_expected_backward.restype = ctypes.c_int
     for function in (
         lib.dab_raster_forward,
         lib.dab_raster_backward,
-        lib.dab_expected_forward,
-        lib.dab_expected_backward,
         lib.dab_compose_forward,
         lib.dab_compose_backward,
     ):
@@ -105,9 +112,24 @@ def load_kernel() -> ctypes.CDLL | None:
     return lib
 
 
-def usable(dabs: torch.Tensor) -> bool:
-    """Whether :func:`raster` can paint these dabs: float32 on the CPU, kernel built."""
-    return dabs.device.type == "cpu" and dabs.dtype == torch.float32 and load_kernel() is not None
+def usable(*tensors: torch.Tensor | None) -> bool:
+    """Whether the kernels can paint dabs given by these tensors (``None`` is skipped):
+    all float32 on the CPU, and the kernel built."""
+    given = [t for t in tensors if t is not None]
+    native = all(t.device.type == "cpu" and t.dtype == torch.float32 for t in given)
+    return native and load_kernel() is not None
+
+
+def _require(name: str, tensor: torch.Tensor | None, shape: tuple, dtype: torch.dtype) -> None:
+    """The C code reads raw buffers: a wrong dtype, device or shape would be read as
+    garbage, so each is refused here with the field named."""
+    if tensor is None:
+        return
+    if tensor.device.type != "cpu" or tensor.dtype != dtype or tuple(tensor.shape) != shape:
+        raise ValueError(
+            f"{name} must be a {shape} {dtype} CPU tensor, got {tuple(tensor.shape)} "
+            f"{tensor.dtype} on {tensor.device}"
+        )
 
 
 def _address(tensor: torch.Tensor | None) -> ctypes.c_void_p:
@@ -154,9 +176,11 @@ def raster(
     height, the canvas each lands on, :data:`FLAG_ANTIALIASED` | :data:`FLAG_CONCAVE`)."""
     if window.dtype != torch.int64 or window.shape != (len(coef), 6):
         raise ValueError(f"window must be ({len(coef)}, 6) int64, got {tuple(window.shape)}")
+    _require("coef", coef, (len(coef), 12), torch.float32)
+    _require("angle", angle, (len(coef), 2), torch.float32)
     if len(window) and not 0 <= int(window[:, 4].min()) <= int(window[:, 4].max()) < batch:
         raise ValueError(f"window[:, 4] names canvases outside 0..{batch - 1}")
-    return _FusedRaster.apply(coef, angle.to(coef.dtype), window, batch, size)
+    return _FusedRaster.apply(coef, angle, window, batch, size)
 
 
 class _FusedExpected(torch.autograd.Function):
@@ -169,7 +193,8 @@ class _FusedExpected(torch.autograd.Function):
         expected = coef.new_empty(count, height + 2 * shift, width + 2 * shift)
         arguments = [count, nodes, *map(_address, tensors), width, height, shift, phases]
         arguments.append(_address(taps))
-        load_kernel().dab_expected_forward(*arguments, _address(expected))
+        if load_kernel().dab_expected_forward(*arguments, _address(expected)):
+            raise MemoryError("the dab kernel could not allocate its scratch rows")
         ctx.save_for_backward(*tensors, taps)
         ctx.arguments = arguments
         return expected
@@ -180,9 +205,11 @@ class _FusedExpected(torch.autograd.Function):
         coef, *_, taps = ctx.saved_tensors
         grad_coef = torch.zeros_like(coef)
         grad_taps = None if taps is None else torch.zeros_like(taps)
-        load_kernel().dab_expected_backward(
-            *ctx.arguments, _address(grad.contiguous()), _address(grad_coef), _address(grad_taps)
-        )
+        grad = grad.contiguous()  # kept alive through the call
+        if load_kernel().dab_expected_backward(
+            *ctx.arguments, _address(grad), _address(grad_coef), _address(grad_taps)
+        ):
+            raise MemoryError("the dab kernel could not allocate its scratch rows")
         return grad_coef, None, None, None, None, grad_taps
 
 
@@ -201,8 +228,17 @@ def expected(
     ``shape`` is (nodes, W, H, shift, phases); ``taps`` (differentiable) the position
     noise's :func:`~neuralpaint.painters.dabs.jitter_taps`, or ``None`` when there is
     no noise."""
-    if taps is not None and taps.shape != (len(corner), 2 * shape[3] * shape[4] + 1):
-        raise ValueError(f"taps must be (P, 2 shift phases + 1), got {tuple(taps.shape)}")
+    nodes, width, height, shift, phases = shape
+    count = len(corner)
+    if min(shape) < 0 or min(nodes, width, height, phases) < 1:
+        raise ValueError(f"shape must be positive (nodes, W, H, shift, phases), got {shape}")
+    if (taps is None) != (shift == 0) or (shift == 0 and phases != 1):
+        raise ValueError("taps go with a shift > 0; without them shift is 0 and phases 1")
+    _require("coef", coef, (count * nodes, 12), torch.float32)
+    _require("angle", angle, (count * nodes, 2), torch.float32)
+    _require("flags", flags, (count * nodes,), torch.int64)
+    _require("corner", corner, (count, 2), torch.int64)
+    _require("taps", taps, (count, 2 * shift * phases + 1), torch.float32)
     return _FusedExpected.apply(coef, angle, flags, corner, shape, taps)
 
 
@@ -241,6 +277,7 @@ def compose(values: torch.Tensor, place: torch.Tensor, batch: int, size: int) ->
     ``place`` (``(D, 5)`` int64) each window's corner x and y, width, height and canvas."""
     if place.dtype != torch.int64 or place.ndim != 2 or place.shape[1] != 5:
         raise ValueError(f"place must be (D, 5) int64, got {tuple(place.shape)}")
+    _require("values", values, (len(values),), torch.float32)
     if int((place[:, 2] * place[:, 3]).sum()) != len(values):
         raise ValueError("values must hold width * height numbers for each window")
     if len(place) and not 0 <= int(place[:, 4].min()) <= int(place[:, 4].max()) < batch:

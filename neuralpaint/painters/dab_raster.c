@@ -12,6 +12,7 @@
  * inside the canvas: the canvas is 1 - clear, as the torch version's sum of logarithms.
  * Backward takes `weight` = dL/dcanvas * (1 - canvas) and adds each dab's gradient
  * with respect to its coefficients to `grad_coef`: dL/dopacity = weight / (1 - opacity).
+ * The expected-window kernels return 1 when they cannot allocate their scratch rows.
  * Single-threaded; compiled on first use by neuralpaint/painters/dab_kernel.py. */
 #include <math.h>
 #include <stdint.h>
@@ -30,9 +31,17 @@ enum { GX, GY, GA, GB, GC, GE, GOPAQUE, GSLOPE, GOUTER, GINV_R2, GAA_START, GRAT
 
 /* What the anti-aliased path needs again for its gradient. */
 typedef struct {
-    int inside, x_line, x_low, y_line, y_low, branch;
+    int inside, branch;
+    /* torch's min and max pass the gradient to the smaller (larger) side and split it
+     * in half at a tie: the share of each clamp's first argument, 0, 1/2 or 1 */
+    float x_line, x_low, y_line, y_low;
     float nx, ny, fu, fv, near_sq, far_sq, near, far, den;
 } Subpixel;
+
+/* The share of max(a, b)'s gradient (`larger`) or min(a, b)'s that goes to a. */
+static inline float share(float a, float b, int larger) {
+    return a == b ? 0.5f : ((larger ? a > b : a < b) ? 1.0f : 0.0f);
+}
 
 static inline float squared(float u, float v, float cs, float sn, float ratio, float *p,
                             float *q) {
@@ -51,14 +60,14 @@ static inline float subpixel_rr(const Coef *k, float cs, float sn, float dx, flo
         s->ny = 0.0f;
     } else {
         float along = cx * cs + cy * sn, tx = cs * along, ty = sn * along;
-        s->x_line = tx > right - 1.0f;
-        float mx = s->x_line ? tx : right - 1.0f;
-        s->x_low = mx < right;
-        s->nx = s->x_low ? mx : right;
-        s->y_line = ty > bottom - 1.0f;
-        float my = s->y_line ? ty : bottom - 1.0f;
-        s->y_low = my < bottom;
-        s->ny = s->y_low ? my : bottom;
+        float mx = tx > right - 1.0f ? tx : right - 1.0f;
+        float my = ty > bottom - 1.0f ? ty : bottom - 1.0f;
+        s->x_line = share(tx, right - 1.0f, 1);
+        s->x_low = share(mx, right, 0);
+        s->y_line = share(ty, bottom - 1.0f, 1);
+        s->y_low = share(my, bottom, 0);
+        s->nx = mx < right ? mx : right;
+        s->ny = my < bottom ? my : bottom;
     }
     s->near_sq = squared(s->nx, s->ny, cs, sn, k->ratio, &p, &q);
     s->near = s->near_sq * k->inv_r2;
@@ -111,10 +120,11 @@ static inline void subpixel_grad(const Coef *k, float cs, float sn, const Subpix
                  &grad[GRATIO]);
     if (s->inside)
         return;
-    /* nx is cs * along, right - 1 or right; along moves by cs with right, sn with bottom */
-    int x_on_line = s->x_low && s->x_line, y_on_line = s->y_low && s->y_line;
-    double g_right = g_nx * (x_on_line ? cs * cs : 1.0) + g_ny * (y_on_line ? sn * cs : 0.0);
-    double g_bottom = g_nx * (x_on_line ? cs * sn : 0.0) + g_ny * (y_on_line ? sn * sn : 1.0);
+    /* nx = min(max(cs * along, right - 1), right), along moving by cs with right and by sn
+     * with bottom; ny likewise with sn * along and bottom */
+    double x_on_line = s->x_low * s->x_line, y_on_line = s->y_low * s->y_line;
+    double g_right = g_nx * (x_on_line * cs * cs + 1.0 - x_on_line) + g_ny * y_on_line * sn * cs;
+    double g_bottom = g_nx * x_on_line * cs * sn + g_ny * (y_on_line * sn * sn + 1.0 - y_on_line);
     grad[GX] += g_right; /* right = x - pixel */
     grad[GY] += g_bottom;
 }
@@ -122,7 +132,7 @@ static inline void subpixel_grad(const Coef *k, float cs, float sn, const Subpix
 /* One pixel of one dab: what its opacity's gradient needs again. */
 typedef struct {
     float rr, across, along;
-    int inner;
+    float inner; /* the share of the gradient the inner line takes: 0, 1/2 or 1 */
     Subpixel s;
 } Pixel;
 
@@ -140,22 +150,19 @@ static inline float pixel_opacity(const Coef *k, float cs, float sn, int64_t fla
     p->rr = (flags & FLAG_ANTIALIASED) ? subpixel_rr(k, cs, sn, dx, dy, &p->s)
                                        : plain_rr(k, dx, dy, &p->across, &p->along);
     float inner = k->opaque + p->rr * k->slope, outer = k->outer_top * (1.0f - p->rr);
-    p->inner = (flags & FLAG_CONCAVE) ? inner < outer : inner > outer;
-    return p->inner ? inner : outer;
+    int concave = (flags & FLAG_CONCAVE) != 0;
+    p->inner = share(inner, outer, !concave);
+    return (concave ? inner < outer : inner > outer) ? inner : outer;
 }
 
 /* Adds g * d(opacity)/d(coefficients) of one pixel to `grad`. */
 static inline void pixel_grad(const Coef *k, float cs, float sn, int64_t flags, float dx,
                               float dy, const Pixel *p, float g, double *grad) {
-    float g_rr;
-    if (p->inner) {
-        grad[GOPAQUE] += g;
-        grad[GSLOPE] += g * p->rr;
-        g_rr = g * k->slope;
-    } else {
-        grad[GOUTER] += g * (1.0f - p->rr);
-        g_rr = -g * k->outer_top;
-    }
+    float g_inner = g * p->inner, g_outer = g - g_inner;
+    grad[GOPAQUE] += g_inner;
+    grad[GSLOPE] += g_inner * p->rr;
+    grad[GOUTER] += g_outer * (1.0f - p->rr);
+    float g_rr = g_inner * k->slope - g_outer * k->outer_top;
     if (flags & FLAG_ANTIALIASED) {
         subpixel_grad(k, cs, sn, &p->s, g_rr, grad);
         return;
@@ -303,13 +310,18 @@ static void blur_down(const Group *g, const float *taps, const float *half, floa
         }
 }
 
-void dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const float *angle,
+int dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const float *angle,
                           const int64_t *flags, const int64_t *corner, int64_t width,
                           int64_t height, int64_t shift, int64_t phases, const float *taps,
                           float *expected) {
     Group g = group(nodes, width, height, shift, phases);
     int64_t ntaps = 2 * g.band + 1;
     float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
+    if (!fine || !half) {
+        free(fine);
+        free(half);
+        return 1;
+    }
     for (int64_t d = 0; d < count; d++) {
         float *out = expected + d * g.gh * g.gw;
         fine_window(&g, coef + NCOEF * nodes * d, angle + 2 * nodes * d, flags + nodes * d,
@@ -321,9 +333,10 @@ void dab_expected_forward(int64_t count, int64_t nodes, const float *coef, const
     }
     free(fine);
     free(half);
+    return 0;
 }
 
-void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, const float *angle,
+int dab_expected_backward(int64_t count, int64_t nodes, const float *coef, const float *angle,
                            const int64_t *flags, const int64_t *corner, int64_t width,
                            int64_t height, int64_t shift, int64_t phases, const float *taps,
                            const float *grad_expected, float *grad_coef, float *grad_taps) {
@@ -332,6 +345,13 @@ void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, cons
     float *fine = malloc(sizeof(float) * g.fh * g.fw), *half = malloc(sizeof(float) * g.fh * g.gw);
     float *grad_half = malloc(sizeof(float) * g.fh * g.gw);
     float *grad_fine = malloc(sizeof(float) * g.fh * g.fw);
+    if (!fine || !half || !grad_half || !grad_fine) {
+        free(fine);
+        free(half);
+        free(grad_half);
+        free(grad_fine);
+        return 1;
+    }
     for (int64_t d = 0; d < count; d++) {
         const float *coef_d = coef + NCOEF * nodes * d, *angle_d = angle + 2 * nodes * d;
         const int64_t *flags_d = flags + nodes * d, *corner_d = corner + 2 * d;
@@ -397,6 +417,7 @@ void dab_expected_backward(int64_t count, int64_t nodes, const float *coef, cons
     free(half);
     free(grad_half);
     free(grad_fine);
+    return 0;
 }
 
 /* Windows of expected opacity onto the canvases (`dab_compose_*`): `values` holds each

@@ -253,8 +253,10 @@ def jitter_taps(sigma: torch.Tensor, shift: int, phases: int = 1) -> torch.Tenso
     """``(D, 2 shift phases + 1)`` taps of :func:`jitter_kernel`, whose matrices are
     Toeplitz and banded: entry ``(i, j * phases + a)`` is
     ``taps[(i - shift - j) * phases + a + shift * phases]``, and zero outside the taps
-    (the jitter never moves a dab by ``shift`` pixels or more). The compiled kernel takes
-    the taps, so the matrices are never built."""
+    (the jitter never moves a dab by ``shift`` pixels or more: ``shift`` must cover
+    ``GAUSS_REACH * sigma + 1 / phases``, as :func:`render_dabs`' buckets do, or the ink
+    beyond is dropped). The compiled kernel takes the taps, so the matrices are never
+    built."""
     band = shift * phases
     g = torch.arange(-band - 1, band + 2, dtype=sigma.dtype, device=sigma.device) / phases
     ramp = _ramp_mean(g[None, :], sigma.clamp(min=1e-4)[:, None])
@@ -717,6 +719,7 @@ def render_dabs(
     x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
     reach, shift = r, torch.zeros_like(r, dtype=torch.long)
     if noise is not None:
+        noise = noise.to(dabs.dtype)
         nodes = noisy_nodes(dabs, noise)
         reach = nodes[..., 2].detach().amax(1)
         jitter = noise[:, 0]
@@ -751,7 +754,7 @@ def render_dabs(
     cos, sin, owner = cos[order], sin[order], owner[order]
     corner_x, corner_y = corner_x[order], corner_y[order]
     indices, values, places = [], [], []
-    fast = fused and dab_kernel.usable(dabs)
+    fast = fused and dab_kernel.usable(dabs, noise)
     start = 0
     for k, n in zip(keys.tolist(), counts.tolist(), strict=True):
         part = slice(start, start + n)
