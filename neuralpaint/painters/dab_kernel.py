@@ -8,7 +8,8 @@ hand-written backward:
 
 - :func:`raster`: deterministic dabs straight onto the canvases;
 - :func:`expected`: random dabs' expected opacity on their grown windows (the radius
-  draws' mean, sampled at sub-pixel phases, blurred by the position noise's matrices);
+  draws' mean, sampled at sub-pixel phases, blurred by the position noise, whose
+  Toeplitz matrices it reads as one banded row of taps per dab);
 - :func:`compose`: such windows onto the canvases.
 
 The C source is compiled on first use with the system's C compiler and cached next to
