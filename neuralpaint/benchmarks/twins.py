@@ -217,7 +217,8 @@ def speed(
     for name in dict.fromkeys([*modules, *runs, *notes]):
         base = modules.get(name.removesuffix(" (compiled)"))
         row = {"design": name}
-        if base is not None and getattr(base, "painter_config", {}).get("kind") == "dabs":
+        engine = getattr(base, "continuous", base)  # a discrete: painter's continuous one
+        if base is not None and getattr(engine, "painter_config", {}).get("kind") == "dabs":
             # elementwise work per dab, which the FLOP counter does not see
             engine = "compiled kernels" if dab_kernel.load_kernel() else "torch"
             notes.setdefault(name, f"libmypaint's dab engine, {engine} (no weights)")
@@ -262,8 +263,8 @@ def held_out_fidelity(painter: str, strokes: int | None = None) -> dict[str, flo
     """
     module = load_painter(painter)
     config = module.painter_config
-    if config["kind"] == "dabs":  # untrained: the brush's default dataset holds out its last shard
-        dataset = StrokeDatasetSpec(brush=config["brush"]).name
+    if config["kind"] in ("dabs", "rounded"):  # untrained: the default dataset's last shard
+        dataset = StrokeDatasetSpec(brush=config["brush"], discrete=config["discrete"]).name
     elif "dataset" in (trained := config.get("trained", {})):
         dataset = trained["dataset"]
     else:

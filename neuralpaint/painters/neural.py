@@ -35,6 +35,8 @@ from neuralpaint.painters.dabs import PREFIX as DAB_PREFIX
 from neuralpaint.painters.fast import FastPainter
 from neuralpaint.painters.gan import TexturePainter
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, resolve_brush
+from neuralpaint.painters.rounded import PREFIX as ROUNDED_PREFIX
+from neuralpaint.painters.rounded import RoundedTwin
 from neuralpaint.painters.vae import VAEPainter
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -98,8 +100,44 @@ def dab_config(name: str) -> dict:
     return config
 
 
+def rounded_inner(name: str | Path) -> str | None:
+    """The continuous painter of a ``discrete:<painter>`` name
+    (:class:`~neuralpaint.painters.rounded.RoundedTwin`), else ``None``."""
+    if isinstance(name, str) and name.startswith(ROUNDED_PREFIX):
+        return name[len(ROUNDED_PREFIX) :]
+    return None
+
+
+def rounded_config(name: str) -> dict:
+    """The config a ``discrete:<painter>`` painter would have if it were a checkpoint:
+    its continuous painter's brush and size, ``discrete`` true, ``continuous`` naming it.
+
+    Raises:
+        ckpt.CheckpointError: when the inner painter is missing or already discrete.
+    """
+    inner = rounded_inner(name)
+    if not inner:
+        raise ckpt.CheckpointError(
+            f"{name!r} names no painter: write {ROUNDED_PREFIX}<continuous painter>,"
+            f" e.g. {ROUNDED_PREFIX}{DEFAULT_PAINTER}"
+        )
+    config = read_painter_config(inner)
+    if config["discrete"]:
+        raise ckpt.CheckpointError(
+            f"{name!r}: {inner!r} is already a discrete painter; {ROUNDED_PREFIX} makes one"
+            f" from a continuous painter, e.g. {ROUNDED_PREFIX}{DEFAULT_PAINTER}"
+        )
+    own = {k: config[k] for k in ("brush", "brushes") if k in config}
+    if not own:
+        own["brush"] = painter_brush(config)
+    return {"kind": "rounded", "size": config["size"], "discrete": True, **own, "continuous": inner}
+
+
 def read_painter_config(name_or_path: str | Path) -> dict:
-    """A painter's config: its checkpoint's ``config.json``, or :func:`dab_config`."""
+    """A painter's config: its checkpoint's ``config.json``, :func:`dab_config` or
+    :func:`rounded_config`."""
+    if rounded_inner(name_or_path) is not None:
+        return rounded_config(str(name_or_path))
     if is_dab_twin(name_or_path):
         return dab_config(str(name_or_path))
     return ckpt.read_config(resolve(name_or_path))
@@ -129,6 +167,8 @@ def weights_digest(name_or_path: str | Path) -> str:
     Raises:
         ckpt.CheckpointError: when nothing matches or the folder has no weights.
     """
+    if (inner := rounded_inner(name_or_path)) is not None:
+        return weights_digest(inner)
     if is_dab_twin(name_or_path):  # its "weights" are the brush file and the engine's code
         config = dab_config(str(name_or_path))
         files = [resolve_brush(config["brush"]), Path(dabs.__file__)]
@@ -202,7 +242,8 @@ def load_painter(
     Args:
         name_or_path: a shipped painter name, a checkpoint folder, ``dabs:<brush>``
             (libmypaint's dab engine) or ``dabs:<brush>~<painter>`` (that
-            engine's strokes with ``<painter>``'s gradients).
+            engine's strokes with ``<painter>``'s gradients) or ``discrete:<painter>``
+            (a continuous painter driven as the discrete variant drives MyPaint).
         device: where to put it.
         expect_discrete: when given, check the painter's action variant matches.
         brush: for a brush-conditioned painter, the brush to paint (its ``forward`` then
@@ -215,7 +256,8 @@ def load_painter(
             brush it does not paint.
     """
     dab_twin = is_dab_twin(name_or_path)
-    folder = str(name_or_path) if dab_twin else resolve(name_or_path)
+    inner = rounded_inner(name_or_path)
+    folder = str(name_or_path) if dab_twin or inner is not None else resolve(name_or_path)
     config = read_painter_config(name_or_path)
     if expect_discrete is not None and bool(config["discrete"]) != expect_discrete:
         want = "discrete (13-field)" if expect_discrete else "continuous (12-field)"
@@ -223,6 +265,11 @@ def load_painter(
             f"{folder} holds a {'discrete' if config['discrete'] else 'continuous'} painter, "
             f"but a {want} one is needed"
         )
+    if inner is not None:
+        module = RoundedTwin(load_painter(inner, expect_discrete=False, brush=brush))
+        module.painter_name, module.painter_config = str(name_or_path), config
+        module.brush = module.continuous.brush
+        return module.to(device).eval()
     if dab_twin:
         module = dabs.DabTwin(config["brush"], config["size"])
         if "gradient" in config:
@@ -260,7 +307,9 @@ def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
     twin (:data:`PROMOTED_TWINS`, ``regression-fast`` for ``classic/dry_brush``) when
     one ships, else the one named :func:`~neuralpaint.painters.brushes.twin_name`
     (``regression-discrete`` for the discrete dry_brush), else any shipped regression
-    painter of that brush.
+    painter of that brush. A discrete brush without a shipped discrete twin gets its
+    continuous default driven as the discrete variant drives MyPaint
+    (``discrete:<twin>``, :class:`~neuralpaint.painters.rounded.RoundedTwin`).
 
     Raises:
         UserValueError: for an unknown brush, one that is not normal-blending (naming the
@@ -270,6 +319,8 @@ def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
     require_twin_brush(brush)
     twins = shipped_twins(discrete)
     names = twins.get(str(brush), [])
+    if not names and discrete and str(brush) in shipped_twins():
+        return ROUNDED_PREFIX + default_twin(brush)
     if not names:
         variant = " --discrete" if discrete else ""
         have = ", ".join(f"{b} ({', '.join(n)})" for b, n in sorted(twins.items()))
@@ -306,6 +357,8 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
         return str(name_or_path)
     if str(brush) == painter_brush(config) or str(brush) in (config.get("brushes") or []):
         return str(name_or_path)
+    if (inner := rounded_inner(name_or_path)) is not None:  # the same rounding of that twin
+        return ROUNDED_PREFIX + painter_for_brush(inner, brush)
     if is_dab_twin(name_or_path):  # the same engine (and gradients), on the brush asked for
         gradient = config.get("gradient")
         if gradient is None:
