@@ -108,3 +108,22 @@ def test_a_discrete_agent_learns_through_it_on_a_brush_without_a_trained_discret
     task = Task(variant="discrete", brush="classic/pen", painter="regression-discrete")
     painter = frozen_painter(task, torch.device("cpu"))
     assert isinstance(painter, RoundedTwin) and painter.brush == "classic/pen"
+
+
+def test_a_discrete_environment_of_another_brush_paints_through_its_rounded_twin():
+    import gymnasium as gym
+
+    import neuralpaint  # noqa: F401  (registers the environments)
+
+    env = gym.make(
+        "NeuralPaint-MNIST-Discrete-v0", brush="classic/pen", renderer="regression-discrete"
+    )
+    assert env.unwrapped.renderer.name == "discrete:regression-pen"
+    env.reset(seed=0)
+    stroke = np.array([0.2, 0.2, 0.5, 0.4, 0.8, 0.8, 1.0, 1.0, 0.6, 0, 0, 0, 0.0], np.float32)
+    obs, *_ = env.step(stroke)
+    assert (obs[..., :3] < 128).any()  # brush down: painted
+    before = obs.copy()
+    stroke[A.LIFT_INDEX] = 1.0
+    obs, *_ = env.step(stroke)
+    np.testing.assert_array_equal(obs[..., :3], before[..., :3])  # lifted: nothing

@@ -438,9 +438,11 @@ def test_bench_twins_times_designs_against_mypaint_and_checks_fidelity(
 def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monkeypatch):
     from dataclasses import replace
 
+    import pandas as pd
+
     from neuralpaint.benchmarks import twins
 
-    tiny = replace(twins.BRUSHES_PRESETS["tiny"], strokes=12, targets=1, iterations=1)
+    tiny = replace(twins.BRUSHES_PRESETS["tiny"], strokes=12, targets=2, iterations=1)
     monkeypatch.setitem(twins.BRUSHES_PRESETS, "tiny", tiny)
     pen = str(conditioned.parent / "painter-pen")
     table = twins.run_brushes("tiny", tmp_path, brushes=[PEN], twins={PEN: pen})
@@ -449,6 +451,10 @@ def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monk
     assert np.isclose(ceiling["r2_of_ceiling"], 1.0).all()
     gaps = (tmp_path / "transfer_gaps.csv").read_text()
     assert "classic/pen" in gaps and (tmp_path / "gap_vs_stochasticity.png").exists()
+    digits = pd.read_csv(tmp_path / "transfer_digits.csv", comment="#")
+    summary = pd.read_csv(tmp_path / "transfer_gaps.csv", comment="#").iloc[0]
+    assert len(digits) == tiny.targets and set(digits["twin"]) == {pen}
+    assert np.isclose(digits["MyPaint L2"].mean(), summary["MyPaint L2"])
     from PIL import Image
 
     with Image.open(tmp_path / "brush_strokes.png") as picture:  # two rows: MyPaint, twin

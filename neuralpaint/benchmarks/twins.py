@@ -24,8 +24,10 @@ Two suites:
   MyPaint with the same brush (MyPaint L2 minus the twin's). A plot shows the gap
   against the brush's stochasticity.
 
-Outputs: ``results/twins/{twins.csv,twins.md}`` and
-``results/brushes/{brush_fidelity.csv,brush_fidelity.md,gap_vs_stochasticity.png}``.
+Outputs: ``results/twins/{twins.csv,twins.md}`` and ``results/brushes/``:
+``brush_fidelity.csv``, ``brush_fidelity.md``, ``transfer_gaps.csv``,
+``gap_vs_stochasticity.png`` and ``transfer_digits.csv`` (each digit's L2s, so that two
+runs of other twins compare digit by digit).
 """
 
 from __future__ import annotations
@@ -437,10 +439,13 @@ def brush_rows(brush: str, twin: str | None, config: BrushesConfig) -> list[dict
     return rows
 
 
-def transfer_gap(brush: str, twin: str, config: BrushesConfig) -> dict[str, float]:
+def transfer_gap(
+    brush: str, twin: str, config: BrushesConfig
+) -> tuple[dict[str, float], pd.DataFrame]:
     """Strokes optimised through the twin for held-out MNIST digits (Adam on the logits
     of 8 strokes each), then painted by MyPaint with the brush: both L2s and their gap
-    (mean and 95% interval over digits)."""
+    (mean and 95% interval over digits), and each digit's L2s. Every twin gets the same
+    digits and starting strokes, so two twins' per-digit L2s compare in pairs."""
     from neuralpaint.agents.task import Task
     from neuralpaint.benchmarks.aggregate import mean_ci
     from neuralpaint.painters.compositing import composite
@@ -473,13 +478,18 @@ def transfer_gap(brush: str, twin: str, config: BrushesConfig) -> dict[str, floa
         canvas.paint_many(seq)
         real[i] = float(((canvas.image() - targets[i]) ** 2).mean())
     gap, gap_ci = mean_ci(real - neural)
-    return {
+    mypaint, mypaint_ci = mean_ci(real)
+    summary = {
         "neural L2": float(neural.mean()),
-        "MyPaint L2": float(real.mean()),
+        "MyPaint L2": mypaint,
+        "± MyPaint L2": mypaint_ci,
         "gap": gap,
         "± gap": gap_ci,
         "digits": len(targets),
     }
+    columns = {"test index": chosen, "neural L2": neural, "MyPaint L2": real}
+    per_digit = pd.DataFrame({"brush": brush, "twin": twin, **columns})
+    return summary, per_digit
 
 
 LABEL_CHAR, LABEL_LINE = 0.016, 0.05
@@ -590,11 +600,14 @@ def run_brushes(
                 twins[brush] = default_twin(brush)
             except ValueError:
                 twins[brush] = None
-    rows, gaps = [], []
+    rows, gaps, digits = [], [], []
     for brush in progress_bar(brushes, desc="bench brushes", unit="brush"):
         found = brush_rows(brush, twins[brush], config)
         rows += found
-        gap = transfer_gap(brush, twins[brush], config) if twins[brush] else {}
+        gap = {}
+        if twins[brush]:
+            gap, per_digit = transfer_gap(brush, twins[brush], config)
+            digits.append(per_digit)
         gaps.append(
             {"brush": brush, "twin": twins[brush], "stochasticity r2": found[0]["r2"], **gap}
         )
@@ -617,6 +630,11 @@ def run_brushes(
     write_text(
         out / "transfer_gaps.csv", provenance.csv_header(command) + gap_table.to_csv(index=False)
     )
+    if digits:
+        write_text(
+            out / "transfer_digits.csv",
+            provenance.csv_header(command) + pd.concat(digits).to_csv(index=False),
+        )
     plot = plot_gap(gap_table, out)
     grid = stroke_grid(brushes, twins, config.grid_strokes, out)
     cols = ["brush", *FIDELITY_COLUMNS, "texture_ratio", "spectral_db", "grid_db"]
