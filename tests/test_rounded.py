@@ -127,3 +127,20 @@ def test_a_discrete_environment_of_another_brush_paints_through_its_rounded_twin
     stroke[A.LIFT_INDEX] = 1.0
     obs, *_ = env.step(stroke)
     np.testing.assert_array_equal(obs[..., :3], before[..., :3])  # lifted: nothing
+
+
+def test_untrained_twins_are_judged_on_their_brushs_own_dataset():
+    from neuralpaint.painters.dataset import StrokeDatasetSpec, judged_dataset
+    from neuralpaint.painters.neural import read_painter_config
+
+    pen = "classic/pen"
+    assert judged_dataset(read_painter_config("discrete:regression-pen")) == (
+        StrokeDatasetSpec(brush=pen, discrete=True).name
+    )
+    assert (
+        judged_dataset(read_painter_config("dabs:classic/pen")) == StrokeDatasetSpec(brush=pen).name
+    )
+    trained = read_painter_config("regression-pen")
+    assert judged_dataset(trained) == trained["trained"]["dataset"]
+    with pytest.raises(ValueError, match="several brushes"):
+        judged_dataset({"kind": "regression", "discrete": False, "brushes": [pen], "trained": {}})

@@ -53,7 +53,7 @@ from neuralpaint.benchmarks.transfer import (
 from neuralpaint.io import write_text
 from neuralpaint.painters import dab_kernel, metrics
 from neuralpaint.painters.brushes import TWIN_BRUSHES, require_twin_brushes
-from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
+from neuralpaint.painters.dataset import StrokeShards, default_data_root, judged_dataset
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
 from neuralpaint.painters.neural import build_painter, default_twin, load_painter
 from neuralpaint.painters.presets import ARCH_PRESETS
@@ -265,16 +265,10 @@ def held_out_fidelity(painter: str, strokes: int | None = None) -> dict[str, flo
     """
     module = load_painter(painter)
     config = module.painter_config
-    if config["kind"] in ("dabs", "rounded"):  # untrained: the default dataset's last shard
-        dataset = StrokeDatasetSpec(brush=config["brush"], discrete=config["discrete"]).name
-    elif "dataset" in (trained := config.get("trained", {})):
-        dataset = trained["dataset"]
-    else:
-        raise ValueError(
-            f"{painter} records no dataset (a painter of several brushes): give one of its"
-            " per-brush exports"
-        )
-    shards = StrokeShards(default_data_root() / dataset)
+    try:
+        shards = StrokeShards(default_data_root() / judged_dataset(config))
+    except ValueError as exc:
+        raise ValueError(f"{painter}: {exc}") from exc
     single = StrokeShards(shards.folder.parent / shards.spec.single_render().name)
     acts, masks = single.load_shard(single.paths[-1])
     if config["discrete"]:

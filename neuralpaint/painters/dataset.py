@@ -89,6 +89,25 @@ class StrokeDatasetSpec:
         return A.quantize_discrete(raw).astype(np.float32)
 
 
+def judged_dataset(config: dict) -> str:
+    """The name of the stroke dataset a painter is judged on, from its config: the one it
+    trained on, or for an untrained twin (``dabs:``, ``discrete:``) its brush's default
+    dataset of its variant, whose last shard training holds out.
+
+    Raises:
+        ValueError: for a painter conditioned on several brushes, which has no one dataset.
+    """
+    if config["kind"] in ("dabs", "rounded"):
+        return StrokeDatasetSpec(brush=config["brush"], discrete=bool(config["discrete"])).name
+    trained = config.get("trained", {})
+    if "dataset" not in trained:
+        raise ValueError(
+            "a painter conditioned on several brushes has no one dataset: evaluate one of its"
+            " per-brush exports (OUT/painter-<brush>), or give the dataset with one brush bound"
+        )
+    return str(trained["dataset"])
+
+
 def brush_part(brush: str) -> str:
     """A brush's part of dataset names: its file name for the classic brushes and for
     paths (``dry_brush``), folder and file name for the others (``deevad-pen``), so that

@@ -42,7 +42,12 @@ from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
 from neuralpaint.painters.brushes import brush_slug, require_twin_brushes
 from neuralpaint.painters.calibration import fit_calibration, fit_ink_shift, fit_temperature
-from neuralpaint.painters.dataset import StrokeDatasetSpec, StrokeShards, default_data_root
+from neuralpaint.painters.dataset import (
+    StrokeDatasetSpec,
+    StrokeShards,
+    default_data_root,
+    judged_dataset,
+)
 from neuralpaint.painters.distributed import Replicas
 from neuralpaint.painters.gan import Critic, gradient_penalty, pooled_mse
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH
@@ -991,13 +996,11 @@ def evaluate_shards(
     """
     module = load_painter(painter)
     if data is None:
-        if "dataset" not in module.painter_config["trained"]:
-            raise ValueError(
-                f"{painter} is conditioned on several brushes: evaluate one of its per-brush"
-                " exports (OUT/painter-<brush>), or give --data with one brush bound"
-            )
-        trained = StrokeShards(default_data_root() / module.painter_config["trained"]["dataset"])
-        data = trained.folder.parent / trained.spec.single_render().name
+        try:
+            judged = StrokeShards(default_data_root() / judged_dataset(module.painter_config))
+        except ValueError as exc:
+            raise ValueError(f"{painter}: {exc}; or give --data") from exc
+        data = judged.folder.parent / judged.spec.single_render().name
     dataset = StrokeShards(data)
     results = {}
     for index in shards or [-1]:
