@@ -176,19 +176,51 @@ def test_the_fast_twins_ship_beside_the_broadcast_painters(discrete):
         assert r2(load_painter(fast)(actions), load_painter(broadcast)(actions)) > 0.9
 
 
-def test_a_promoted_twin_is_backed_by_a_committed_fidelity_measurement():
-    """A fast twin becomes a brush's default only when `bench twins` (results/twins)
-    measured it within 0.005 R² and ink IoU of the broadcast twin it replaces."""
+PLANNING_EVIDENCE = {
+    "dabs:classic/marker_fat": (
+        "marker-default/dabs-classic-marker_fat",
+        "marker-default/regression-marker",
+    )
+}
+"""``bench brushes --preset full`` runs (under results/) of a promoted twin of another brush
+than dry_brush and of the twin it replaces, on the same digits."""
+
+
+def test_a_promoted_twin_is_backed_by_committed_measurements():
+    """A fast twin becomes a brush's default only on committed results. dry_brush's:
+    `bench twins` (results/twins) measured it within 0.005 R² and ink IoU of the broadcast
+    twin it replaces. Another brush's: `bench brushes` measured it at 0.97 of the brush's
+    noise ceiling or more, `bench twins` (results/dab-twins) at 2× MyPaint forward and 1×
+    forward+backward, and Adam planned no worse through it, digit by digit, than through
+    the twin it replaces (the 95% interval of the difference reaches zero or below)."""
     import pandas as pd
 
+    from neuralpaint.benchmarks.aggregate import mean_ci
     from neuralpaint.painters.neural import PROMOTED_TWINS
 
-    table = pd.read_csv(ROOT / "results" / "twins" / "twins_fidelity.csv", comment="#")
+    def read(path):
+        return pd.read_csv(ROOT / "results" / path, comment="#")
+
+    table = read("twins/twins_fidelity.csv")
     keeps = dict(zip(table["painter"], table["keeps fidelity"].astype(str), strict=True))
+    speed = read("dab-twins/twins/twins.csv").set_index("design")
     assert PROMOTED_TWINS
     for (brush, discrete), name in PROMOTED_TWINS.items():
         assert default_twin(brush, discrete) == name
-        assert keeps.get(name) == "True", f"{name} is promoted without keeping fidelity"
+        if brush == DEFAULT_BRUSH:
+            assert keeps.get(name) == "True", f"{name} is promoted without keeping fidelity"
+            continue
+        promoted, replaced = PLANNING_EVIDENCE[name]
+        fidelity = read(f"{promoted}/brushes/brush_fidelity.csv").set_index("painter").loc[name]
+        assert fidelity["r2_of_ceiling"] >= 0.97 and fidelity["iou_of_ceiling"] >= 0.97
+        assert speed.loc[name, "forward ÷ MyPaint"] >= 2
+        assert speed.loc[name, "forward+backward ÷ MyPaint"] >= 1
+        digits = [read(f"{run}/brushes/transfer_digits.csv") for run in (promoted, replaced)]
+        assert digits[1]["twin"].iloc[0] == B.twin_name(brush, discrete)
+        assert (digits[0]["test index"].to_numpy() == digits[1]["test index"].to_numpy()).all()
+        l2 = [d["MyPaint L2"].to_numpy() for d in digits]
+        worse, interval = mean_ci(l2[0] - l2[1])
+        assert worse - interval <= 0, f"Adam plans worse through {name}"
 
 
 def test_each_shipped_brush_twin_paints_its_own_brush_best():

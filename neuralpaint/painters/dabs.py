@@ -438,7 +438,9 @@ class DabTwin(nn.Module):
             else 0
         )
         count = max(count, 1)
-        at = torch.arange(count, dtype=actions.dtype)[None, :] + (1.0 - self.partial_dab)
+        at = torch.arange(count, dtype=actions.dtype, device=actions.device)[None, :] + (
+            1.0 - self.partial_dab
+        )
         drawn = at <= cumulative[:, -1:]
         j = torch.searchsorted(
             cumulative.detach().contiguous(), at.expand(len(actions), count).contiguous()
@@ -781,8 +783,16 @@ def render_dabs(
                 places.append(torch.cat([corners, sides, owner[part, None]], 1))
                 values.append(opa.reshape(-1))
                 continue
-            px = corner_x[part, None, None] - grow + torch.arange(sx + 2 * grow)[None, None, :]
-            py = corner_y[part, None, None] - grow + torch.arange(sy + 2 * grow)[None, :, None]
+            px = (
+                corner_x[part, None, None]
+                - grow
+                + torch.arange(sx + 2 * grow, device=dabs.device)[None, None, :]
+            )
+            py = (
+                corner_y[part, None, None]
+                - grow
+                + torch.arange(sy + 2 * grow, device=dabs.device)[None, :, None]
+            )
         whose = owner[part, None, None]
         indices.append(((whose * padded + py + margin) * padded + (px + margin)).reshape(-1))
         values.append(torch.log1p(-opa.clamp(max=1 - 1e-6)).reshape(-1))

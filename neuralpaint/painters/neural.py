@@ -295,21 +295,29 @@ def shipped_twins(discrete: bool = False) -> dict[str, list[str]]:
     return twins
 
 
-PROMOTED_TWINS: dict[tuple[str, bool], str] = {(DEFAULT_BRUSH, False): DEFAULT_PAINTER}
+PROMOTED_TWINS: dict[tuple[str, bool], str] = {
+    (DEFAULT_BRUSH, False): DEFAULT_PAINTER,
+    ("classic/marker_fat", False): "dabs:classic/marker_fat",
+}
 """Fast twins that replace a brush's canonical twin as its default, by ``(brush,
-discrete)``: each keeps the canonical twin's held-out fidelity (R² and ink IoU within
-0.005, ``neuralpaint bench twins``). ``regression-discrete-fast`` does not yet, so
+discrete)``, each on committed measurements. ``regression-fast`` keeps ``regression``'s
+held-out fidelity (R² and ink IoU within 0.005, ``neuralpaint bench twins``).
+marker_fat's dab twin reaches 0.97 of the brush's noise ceiling where
+``regression-marker`` does not, paints at least 2× MyPaint's rate forward and 1×
+forward+backward, and Adam plans no worse through it (``bench brushes``, 64 digits).
+``regression-discrete-fast`` does not keep ``regression-discrete``'s fidelity, so
 ``regression-discrete`` stays the discrete default."""
 
 
 def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
     """The shipped painter that gradient agents use for ``brush``: its promoted fast
-    twin (:data:`PROMOTED_TWINS`, ``regression-fast`` for ``classic/dry_brush``) when
-    one ships, else the one named :func:`~neuralpaint.painters.brushes.twin_name`
-    (``regression-discrete`` for the discrete dry_brush), else any shipped regression
-    painter of that brush. A discrete brush without a shipped discrete twin gets its
-    continuous default driven as the discrete variant drives MyPaint
-    (``discrete:<twin>``, :class:`~neuralpaint.painters.rounded.RoundedTwin`).
+    twin (:data:`PROMOTED_TWINS`: ``regression-fast`` for ``classic/dry_brush``,
+    ``dabs:classic/marker_fat`` for the marker) when one ships, else the one named
+    :func:`~neuralpaint.painters.brushes.twin_name` (``regression-discrete`` for the
+    discrete dry_brush), else any shipped regression painter of that brush. A discrete
+    brush without a shipped discrete twin gets its continuous default driven as the
+    discrete variant drives MyPaint (``discrete:<twin>``,
+    :class:`~neuralpaint.painters.rounded.RoundedTwin`).
 
     Raises:
         UserValueError: for an unknown brush, one that is not normal-blending (naming the
@@ -330,7 +338,7 @@ def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
             f" {brush}{variant}`, then `neuralpaint painter train --brush {brush}{variant}`"
         )
     for preferred in (PROMOTED_TWINS.get((str(brush), discrete)), twin_name(brush, discrete)):
-        if preferred in names:
+        if preferred in names or is_dab_twin(preferred):  # a dab twin needs no weights
             return preferred
     return names[0]
 
