@@ -219,8 +219,8 @@ def speed(
     for name in dict.fromkeys([*modules, *runs, *notes]):
         base = modules.get(name.removesuffix(" (compiled)"))
         row = {"design": name}
-        engine = getattr(base, "continuous", base)  # a discrete: painter's continuous one
-        if base is not None and getattr(engine, "painter_config", {}).get("kind") == "dabs":
+        inner = getattr(base, "continuous", base)  # a discrete: painter's continuous one
+        if base is not None and getattr(inner, "painter_config", {}).get("kind") == "dabs":
             # elementwise work per dab, which the FLOP counter does not see
             engine = "compiled kernels" if dab_kernel.load_kernel() else "torch"
             notes.setdefault(name, f"libmypaint's dab engine, {engine} (no weights)")
