@@ -95,6 +95,8 @@ def test_it_refuses_what_it_cannot_round():
         load_painter("discrete:regression-discrete")
     with pytest.raises(ckpt.CheckpointError, match="holds a discrete painter"):
         load_painter("discrete:regression-fast", expect_discrete=False)
+    with pytest.raises(ckpt.CheckpointError, match="discrete:regression-fast drives it"):
+        load_painter("regression-fast", expect_discrete=True)
     with pytest.raises(ValueError, match=r"shape \(B, 13\).*lift"):
         load_painter("discrete:regression-fast")(torch.rand(2, 12))
     with pytest.raises(ckpt.CheckpointError, match="imitates the brush"):

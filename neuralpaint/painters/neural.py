@@ -261,9 +261,14 @@ def load_painter(
     config = read_painter_config(name_or_path)
     if expect_discrete is not None and bool(config["discrete"]) != expect_discrete:
         want = "discrete (13-field)" if expect_discrete else "continuous (12-field)"
+        hint = ""
+        if expect_discrete:
+            hint = (
+                f"; {ROUNDED_PREFIX}{name_or_path} drives it as the discrete variant drives MyPaint"
+            )
         raise ckpt.CheckpointError(
             f"{folder} holds a {'discrete' if config['discrete'] else 'continuous'} painter, "
-            f"but a {want} one is needed"
+            f"but a {want} one is needed{hint}"
         )
     if inner is not None:
         module = RoundedTwin(load_painter(inner, expect_discrete=False, brush=brush))
