@@ -146,3 +146,5 @@ def test_untrained_twins_are_judged_on_their_brushs_own_dataset():
     assert judged_dataset(trained) == trained["trained"]["dataset"]
     with pytest.raises(ValueError, match="several brushes"):
         judged_dataset({"kind": "regression", "discrete": False, "brushes": [pen], "trained": {}})
+    with pytest.raises(ValueError, match="several brushes"):  # discrete: of such a painter
+        judged_dataset({"kind": "rounded", "discrete": True, "brushes": [pen]})

@@ -97,7 +97,7 @@ def judged_dataset(config: dict) -> str:
     Raises:
         ValueError: for a painter conditioned on several brushes, which has no one dataset.
     """
-    if config["kind"] in ("dabs", "rounded"):
+    if config["kind"] in ("dabs", "rounded") and config.get("brush"):
         return StrokeDatasetSpec(brush=config["brush"], discrete=bool(config["discrete"])).name
     trained = config.get("trained", {})
     if "dataset" not in trained:
