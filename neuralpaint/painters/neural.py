@@ -76,20 +76,30 @@ def build_painter(config: dict) -> torch.nn.Module:
 
 
 def is_dab_twin(name: str | Path) -> bool:
-    """Whether a painter name is ``dabs:<brush>``, a :class:`~neuralpaint.painters.dabs.DabTwin`."""
-    return isinstance(name, str) and name.startswith(DAB_PREFIX)
+    """Whether a painter name is ``dabs:<brush>`` or ``dabs-fast:<brush>``, a
+    :class:`~neuralpaint.painters.dabs.DabTwin`."""
+    return isinstance(name, str) and name.startswith((DAB_PREFIX, dabs.FAST_PREFIX))
+
+
+def _dab_prefix(name: str) -> str:
+    """``dabs-fast:`` for a dab twin with the fast expectation, else ``dabs:``."""
+    return dabs.FAST_PREFIX if name.startswith(dabs.FAST_PREFIX) else DAB_PREFIX
 
 
 def dab_config(name: str) -> dict:
     """The config a ``dabs:<brush>`` painter would have if it were a checkpoint; for
     ``dabs:<brush>~<painter>`` (:class:`~neuralpaint.painters.dabs.StraightThrough`),
-    ``gradient`` names the painter whose gradients it takes."""
-    brush, _, gradient = name[len(DAB_PREFIX) :].partition(dabs.GRADIENT_SEPARATOR)
+    ``gradient`` names the painter whose gradients it takes; ``dabs-fast:`` sets
+    ``expectation`` to ``"fast"``."""
+    prefix = _dab_prefix(name)
+    brush, _, gradient = name[len(prefix) :].partition(dabs.GRADIENT_SEPARATOR)
     if not brush:
         raise ckpt.CheckpointError(
-            f"{name!r} names no brush: write dabs:<brush>, e.g. dabs:classic/pen"
+            f"{name!r} names no brush: write {prefix}<brush>, e.g. {prefix}classic/charcoal"
         )
     config = {"kind": "dabs", "size": 64, "discrete": False, "brush": brush}
+    if prefix == dabs.FAST_PREFIX:
+        config["expectation"] = "fast"
     if gradient:
         if is_dab_twin(gradient):
             raise ckpt.CheckpointError(
@@ -241,7 +251,8 @@ def load_painter(
 
     Args:
         name_or_path: a shipped painter name, a checkpoint folder, ``dabs:<brush>``
-            (libmypaint's dab engine) or ``dabs:<brush>~<painter>`` (that
+            (libmypaint's dab engine; ``dabs-fast:<brush>`` for a random brush's
+            faster approximate mean) or ``dabs:<brush>~<painter>`` (that
             engine's strokes with ``<painter>``'s gradients) or ``discrete:<painter>``
             (a continuous painter driven as the discrete variant drives MyPaint).
         device: where to put it.
@@ -276,7 +287,9 @@ def load_painter(
         module.brush = module.continuous.brush
         return module.to(device).eval()
     if dab_twin:
-        module = dabs.DabTwin(config["brush"], config["size"])
+        module = dabs.DabTwin(
+            config["brush"], config["size"], expectation=config.get("expectation", "exact")
+        )
         if "gradient" in config:
             smooth = load_painter(config["gradient"], expect_discrete=False, brush=config["brush"])
             module = dabs.StraightThrough(module, smooth)
@@ -373,10 +386,10 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
     if (inner := rounded_inner(name_or_path)) is not None:  # the same rounding of that twin
         return ROUNDED_PREFIX + painter_for_brush(inner, brush)
     if is_dab_twin(name_or_path):  # the same engine (and gradients), on the brush asked for
-        gradient = config.get("gradient")
+        gradient, prefix = config.get("gradient"), _dab_prefix(str(name_or_path))
         if gradient is None:
-            return DAB_PREFIX + str(brush)
-        return f"{DAB_PREFIX}{brush}{dabs.GRADIENT_SEPARATOR}{painter_for_brush(gradient, brush)}"
+            return prefix + str(brush)
+        return f"{prefix}{brush}{dabs.GRADIENT_SEPARATOR}{painter_for_brush(gradient, brush)}"
     if resolve(name_or_path).parent == WEIGHTS_DIR and config["kind"] == "regression":
         return default_twin(str(brush), bool(config["discrete"]))
     require_twin_brush(brush)

@@ -1,0 +1,170 @@
+"""The fast approximation of a random brush's expected stroke (``dabs-fast:<brush>``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neuralpaint import actions as A
+from neuralpaint.errors import UserValueError
+from neuralpaint.painters import metrics
+from neuralpaint.painters.dabs import (
+    FAST_PAD,
+    DabTwin,
+    _blur_matrices,
+    jitter_kernel,
+    jitter_taps,
+    render_dabs,
+    render_dabs_fast,
+)
+from neuralpaint.painters.mypaint import MyPaintRenderer
+from neuralpaint.painters.neural import (
+    load_painter,
+    painter_for_brush,
+    read_painter_config,
+    weights_digest,
+)
+
+RANDOM = ("classic/charcoal", "classic/ink_blot")
+
+
+def strokes(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, A.ACTION_DIM))
+
+
+@pytest.mark.parametrize("shift", [1, 3, FAST_PAD, 9, 40])
+def test_the_blur_matrices_are_the_jitter_kernels_rows_for_the_canvas(shift):
+    """The strided build must equal the gathered one, also when the jitter reaches
+    further than the padding."""
+    sigma = torch.tensor([0.2, 1.3, 11.0], dtype=torch.float64)
+    side, size = 64 + 2 * FAST_PAD, 64
+    built = _blur_matrices(jitter_taps(sigma, shift), side, size, FAST_PAD, shift)
+    rows = jitter_kernel(sigma, side, shift)[:, FAST_PAD + shift : FAST_PAD + shift + size]
+    assert built.shape == (3, size, side)
+    torch.testing.assert_close(built, rows, rtol=0, atol=0)
+
+
+def test_the_blur_is_differentiable_in_the_canvas_and_the_deviation():
+    generator = torch.Generator().manual_seed(0)
+    side, size, pad, shift = 14, 8, 3, 5
+    log_clear = -torch.rand(2, side, side, generator=generator, dtype=torch.float64)
+    sigma = torch.tensor([0.6, 1.2], dtype=torch.float64)
+
+    def blur(canvas, deviation):
+        matrix = _blur_matrices(jitter_taps(deviation, shift), side, size, pad, shift)
+        return matrix @ canvas @ matrix.transpose(1, 2)
+
+    assert torch.autograd.gradcheck(
+        blur, (log_clear.requires_grad_(), sigma.requires_grad_()), eps=1e-6, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("brush", RANDOM)
+def test_the_fast_mean_stays_close_to_the_exact_mean_and_to_mypaints(brush):
+    """Against a MyPaint render, the fast mean keeps at least 0.97 of the exact mean's
+    R² and ink IoU, and stays closer to it than a second render is."""
+    actions = strokes(64, 11)
+    a = torch.tensor(actions, dtype=torch.float32)
+    renderer = MyPaintRenderer(64, brush)
+    real = torch.tensor(renderer.render_masks(actions, seed=0))[:, None]
+    other = torch.tensor(renderer.render_masks(actions, seed=1))[:, None]
+    with torch.no_grad():
+        exact = load_painter(f"dabs:{brush}")(a)
+        fast = load_painter(f"dabs-fast:{brush}")(a)
+    ours, reference = metrics.all_metrics(fast, real), metrics.all_metrics(exact, real)
+    assert ours["r2"] > 0.97 * reference["r2"]
+    assert ours["ink_iou"] > 0.97 * reference["ink_iou"]
+    assert ours["r2"] > metrics.all_metrics(other, real)["r2"] + 0.01
+    assert float((fast - exact).abs().mean()) < 0.02
+
+
+def test_the_fast_mean_paints_each_stroke_as_it_would_alone():
+    """Radius draws go in turn along each stroke, not along the batch."""
+    twin = DabTwin("classic/ink_blot", expectation="fast")
+    a = torch.tensor(strokes(4, 3), dtype=torch.float32)
+    with torch.no_grad():
+        together = twin(a)
+        alone = torch.cat([twin(a[i : i + 1]) for i in range(len(a))])
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("brush", RANDOM)
+def test_the_fast_mean_is_the_same_through_the_kernels_and_through_torch(brush):
+    twin = DabTwin(brush)
+    actions = torch.tensor(strokes(6, 5) * 0.6 + 0.2, dtype=torch.float32)
+    weight = torch.rand(6, 1, 64, 64, generator=torch.Generator().manual_seed(2))
+    outs, grads = [], []
+    for fused in (True, False):
+        a = actions.clone().requires_grad_(True)
+        dabs, owner, noise = twin.dabs(a)
+        out = render_dabs_fast(dabs, owner, len(a), 64, noise, fused=fused)
+        (out * weight).sum().backward()
+        outs.append(out)
+        grads.append(a.grad)
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
+
+
+def test_the_fast_mean_differentiates_pressure_and_size_through_the_jitter():
+    """Charcoal's pressure and size set its jitter; both derivatives must match finite
+    differences, through the blur as well as the dabs."""
+    twin = DabTwin("classic/charcoal", expectation="fast").double()
+    actions = torch.tensor(strokes(3, 7) * 0.6 + 0.2)
+    target = torch.rand(
+        3, 1, 64, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
+
+    def loss(a):
+        return (twin(a) * target).sum()
+
+    a = actions.clone().requires_grad_(True)
+    loss(a).backward()
+    for index in (6, A.SIZE_INDEX):
+        direction = torch.zeros_like(actions)
+        direction[:, index] = 1.0
+        analytic = float((a.grad * direction).sum())
+        eps = 1e-6
+        numeric = float(
+            (loss(actions + eps * direction) - loss(actions - eps * direction)) / (2 * eps)
+        )
+        assert abs(analytic - numeric) < 0.02 * abs(numeric) + 1e-6
+
+
+def test_plain_dabs_paint_the_same_through_the_kernels_and_through_torch():
+    generator = torch.Generator().manual_seed(4)
+    count = 40
+    dabs = torch.stack(
+        [
+            torch.rand(count, generator=generator) * 64,
+            torch.rand(count, generator=generator) * 64,
+            0.5 + torch.rand(count, generator=generator) * 4,  # many below radius 3
+            torch.rand(count, generator=generator) * 0.8,
+            torch.rand(count, generator=generator),
+            1.0 + torch.rand(count, generator=generator) * 3,
+            torch.rand(count, generator=generator) * 360 - 180,
+        ],
+        1,
+    )
+    owner = torch.randint(0, 3, (count,), generator=generator)
+    fused = render_dabs(dabs, owner, 3, 64, antialias=False)
+    plain = render_dabs(dabs, owner, 3, 64, fused=False, antialias=False)
+    subpixel = render_dabs(dabs, owner, 3, 64, fused=False)
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-5)
+    assert float((plain - subpixel).abs().max()) > 1e-3  # the flag changes something
+
+
+def test_fast_dab_twins_load_by_name_and_refuse_deterministic_brushes():
+    twin = load_painter("dabs-fast:classic/charcoal", brush="classic/charcoal")
+    assert twin.expectation == "fast" and twin.brush == "classic/charcoal"
+    assert read_painter_config("dabs-fast:classic/ink_blot")["expectation"] == "fast"
+    assert "expectation" not in read_painter_config("dabs:classic/ink_blot")
+    assert (
+        painter_for_brush("dabs-fast:classic/charcoal", "classic/ink_blot")
+        == "dabs-fast:classic/ink_blot"
+    )
+    assert weights_digest("dabs-fast:classic/charcoal")
+    with pytest.raises(UserValueError, match=r"classic/pen.*dabs:classic/pen.*random brushes"):
+        load_painter("dabs-fast:classic/pen")
+    with pytest.raises(UserValueError, match=r"expectation must be one of"):
+        DabTwin("classic/charcoal", expectation="sampled")
