@@ -8,9 +8,10 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
-from neuralpaint.painters import metrics
+from neuralpaint.painters import dab_kernel, metrics
 from neuralpaint.painters.dabs import (
     FAST_PAD,
+    GAUSS_REACH,
     DabTwin,
     _blur_matrices,
     jitter_kernel,
@@ -168,3 +169,85 @@ def test_fast_dab_twins_load_by_name_and_refuse_deterministic_brushes():
         load_painter("dabs-fast:classic/pen")
     with pytest.raises(UserValueError, match=r"expectation must be one of"):
         DabTwin("classic/charcoal", expectation="sampled")
+
+
+def test_the_blur_kernel_blurs_and_differentiates_as_the_matrices_do():
+    """The kernel works only around each canvas's inked box: an empty canvas, a box in a
+    corner and a single inked pixel must come out as the dense product does, and so
+    must the gradients (on the inked pixels, the only ones a dab can have painted)."""
+    generator = torch.Generator().manual_seed(0)
+    size, pad = 64, FAST_PAD
+    side = size + 2 * pad
+    sigma = torch.tensor([0.3, 1.0, 2.5, 6.0, 11.0, 0.8])
+    reach = torch.ceil(GAUSS_REACH * sigma).long() + 1
+    shift = int(reach.max())
+    canvas = -torch.rand(len(sigma), side, side, generator=generator)
+    canvas[1] = 0.0
+    canvas[2, :30] = 0.0
+    canvas[2, :, 50:] = 0.0
+    canvas[3] = 0.0
+    canvas[3, side - 2, 0] = -0.5
+    canvas[5, 10:20, 3:9] = 0.0
+    weight = torch.rand(len(sigma), size, size, generator=generator)
+    results = []
+    for fused in (True, False):
+        logs = canvas.clone().requires_grad_(True)
+        spread = sigma.clone().requires_grad_(True)
+        taps = jitter_taps(spread, shift)
+        if fused:
+            out = dab_kernel.blur(logs, taps, reach, size, pad, shift)
+        else:
+            matrix = _blur_matrices(taps, side, size, pad, shift)
+            out = matrix @ logs @ matrix.transpose(1, 2)
+        (out * weight).sum().backward()
+        results.append((out.detach(), logs.grad * (canvas != 0), spread.grad))
+    (out, grad, grad_sigma), (dense, dense_grad, dense_sigma) = results
+    torch.testing.assert_close(out, dense, rtol=0, atol=2e-5)
+    torch.testing.assert_close(grad, dense_grad, rtol=0, atol=2e-5)
+    scale = float(dense_sigma.abs().max())
+    torch.testing.assert_close(grad_sigma, dense_sigma, rtol=0, atol=2e-3 * scale)
+    assert float(out[1].abs().max()) == 0.0 and float(grad_sigma[1]) == 0.0
+
+
+def test_the_blur_kernel_refuses_what_it_would_read_wrongly():
+    canvas, taps = torch.zeros(2, 72, 72), torch.zeros(2, 9)
+    reach = torch.tensor([1, 4])
+    with pytest.raises(ValueError, match="reach must lie in 0..4"):
+        dab_kernel.blur(canvas, taps, torch.tensor([1, 5]), 64, FAST_PAD, 4)
+    with pytest.raises(ValueError, match="taps must be"):
+        dab_kernel.blur(canvas, taps, reach, 64, FAST_PAD, 3)
+    with pytest.raises(ValueError, match="cannot hold 64"):
+        dab_kernel.blur(canvas, taps, reach, 64, 5, 4)
+    with pytest.raises(ValueError, match="canvas must be"):
+        dab_kernel.blur(canvas.double(), taps, reach, 64, FAST_PAD, 4)
+
+
+def test_a_log_canvas_is_the_sum_of_the_dabs_logs_through_both_rasterisers():
+    generator = torch.Generator().manual_seed(5)
+    count = 30
+    dabs = torch.stack(
+        [
+            torch.rand(count, generator=generator) * 64,
+            torch.rand(count, generator=generator) * 64,
+            1.0 + torch.rand(count, generator=generator) * 5,
+            0.2 + torch.rand(count, generator=generator) * 0.7,
+            torch.rand(count, generator=generator),
+            torch.ones(count),
+            torch.zeros(count),
+        ],
+        1,
+    )
+    owner = torch.randint(0, 2, (count,), generator=generator)
+    logs, grads = [], []
+    for fused in (True, False):
+        d = dabs.clone().requires_grad_(True)
+        out = render_dabs(d, owner, 2, 64, fused=fused, antialias=False, log_clear=True)
+        out.square().sum().backward()
+        logs.append(out.detach())
+        grads.append(d.grad)
+    alpha = render_dabs(dabs, owner, 2, 64, antialias=False)
+    torch.testing.assert_close(logs[0], torch.log1p(-alpha), rtol=0, atol=1e-5)
+    torch.testing.assert_close(logs[0], logs[1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="noise=None"):
+        render_dabs(dabs, owner, 2, 64, noise=torch.zeros(count, 5), log_clear=True)

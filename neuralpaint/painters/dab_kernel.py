@@ -39,6 +39,9 @@ SOURCE_TEXT = SOURCE.read_bytes()
 """The C source as this module was imported with: what it compiles, so an edit or an
 upgrade while a process runs can never pair this wrapper with another kernel."""
 FLAG_ANTIALIASED, FLAG_CONCAVE = 1, 2
+CLEAR_FLOOR = 1e-30
+"""The smallest ``1 - alpha`` a log canvas (:func:`raster` with ``log``) holds: float32's
+product of many nearly opaque dabs underflows to zero, whose log would be infinite."""
 """Bits of a dab's flags: libmypaint's anti-aliased path (radius below 3), and a
 concave profile (hardness of at least one half)."""
 COMPILE_FLAGS = ("-O3", "-fPIC", "-shared", "-std=c99")
@@ -102,12 +105,17 @@ def load_kernel() -> ctypes.CDLL | None:
     lib.dab_expected_backward.argtypes = [*group, pointer, pointer, pointer]
     lib.dab_compose_forward.argtypes = [count, pointer, pointer, count, pointer]
     lib.dab_compose_backward.argtypes = [count, pointer, pointer, count, pointer, pointer]
+    blur = [*[count] * 5, pointer, pointer, pointer]  # sizes, reach, taps, canvas
+    lib.dab_blur_forward.argtypes = [*blur, pointer, pointer]
+    lib.dab_blur_backward.argtypes = [*blur, pointer, pointer, pointer, pointer]
     lib.dab_expected_forward.restype = lib.dab_expected_backward.restype = ctypes.c_int
+    lib.dab_blur_backward.restype = ctypes.c_int
     for function in (
         lib.dab_raster_forward,
         lib.dab_raster_backward,
         lib.dab_compose_forward,
         lib.dab_compose_backward,
+        lib.dab_blur_forward,
     ):
         function.restype = None
     return lib
@@ -139,13 +147,17 @@ def _address(tensor: torch.Tensor | None) -> ctypes.c_void_p:
 
 class _FusedRaster(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, coef, angle, window, batch: int, size: int):  # noqa: D102
+    def forward(ctx, coef, angle, window, batch: int, size: int, log: bool):  # noqa: D102
         lib = load_kernel()
         coef, angle, window = coef.contiguous(), angle.contiguous(), window.contiguous()
         clear = coef.new_ones(batch, size, size)
         lib.dab_raster_forward(
             len(coef), _address(coef), _address(angle), _address(window), size, _address(clear)
         )
+        ctx.log = log
+        if log:
+            ctx.save_for_backward(coef, angle, window)
+            return torch.log(clear.clamp(min=CLEAR_FLOOR))[:, None]
         canvas = 1.0 - clear
         ctx.save_for_backward(coef, angle, window, canvas)
         return canvas[:, None]
@@ -153,35 +165,45 @@ class _FusedRaster(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # noqa: D102
-        coef, angle, window, canvas = ctx.saved_tensors
-        weight = (grad[:, 0] * (1.0 - canvas)).contiguous()
+        coef, angle, window, *canvas = ctx.saved_tensors
+        # dL/dopacity = weight / (1 - opacity): the log's sum over dabs needs -grad
+        weight = -grad[:, 0] if ctx.log else grad[:, 0] * (1.0 - canvas[0])
+        weight = weight.contiguous()
         grad_coef = torch.zeros_like(coef)
         load_kernel().dab_raster_backward(
             len(coef),
             _address(coef),
             _address(angle),
             _address(window),
-            canvas.shape[-1],
+            weight.shape[-1],
             _address(weight),
             _address(grad_coef),
         )
-        return grad_coef, None, None, None, None
+        return grad_coef, None, None, None, None, None
 
 
 def raster(
-    coef: torch.Tensor, angle: torch.Tensor, window: torch.Tensor, batch: int, size: int
+    coef: torch.Tensor,
+    angle: torch.Tensor,
+    window: torch.Tensor,
+    batch: int,
+    size: int,
+    log: bool = False,
 ) -> torch.Tensor:
     """``(batch, 1, size, size)`` canvases of dabs given by their ``(D, 12)``
     :func:`~neuralpaint.painters.dabs.dab_coefficients` (differentiable), ``(D, 2)``
     cosine and sine of their angles and ``(D, 6)`` int64 windows (corner x and y, width,
-    height, the canvas each lands on, :data:`FLAG_ANTIALIASED` | :data:`FLAG_CONCAVE`)."""
+    height, the canvas each lands on, :data:`FLAG_ANTIALIASED` | :data:`FLAG_CONCAVE`).
+    With ``log`` the canvases hold ``log(1 - alpha)``, the sum of ``log(1 - opacity)``
+    over the dabs (floored at ``log(CLEAR_FLOOR)`` where the product underflows), and
+    differentiate as that sum."""
     if window.dtype != torch.int64 or window.shape != (len(coef), 6):
         raise ValueError(f"window must be ({len(coef)}, 6) int64, got {tuple(window.shape)}")
     _require("coef", coef, (len(coef), 12), torch.float32)
     _require("angle", angle, (len(coef), 2), torch.float32)
     if len(window) and not 0 <= int(window[:, 4].min()) <= int(window[:, 4].max()) < batch:
         raise ValueError(f"window[:, 4] names canvases outside 0..{batch - 1}")
-    return _FusedRaster.apply(coef, angle, window, batch, size)
+    return _FusedRaster.apply(coef, angle, window, batch, size, log)
 
 
 class _FusedExpected(torch.autograd.Function):
@@ -284,3 +306,56 @@ def compose(values: torch.Tensor, place: torch.Tensor, batch: int, size: int) ->
     if len(place) and not 0 <= int(place[:, 4].min()) <= int(place[:, 4].max()) < batch:
         raise ValueError(f"place[:, 4] names canvases outside 0..{batch - 1}")
     return _FusedCompose.apply(values, place, batch, size)
+
+
+class _FusedBlur(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, canvas, taps, reach, size: int, pad: int, shift: int):  # noqa: D102
+        canvas, taps, reach = canvas.contiguous(), taps.contiguous(), reach.contiguous()
+        count, side = canvas.shape[0], canvas.shape[1]
+        tmp = canvas.new_empty(count, size, side)
+        out = canvas.new_empty(count, size, size)
+        load_kernel().dab_blur_forward(
+            count, side, size, pad, shift, *map(_address, (reach, taps, canvas, tmp, out))
+        )
+        ctx.save_for_backward(canvas, taps, reach, tmp)
+        ctx.sizes = (size, pad, shift)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):  # noqa: D102
+        canvas, taps, reach, tmp = ctx.saved_tensors
+        size, pad, shift = ctx.sizes
+        grad = grad.contiguous()
+        grad_canvas, grad_taps = torch.zeros_like(canvas), torch.zeros_like(taps)
+        failed = load_kernel().dab_blur_backward(
+            canvas.shape[0],
+            canvas.shape[1],
+            size,
+            pad,
+            shift,
+            *map(_address, (reach, taps, canvas, tmp, grad, grad_canvas, grad_taps)),
+        )
+        if failed:
+            raise MemoryError("the blur kernel could not allocate its scratch rows")
+        return grad_canvas, grad_taps, None, None, None, None
+
+
+def blur(
+    canvas: torch.Tensor, taps: torch.Tensor, reach: torch.Tensor, size: int, pad: int, shift: int
+) -> torch.Tensor:
+    """``(N, size, size)`` blurs ``W @ canvas @ W.T`` of ``(N, side, side)`` canvases, with
+    ``W[i, j] = taps[i - j + pad + shift]`` (``(N, 2 shift + 1)`` taps, differentiable like
+    the canvases) and each canvas's taps zero beyond ``reach`` (``(N,)`` int64) of the
+    middle one, which the kernel skips."""
+    count = len(canvas)
+    _require("canvas", canvas, (count, canvas.shape[1], canvas.shape[1]), torch.float32)
+    _require("taps", taps, (count, 2 * shift + 1), torch.float32)
+    if reach.dtype != torch.int64 or reach.shape != (count,):
+        raise ValueError(f"reach must be ({count},) int64, got {tuple(reach.shape)}")
+    if count and not 0 <= int(reach.min()) <= int(reach.max()) <= shift:
+        raise ValueError(f"reach must lie in 0..{shift}")
+    if canvas.shape[1] < size + 2 * pad:
+        raise ValueError(f"canvases of side {canvas.shape[1]} cannot hold {size} + 2 * {pad}")
+    return _FusedBlur.apply(canvas, taps, reach, size, pad, shift)

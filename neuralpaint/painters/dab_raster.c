@@ -453,3 +453,147 @@ void dab_compose_backward(int64_t count, const float *values, const int64_t *pla
         grad_values += w[2] * w[3];
     }
 }
+
+/* The fast expected stroke's blur (`render_dabs_fast`, `dab_blur_*`): each of `count`
+ * canvases of log(clear) (side x side) times a banded Toeplitz matrix on both sides,
+ * out = W L W^T with W[i, j] = taps[i - j + pad + shift] (size x side, one row of
+ * 2 shift + 1 taps per canvas), nonzero only within `reach` of the middle tap. A stroke
+ * inks a small part of its canvas, so each canvas is blurred only around its inked box
+ * (where L is nonzero; elsewhere no dab has any opacity, so no gradient is needed
+ * there either), and every inner loop runs along a row with increasing indices so that
+ * it vectorises. `tmp` (count, size, side) keeps W L for the backward. */
+typedef struct {
+    int64_t r0, r1, c0, c1; /* the inked rows and columns, [r0, r1) x [c0, c1) */
+} Box;
+
+static Box inked(const float *L, int64_t side) {
+    Box b = {side, 0, side, 0};
+    for (int64_t j = 0; j < side; j++)
+        for (int64_t x = 0; x < side; x++)
+            if (L[j * side + x] != 0.0f) {
+                b.r0 = j < b.r0 ? j : b.r0;
+                b.r1 = j + 1 > b.r1 ? j + 1 : b.r1;
+                b.c0 = x < b.c0 ? x : b.c0;
+                b.c1 = x + 1 > b.c1 ? x + 1 : b.c1;
+            }
+    return b;
+}
+
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+void dab_blur_forward(int64_t count, int64_t side, int64_t size, int64_t pad, int64_t shift,
+                      const int64_t *reach, const float *taps, const float *canvas, float *tmp,
+                      float *out) {
+    int64_t width = 2 * shift + 1;
+    for (int64_t n = 0; n < count; n++) {
+        const float *t = taps + n * width, *L = canvas + n * side * side;
+        float *T = tmp + n * size * side, *O = out + n * size * size;
+        int64_t r = reach[n];
+        for (int64_t i = 0; i < size * side; i++)
+            T[i] = 0.0f;
+        for (int64_t i = 0; i < size * size; i++)
+            O[i] = 0.0f;
+        Box b = inked(L, side);
+        /* T[i, x] = sum_j t[i - j + pad + shift] L[j, x], i within r of j - pad */
+        for (int64_t j = b.r0; j < b.r1; j++)
+            for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
+                float w = t[i - j + pad + shift], *row = T + i * side;
+                const float *src = L + j * side;
+                for (int64_t x = b.c0; x < b.c1; x++)
+                    row[x] += w * src[x];
+            }
+        /* O[i, k] = sum_x T[i, x] t[k - x + pad + shift], k within r of x - pad */
+        for (int64_t i = max64(0, b.r0 - pad - r); i < min64(size, b.r1 - pad + r); i++)
+            for (int64_t x = b.c0; x < b.c1; x++) {
+                float v = T[i * side + x], *row = O + i * size;
+                int64_t at = pad + shift - x; /* row[k] takes t[k + at] */
+                if (v != 0.0f)
+                    for (int64_t k = max64(0, x - pad - r); k < min64(size, x - pad + r + 1); k++)
+                        row[k] += v * t[k + at];
+            }
+    }
+}
+
+/* `grad_canvas` (count, side, side) and `grad_taps` (count, 2 shift + 1) are added to,
+ * `grad_canvas` only inside each canvas's inked box; returns 1 when it cannot allocate
+ * its scratch rows. */
+int dab_blur_backward(int64_t count, int64_t side, int64_t size, int64_t pad, int64_t shift,
+                      const int64_t *reach, const float *taps, const float *canvas,
+                      const float *tmp, const float *grad_out, float *grad_canvas,
+                      float *grad_taps) {
+    int64_t width = 2 * shift + 1;
+    float *gT = malloc(sizeof(float) * size * side);
+    float *flipped = malloc(sizeof(float) * width); /* flipped[m] = t[2 shift - m] */
+    float *g_flipped = malloc(sizeof(float) * width);
+    if (gT == NULL || flipped == NULL || g_flipped == NULL) {
+        free(gT);
+        free(flipped);
+        free(g_flipped);
+        return 1;
+    }
+    for (int64_t n = 0; n < count; n++) {
+        const float *t = taps + n * width, *L = canvas + n * side * side;
+        const float *T = tmp + n * size * side, *gO = grad_out + n * size * size;
+        float *gL = grad_canvas + n * side * side, *gt = grad_taps + n * width;
+        int64_t r = reach[n];
+        Box b = inked(L, side);
+        if (b.r0 >= b.r1)
+            continue;
+        for (int64_t m = 0; m < width; m++) {
+            flipped[m] = t[2 * shift - m];
+            g_flipped[m] = 0.0f;
+        }
+        int64_t i0 = max64(0, b.r0 - pad - r), i1 = min64(size, b.r1 - pad + r);
+        /* the second product: gT[i, x] = sum_k gO[i, k] t[k - x + pad + shift] for x in
+         * the box, and the taps' share sum gO[i, k] T[i, x]; both along x */
+        for (int64_t i = i0; i < i1; i++) {
+            float *g_row = gT + i * side;
+            const float *T_row = T + i * side;
+            for (int64_t x = b.c0; x < b.c1; x++)
+                g_row[x] = 0.0f;
+            for (int64_t k = 0; k < size; k++) {
+                float g = gO[i * size + k];
+                int64_t x0 = max64(b.c0, k + pad - r), x1 = min64(b.c1, k + pad + r + 1);
+                /* t[k - x + pad + shift] = flipped[x + at] */
+                int64_t at = shift - k - pad;
+                if (g != 0.0f)
+                    for (int64_t x = x0; x < x1; x++) {
+                        g_row[x] += g * flipped[x + at];
+                        g_flipped[x + at] += g * T_row[x];
+                    }
+            }
+        }
+        for (int64_t m = 0; m < width; m++)
+            gt[2 * shift - m] += g_flipped[m];
+        /* the first product: gL[j, x] += t[i - j + pad + shift] gT[i, x] and the taps'
+         * share sum_x gT[i, x] L[j, x], in eight lanes so that it vectorises */
+        for (int64_t j = b.r0; j < b.r1; j++) {
+            const float *src = L + j * side;
+            float *dst = gL + j * side;
+            for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
+                int64_t at = i - j + pad + shift;
+                const float *g = gT + i * side;
+                float w = t[at], lane[8] = {0};
+                int64_t x = b.c0;
+                for (; x + 8 <= b.c1; x += 8)
+                    for (int l = 0; l < 8; l++) {
+                        dst[x + l] += w * g[x + l];
+                        lane[l] += g[x + l] * src[x + l];
+                    }
+                float dot = 0.0f;
+                for (; x < b.c1; x++) {
+                    dst[x] += w * g[x];
+                    dot += g[x] * src[x];
+                }
+                for (int l = 0; l < 8; l++)
+                    dot += lane[l];
+                gt[at] += dot;
+            }
+        }
+    }
+    free(gT);
+    free(flipped);
+    free(g_flipped);
+    return 0;
+}

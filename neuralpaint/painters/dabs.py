@@ -736,6 +736,7 @@ def render_dabs(
     noise: torch.Tensor | None = None,
     fused: bool = True,
     antialias: bool = True,
+    log_clear: bool = False,
 ) -> torch.Tensor:
     """Compose ``(D, 7)`` dabs onto ``batch`` white canvases (``owner`` says whose):
     ``(batch, 1, size, size)`` alpha masks, ``1 - prod(1 - opacity)`` per pixel.
@@ -755,7 +756,11 @@ def render_dabs(
     Float32 dabs on the CPU take the compiled kernels
     (:mod:`~neuralpaint.painters.dab_kernel`) unless ``fused`` is false; they paint the
     same canvas with one pass per window. ``antialias=False`` draws every deterministic
-    dab by the plain path, even below radius 3."""
+    dab by the plain path, even below radius 3. ``log_clear`` (deterministic dabs only)
+    returns ``log(1 - alpha)``, the sum of the dabs' ``log(1 - opacity)``, instead of
+    ``alpha``."""
+    if log_clear and noise is not None:
+        raise ValueError("log_clear is for deterministic dabs: pass noise=None")
     x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
     small = (r < 3.0) & antialias
     reach, shift = r, torch.zeros_like(r, dtype=torch.long)
@@ -779,7 +784,7 @@ def render_dabs(
         flags = flags + torch.where(hardness >= 0.5, dab_kernel.FLAG_CONCAVE, 0)
         window = torch.stack([corner_x, corner_y, side_x, side_y, owner.long(), flags], 1)
         angles = torch.stack([cos, sin], 1)
-        return dab_kernel.raster(dab_coefficients(dabs), angles, window, batch, size)
+        return dab_kernel.raster(dab_coefficients(dabs), angles, window, batch, size, log_clear)
     margin = int(max(side_x.max(), side_y.max()) + 2 * shift.max()) if len(dabs) else 0
     padded = size + 2 * margin
     # groups: window size, and for plain dabs the anti-aliased path (below radius 3)
@@ -839,12 +844,12 @@ def render_dabs(
         place = torch.cat(places) if places else torch.zeros(0, 5, dtype=torch.long)
         flat = torch.cat(values) if values else dabs.new_zeros(0)
         return dab_kernel.compose(flat, place, batch, size)
-    log_clear = dabs.new_zeros(batch * padded * padded)
+    logs = dabs.new_zeros(batch * padded * padded)
     if indices:
-        log_clear = log_clear.index_add(0, torch.cat(indices), torch.cat(values))
-    canvas = log_clear.view(batch, 1, padded, padded)
+        logs = logs.index_add(0, torch.cat(indices), torch.cat(values))
+    canvas = logs.view(batch, 1, padded, padded)
     canvas = canvas[..., margin : padded - margin, margin : padded - margin]
-    return 1.0 - torch.exp(canvas)
+    return canvas if log_clear else 1.0 - torch.exp(canvas)
 
 
 def render_dabs_fast(
@@ -869,8 +874,9 @@ def render_dabs_fast(
       their jitter, are painted onto two canvases per stroke (those nearer the stroke's
       smallest and its largest noise, which changes with pressure for charcoal); each
       canvas's ``log(1 - alpha)`` is blurred along both axes by ``rand_gauss``'s density
-      at its dabs' mean deviation (banded Toeplitz matrices, differentiable in it), and
-      the logs add up. Blurring the sum of the logs rather than each dab's opacity
+      at its dabs' mean deviation (banded Toeplitz matrices, differentiable in it; the
+      compiled kernel :func:`dab_kernel.blur` skips the zeros off the band), and the
+      logs add up. Blurring the sum of the logs rather than each dab's opacity
       gives ``E[log(1 - a)]`` where the exact mean has ``log(1 - E[a])``: the two agree
       for faint dabs and differ where one dab alone is nearly opaque. Noise under
       :data:`FAST_BLUR_MIN` of the radius is ignored.
@@ -884,8 +890,9 @@ def render_dabs_fast(
     noise = noise.to(dabs.dtype)
     count = len(dabs)
     rank = torch.arange(count, device=device) - torch.searchsorted(owner, owner)
-    nodes = noisy_nodes(dabs, noise, FAST_RADIUS_NODES)
-    dabs = nodes[torch.arange(count, device=device), rank % nodes.shape[1]]
+    if bool((noise[:, 1].detach() != 0).any()):  # else the dabs are already softened
+        nodes = noisy_nodes(dabs, noise, FAST_RADIUS_NODES)
+        dabs = nodes[torch.arange(count, device=device), rank % nodes.shape[1]]
     sigma, radius = noise[:, 0], noise[:, 2].detach()
     fixed = sigma.detach()
     low = fixed.new_full((batch,), math.inf).scatter_reduce(0, owner, fixed, "amin")
@@ -900,15 +907,21 @@ def render_dabs_fast(
     mean_radius = radius.new_zeros(2 * batch).index_add(0, canvas, radius)[used] / dabs_on
     side = size + 2 * FAST_PAD
     moved = torch.cat([dabs[:, :2] + FAST_PAD, dabs[:, 2:]], 1)
-    alpha = render_dabs(moved, place[canvas], len(used), side, fused=fused, antialias=False)
-    log_clear = torch.log1p(-alpha[:, 0].clamp(max=1.0 - 1e-7))
-    out = log_clear[:, FAST_PAD : FAST_PAD + size, FAST_PAD : FAST_PAD + size]
-    blurred = torch.nonzero(deviation.detach() >= FAST_BLUR_MIN * mean_radius)[:, 0]
-    if len(blurred):
-        spread = deviation[blurred]
-        shift = int(math.ceil(GAUSS_REACH * float(spread.detach().max()))) + 1
-        matrix = _blur_matrices(jitter_taps(spread, shift), side, size, FAST_PAD, shift)
-        out = out.index_copy(0, blurred, matrix @ log_clear[blurred] @ matrix.transpose(1, 2))
+    logs = render_dabs(
+        moved, place[canvas], len(used), side, fused=fused, antialias=False, log_clear=True
+    )[:, 0]
+    # canvases whose noise is ignored take a one-tap blur: the crop itself
+    blurred = deviation.detach() >= FAST_BLUR_MIN * mean_radius
+    reach = torch.where(blurred, torch.ceil(GAUSS_REACH * deviation.detach()).long() + 1, 0)
+    shift = int(reach.max()) if len(reach) else 0
+    crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
+    crop[shift] = 1.0
+    taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
+    if fused and dab_kernel.usable(logs, taps):
+        out = dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
+    else:
+        matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
+        out = matrix @ logs @ matrix.transpose(1, 2)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
     return (1.0 - torch.exp(total))[:, None]
 
