@@ -910,18 +910,20 @@ def render_dabs_fast(
     logs = render_dabs(
         moved, place[canvas], len(used), side, fused=fused, antialias=False, log_clear=True
     )[:, 0]
-    # canvases whose noise is ignored take a one-tap blur: the crop itself
     blurred = deviation.detach() >= FAST_BLUR_MIN * mean_radius
-    reach = torch.where(blurred, torch.ceil(GAUSS_REACH * deviation.detach()).long() + 1, 0)
-    shift = int(reach.max()) if len(reach) else 0
-    crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
-    crop[shift] = 1.0
-    taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
-    if fused and dab_kernel.usable(logs, taps):
-        out = dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
-    else:
-        matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
-        out = matrix @ logs @ matrix.transpose(1, 2)
+    if not bool(blurred.any()):
+        out = logs[:, FAST_PAD : FAST_PAD + size, FAST_PAD : FAST_PAD + size]
+    else:  # canvases whose noise is ignored take a one-tap blur: the crop itself
+        reach = torch.where(blurred, torch.ceil(GAUSS_REACH * deviation.detach()).long() + 1, 0)
+        shift = int(reach.max())
+        crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
+        crop[shift] = 1.0
+        taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
+        if fused and dab_kernel.usable(logs, taps):
+            out = dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
+        else:
+            matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
+            out = matrix @ logs @ matrix.transpose(1, 2)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
     return (1.0 - torch.exp(total))[:, None]
 
