@@ -67,6 +67,11 @@ PREFIX = "dabs:"
 FAST_PREFIX = "dabs-fast:"
 """``dabs-fast:<brush>`` loads a random brush's :class:`DabTwin` with the fast
 approximation of its expected stroke (:func:`render_dabs_fast`)."""
+SOFT_PREFIX = "dabs-soft:"
+"""``dabs-soft:<brush>`` paints with the brush's :class:`DabTwin` and differentiates
+through the same stroke blurred (:class:`BlurredTwin` in a :class:`StraightThrough`)."""
+SOFT_BLUR = 1.0
+"""The deviation in pixels of the blur whose gradient ``dabs-soft:`` takes."""
 EXPECTATIONS = ("exact", "fast")
 """How a random brush's twin takes the expectation over its noise."""
 GRADIENT_SEPARATOR = "~"
@@ -919,13 +924,44 @@ def render_dabs_fast(
         crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
         crop[shift] = 1.0
         taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
-        if fused and dab_kernel.usable(logs, taps):
-            out = dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
-        else:
-            matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
-            out = matrix @ logs @ matrix.transpose(1, 2)
+        out = _blur_logs(logs, taps, reach, size, shift, fused)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
     return (1.0 - torch.exp(total))[:, None]
+
+
+def _blur_logs(
+    logs: torch.Tensor, taps: torch.Tensor, reach: torch.Tensor, size: int, shift: int, fused: bool
+) -> torch.Tensor:
+    """``(N, size, size)`` blurs of ``(N, side, side)`` log canvases padded by
+    :data:`FAST_PAD`: the compiled kernel where it applies, else the dense products."""
+    if fused and dab_kernel.usable(logs, taps):
+        return dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
+    matrix = _blur_matrices(taps, logs.shape[-1], size, FAST_PAD, shift)
+    return matrix @ logs @ matrix.transpose(1, 2)
+
+
+class BlurredTwin(nn.Module):
+    """A deterministic brush's stroke, its ``log(1 - alpha)`` blurred by ``rand_gauss``'s
+    density at ``sigma`` pixels: a softer twin whose gradient feels a target from
+    further than a hard dab's one-pixel rim, for :class:`StraightThrough`."""
+
+    def __init__(self, twin: DabTwin, sigma: float = SOFT_BLUR):
+        super().__init__()
+        self.twin, self.sigma = twin, float(sigma)
+        self.size, self.discrete = twin.size, twin.discrete
+
+    def forward(
+        self, actions: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``(B, 12)`` actions to ``(B, 1, size, size)`` blurred masks."""
+        dabs, owner, _ = self.twin.dabs(actions)
+        batch, size = len(actions), self.size
+        moved = torch.cat([dabs[:, :2] + FAST_PAD, dabs[:, 2:]], 1)
+        logs = render_dabs(moved, owner, batch, size + 2 * FAST_PAD, log_clear=True)[:, 0]
+        reach = int(math.ceil(GAUSS_REACH * self.sigma)) + 1
+        taps = jitter_taps(actions.new_full((batch,), self.sigma), reach)
+        reaches = torch.full((batch,), reach, dtype=torch.long, device=actions.device)
+        return (1.0 - torch.exp(_blur_logs(logs, taps, reaches, size, reach, True)))[:, None]
 
 
 def _blur_matrices(taps: torch.Tensor, side: int, size: int, pad: int, shift: int) -> torch.Tensor:
