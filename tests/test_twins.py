@@ -180,10 +180,17 @@ PLANNING_EVIDENCE = {
     "dabs:classic/marker_fat": (
         "marker-default/dabs-classic-marker_fat",
         "marker-default/regression-marker",
-    )
+        "dab-twins/twins",
+    ),
+    "dabs-fast:classic/ink_blot": (
+        "random-default/dabs-fast-classic-ink_blot",
+        "random-default/regression-ink-blot",
+        "fast-mean/twins",
+    ),
 }
-"""``bench brushes --preset full`` runs (under results/) of a promoted twin of another brush
-than dry_brush and of the twin it replaces, on the same digits."""
+"""For a promoted twin of another brush than dry_brush: the ``bench brushes --preset full``
+runs (under results/) of it and of the twin it replaces, on the same digits, and the
+``bench twins`` run that timed it."""
 
 
 def test_a_promoted_twin_is_backed_by_committed_measurements():
@@ -203,18 +210,18 @@ def test_a_promoted_twin_is_backed_by_committed_measurements():
 
     table = read("twins/twins_fidelity.csv")
     keeps = dict(zip(table["painter"], table["keeps fidelity"].astype(str), strict=True))
-    speed = read("dab-twins/twins/twins.csv").set_index("design")
     assert PROMOTED_TWINS
     for (brush, discrete), name in PROMOTED_TWINS.items():
         assert default_twin(brush, discrete) == name
         if brush == DEFAULT_BRUSH:
             assert keeps.get(name) == "True", f"{name} is promoted without keeping fidelity"
             continue
-        promoted, replaced = PLANNING_EVIDENCE[name]
+        promoted, replaced, timed = PLANNING_EVIDENCE[name]
         fidelity = read(f"{promoted}/brushes/brush_fidelity.csv").set_index("painter").loc[name]
         assert fidelity["r2_of_ceiling"] >= 0.97 and fidelity["iou_of_ceiling"] >= 0.97
-        assert speed.loc[name, "forward ÷ MyPaint"] >= 2
-        assert speed.loc[name, "forward+backward ÷ MyPaint"] >= 1
+        speed = read(f"{timed}/twins.csv").set_index("design").loc[name]
+        assert speed["forward ÷ MyPaint"] >= 2
+        assert speed["forward+backward ÷ MyPaint"] >= 1
         digits = [read(f"{run}/brushes/transfer_digits.csv") for run in (promoted, replaced)]
         assert digits[1]["twin"].iloc[0] == B.twin_name(brush, discrete)
         assert (digits[0]["test index"].to_numpy() == digits[1]["test index"].to_numpy()).all()

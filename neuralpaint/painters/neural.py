@@ -323,13 +323,15 @@ def shipped_twins(discrete: bool = False) -> dict[str, list[str]]:
 PROMOTED_TWINS: dict[tuple[str, bool], str] = {
     (DEFAULT_BRUSH, False): DEFAULT_PAINTER,
     ("classic/marker_fat", False): "dabs:classic/marker_fat",
+    ("classic/ink_blot", False): "dabs-fast:classic/ink_blot",
 }
 """Fast twins that replace a brush's canonical twin as its default, by ``(brush,
 discrete)``, each on committed measurements. ``regression-fast`` keeps ``regression``'s
 held-out fidelity (R² and ink IoU within 0.005, ``neuralpaint bench twins``).
 marker_fat's dab twin reaches 0.97 of the brush's noise ceiling where
 ``regression-marker`` does not, paints at least 2× MyPaint's rate forward and 1×
-forward+backward, and Adam plans no worse through it (``bench brushes``, 64 digits).
+forward+backward, and Adam plans no worse through it (``bench brushes``, 64 digits);
+so does ink_blot's fast mean (``dabs-fast:``) against ``regression-ink-blot``.
 ``regression-discrete-fast`` does not keep ``regression-discrete``'s fidelity, so
 ``regression-discrete`` stays the discrete default."""
 
