@@ -276,7 +276,11 @@ def test_a_soft_pairing_paints_exactly_and_feels_targets_beyond_the_rim():
         grads.append(a.grad[:, :6].abs().sum(1))  # the curve's points
     blurred = BlurredTwin(DabTwin("classic/pen"))
     a = actions.clone().requires_grad_(True)
-    (blurred(a) * target).sum().backward()
+    soft_canvas = blurred(a)
+    (soft_canvas * target).sum().backward()
+    # the blur moves ink without adding any: an opaque nib's stroke keeps its total
+    ink, soft_ink = painted.sum((1, 2, 3)), soft_canvas.detach().sum((1, 2, 3))
+    torch.testing.assert_close(soft_ink, ink, rtol=0.01, atol=0.0)
     assert float(grads[0].max()) == 0.0 and bool((grads[1] > 0).all())
     torch.testing.assert_close(grads[1], a.grad[:, :6].abs().sum(1), rtol=1e-4, atol=1e-4)
     assert painter_for_brush("dabs-soft:classic/pen", "classic/calligraphy") == (

@@ -924,15 +924,15 @@ def render_dabs_fast(
         crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
         crop[shift] = 1.0
         taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
-        out = _blur_logs(logs, taps, reach, size, shift, fused)
+        out = _blur_canvases(logs, taps, reach, size, shift, fused)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
     return (1.0 - torch.exp(total))[:, None]
 
 
-def _blur_logs(
+def _blur_canvases(
     logs: torch.Tensor, taps: torch.Tensor, reach: torch.Tensor, size: int, shift: int, fused: bool
 ) -> torch.Tensor:
-    """``(N, size, size)`` blurs of ``(N, side, side)`` log canvases padded by
+    """``(N, size, size)`` blurs of ``(N, side, side)`` canvases padded by
     :data:`FAST_PAD`: the compiled kernel where it applies, else the dense products."""
     if fused and dab_kernel.usable(logs, taps):
         return dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
@@ -941,9 +941,11 @@ def _blur_logs(
 
 
 class BlurredTwin(nn.Module):
-    """A deterministic brush's stroke, its ``log(1 - alpha)`` blurred by ``rand_gauss``'s
-    density at ``sigma`` pixels: a softer twin whose gradient feels a target from
-    further than a hard dab's one-pixel rim, for :class:`StraightThrough`."""
+    """A deterministic brush's stroke blurred by ``rand_gauss``'s density at ``sigma``
+    pixels: a softer twin whose gradient feels a target from further than a hard dab's
+    one-pixel rim, for :class:`StraightThrough`. It blurs alpha, which keeps the stroke's
+    ink; blurring ``log(1 - alpha)`` as :func:`render_dabs_fast` does would spread an
+    opaque nib's saturation (its log is about -14 per dab) far past its edge."""
 
     def __init__(self, twin: DabTwin, sigma: float = SOFT_BLUR):
         super().__init__()
@@ -957,11 +959,11 @@ class BlurredTwin(nn.Module):
         dabs, owner, _ = self.twin.dabs(actions)
         batch, size = len(actions), self.size
         moved = torch.cat([dabs[:, :2] + FAST_PAD, dabs[:, 2:]], 1)
-        logs = render_dabs(moved, owner, batch, size + 2 * FAST_PAD, log_clear=True)[:, 0]
+        alpha = render_dabs(moved, owner, batch, size + 2 * FAST_PAD)[:, 0]
         reach = int(math.ceil(GAUSS_REACH * self.sigma)) + 1
         taps = jitter_taps(actions.new_full((batch,), self.sigma), reach)
         reaches = torch.full((batch,), reach, dtype=torch.long, device=actions.device)
-        return (1.0 - torch.exp(_blur_logs(logs, taps, reaches, size, reach, True)))[:, None]
+        return _blur_canvases(alpha, taps, reaches, size, reach, True)[:, None]
 
 
 def _blur_matrices(taps: torch.Tensor, side: int, size: int, pad: int, shift: int) -> torch.Tensor:
