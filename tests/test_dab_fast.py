@@ -35,6 +35,32 @@ def strokes(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((n, A.ACTION_DIM))
 
 
+def random_dabs(
+    count: int, canvases: int, seed: int, radius: tuple[float, float], ratio: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` dabs ``(x, y, radius, opacity, hardness, ratio, angle)`` anywhere on a
+    64 px canvas, with radii in ``radius``, aspect ratios up to ``1 + ratio`` and angles
+    at random, and the canvas each lands on."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + torch.rand(count, generator=generator) * (high - low)
+
+    dabs = torch.stack(
+        [
+            uniform(0, 64),
+            uniform(0, 64),
+            uniform(*radius),
+            uniform(0.1, 0.9),
+            uniform(0, 1),
+            uniform(1, 1 + ratio),
+            uniform(-180, 180),
+        ],
+        1,
+    )
+    return dabs, torch.randint(0, canvases, (count,), generator=generator)
+
+
 @pytest.mark.parametrize("shift", [1, 3, FAST_PAD, 9, 40])
 def test_the_blur_matrices_are_the_jitter_kernels_rows_for_the_canvas(shift):
     """The strided build must equal the gathered one, also when the jitter reaches
@@ -108,47 +134,8 @@ def test_the_fast_mean_is_the_same_through_the_kernels_and_through_torch(brush):
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
 
 
-def test_the_fast_mean_differentiates_pressure_and_size_through_the_jitter():
-    """Charcoal's pressure and size set its jitter; both derivatives must match finite
-    differences, through the blur as well as the dabs."""
-    twin = DabTwin("classic/charcoal", expectation="fast").double()
-    actions = torch.tensor(strokes(3, 7) * 0.6 + 0.2)
-    target = torch.rand(
-        3, 1, 64, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64
-    )
-
-    def loss(a):
-        return (twin(a) * target).sum()
-
-    a = actions.clone().requires_grad_(True)
-    loss(a).backward()
-    for index in (6, A.SIZE_INDEX):
-        direction = torch.zeros_like(actions)
-        direction[:, index] = 1.0
-        analytic = float((a.grad * direction).sum())
-        eps = 1e-6
-        numeric = float(
-            (loss(actions + eps * direction) - loss(actions - eps * direction)) / (2 * eps)
-        )
-        assert abs(analytic - numeric) < 0.02 * abs(numeric) + 1e-6
-
-
 def test_plain_dabs_paint_the_same_through_the_kernels_and_through_torch():
-    generator = torch.Generator().manual_seed(4)
-    count = 40
-    dabs = torch.stack(
-        [
-            torch.rand(count, generator=generator) * 64,
-            torch.rand(count, generator=generator) * 64,
-            0.5 + torch.rand(count, generator=generator) * 4,  # many below radius 3
-            torch.rand(count, generator=generator) * 0.8,
-            torch.rand(count, generator=generator),
-            1.0 + torch.rand(count, generator=generator) * 3,
-            torch.rand(count, generator=generator) * 360 - 180,
-        ],
-        1,
-    )
-    owner = torch.randint(0, 3, (count,), generator=generator)
+    dabs, owner = random_dabs(40, 3, seed=4, radius=(0.5, 4.0), ratio=3.0)  # many below 3
     fused = render_dabs(dabs, owner, 3, 64, antialias=False)
     plain = render_dabs(dabs, owner, 3, 64, fused=False, antialias=False)
     subpixel = render_dabs(dabs, owner, 3, 64, fused=False)
@@ -224,21 +211,8 @@ def test_the_blur_kernel_refuses_what_it_would_read_wrongly():
 
 
 def test_a_log_canvas_is_the_sum_of_the_dabs_logs_through_both_rasterisers():
-    generator = torch.Generator().manual_seed(5)
-    count = 30
-    dabs = torch.stack(
-        [
-            torch.rand(count, generator=generator) * 64,
-            torch.rand(count, generator=generator) * 64,
-            1.0 + torch.rand(count, generator=generator) * 5,
-            0.2 + torch.rand(count, generator=generator) * 0.7,
-            torch.rand(count, generator=generator),
-            torch.ones(count),
-            torch.zeros(count),
-        ],
-        1,
-    )
-    owner = torch.randint(0, 2, (count,), generator=generator)
+    dabs, owner = random_dabs(30, 2, seed=5, radius=(1.0, 5.0), ratio=0.0)
+    count = len(dabs)
     logs, grads = [], []
     for fused in (True, False):
         d = dabs.clone().requires_grad_(True)

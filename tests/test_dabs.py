@@ -394,10 +394,12 @@ def test_a_random_brushs_twin_paints_mypaints_expected_stroke(brush):
     assert twin["ink_iou"] > mean4["ink_iou"] - 0.01
 
 
-def test_a_random_brushs_gradients_match_finite_differences():
+@pytest.mark.parametrize("expectation", ["exact", "fast"])
+def test_a_random_brushs_gradients_match_finite_differences(expectation):
     """Pressure sets charcoal's jitter, so its derivative runs through the jitter
-    kernel as well as the dabs' opacity; the same holds for the brush's size."""
-    twin = DabTwin("classic/charcoal").double()
+    kernel (or the fast mean's stroke-wide blur) as well as the dabs' opacity; the same
+    holds for the brush's size."""
+    twin = DabTwin("classic/charcoal", expectation=expectation).double()
     actions = torch.tensor(strokes(3, 7) * 0.6 + 0.2)
     target = torch.rand(
         3, 1, 64, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64
