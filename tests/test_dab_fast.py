@@ -12,7 +12,6 @@ from neuralpaint.painters import dab_kernel, metrics
 from neuralpaint.painters.dabs import (
     FAST_PAD,
     GAUSS_REACH,
-    BlurredTwin,
     DabTwin,
     _blur_matrices,
     jitter_kernel,
@@ -226,37 +225,3 @@ def test_a_log_canvas_is_the_sum_of_the_dabs_logs_through_both_rasterisers():
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
     with pytest.raises(ValueError, match="noise=None"):
         render_dabs(dabs, owner, 2, 64, noise=torch.zeros(count, 5), log_clear=True)
-
-
-def test_a_soft_pairing_paints_exactly_and_feels_targets_beyond_the_rim():
-    """``dabs-soft:`` paints what the dab twin paints; its gradient is the blurred
-    stroke's, which reaches ink a few pixels beyond a hard nib's rim, where the exact
-    twin's gradient is zero."""
-    actions = torch.tensor(strokes(4, 9) * 0.6 + 0.2, dtype=torch.float32)
-    actions[:, A.SIZE_INDEX] = 0.1  # thin strokes
-    exact, soft = load_painter("dabs:classic/pen"), load_painter("dabs-soft:classic/pen")
-    assert read_painter_config("dabs-soft:classic/pen")["gradient_blur"] > 0
-    with torch.no_grad():
-        painted = exact(actions)
-        torch.testing.assert_close(soft(actions), painted, rtol=0, atol=1e-6)
-    # a target three pixels beside the stroke, clear of its rim
-    near = torch.nn.functional.max_pool2d((painted > 0).float(), 3, stride=1, padding=1)
-    target = torch.roll(painted, shifts=3, dims=-1) * (1 - near)
-    assert float(target.sum()) > 0
-    grads = []
-    for twin in (exact, soft):
-        a = actions.clone().requires_grad_(True)
-        (twin(a) * target).sum().backward()
-        grads.append(a.grad[:, :6].abs().sum(1))  # the curve's points
-    blurred = BlurredTwin(DabTwin("classic/pen"))
-    a = actions.clone().requires_grad_(True)
-    soft_canvas = blurred(a)
-    (soft_canvas * target).sum().backward()
-    # the blur moves ink without adding any: an opaque nib's stroke keeps its total
-    ink, soft_ink = painted.sum((1, 2, 3)), soft_canvas.detach().sum((1, 2, 3))
-    torch.testing.assert_close(soft_ink, ink, rtol=0.01, atol=0.0)
-    assert float(grads[0].max()) == 0.0 and bool((grads[1] > 0).all())
-    torch.testing.assert_close(grads[1], a.grad[:, :6].abs().sum(1), rtol=1e-4, atol=1e-4)
-    assert painter_for_brush("dabs-soft:classic/pen", "classic/calligraphy") == (
-        "dabs-soft:classic/calligraphy"
-    )

@@ -67,11 +67,6 @@ PREFIX = "dabs:"
 FAST_PREFIX = "dabs-fast:"
 """``dabs-fast:<brush>`` loads a random brush's :class:`DabTwin` with the fast
 approximation of its expected stroke (:func:`render_dabs_fast`)."""
-SOFT_PREFIX = "dabs-soft:"
-"""``dabs-soft:<brush>`` paints with the brush's :class:`DabTwin` and differentiates
-through the same stroke blurred (:class:`BlurredTwin` in a :class:`StraightThrough`)."""
-SOFT_BLUR = 1.0
-"""The deviation in pixels of the blur whose gradient ``dabs-soft:`` takes."""
 EXPECTATIONS = ("exact", "fast")
 """How a random brush's twin takes the expectation over its noise."""
 GRADIENT_SEPARATOR = "~"
@@ -938,32 +933,6 @@ def _blur_canvases(
         return dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
     matrix = _blur_matrices(taps, logs.shape[-1], size, FAST_PAD, shift)
     return matrix @ logs @ matrix.transpose(1, 2)
-
-
-class BlurredTwin(nn.Module):
-    """A deterministic brush's stroke blurred by ``rand_gauss``'s density at ``sigma``
-    pixels: a softer twin whose gradient feels a target from further than a hard dab's
-    one-pixel rim, for :class:`StraightThrough`. It blurs alpha, which keeps the stroke's
-    ink; blurring ``log(1 - alpha)`` as :func:`render_dabs_fast` does would spread an
-    opaque nib's saturation (its log is about -14 per dab) far past its edge."""
-
-    def __init__(self, twin: DabTwin, sigma: float = SOFT_BLUR):
-        super().__init__()
-        self.twin, self.sigma = twin, float(sigma)
-        self.size, self.discrete = twin.size, twin.discrete
-
-    def forward(
-        self, actions: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """``(B, 12)`` actions to ``(B, 1, size, size)`` blurred masks."""
-        dabs, owner, _ = self.twin.dabs(actions)
-        batch, size = len(actions), self.size
-        moved = torch.cat([dabs[:, :2] + FAST_PAD, dabs[:, 2:]], 1)
-        alpha = render_dabs(moved, owner, batch, size + 2 * FAST_PAD)[:, 0]
-        reach = int(math.ceil(GAUSS_REACH * self.sigma)) + 1
-        taps = jitter_taps(actions.new_full((batch,), self.sigma), reach)
-        reaches = torch.full((batch,), reach, dtype=torch.long, device=actions.device)
-        return _blur_canvases(alpha, taps, reaches, size, reach, True)[:, None]
 
 
 def _blur_matrices(taps: torch.Tensor, side: int, size: int, pad: int, shift: int) -> torch.Tensor:

@@ -78,14 +78,12 @@ def build_painter(config: dict) -> torch.nn.Module:
 def is_dab_twin(name: str | Path) -> bool:
     """Whether a painter name is ``dabs:<brush>`` or ``dabs-fast:<brush>``, a
     :class:`~neuralpaint.painters.dabs.DabTwin`."""
-    return isinstance(name, str) and name.startswith(
-        (DAB_PREFIX, dabs.FAST_PREFIX, dabs.SOFT_PREFIX)
-    )
+    return isinstance(name, str) and name.startswith((DAB_PREFIX, dabs.FAST_PREFIX))
 
 
 def _dab_prefix(name: str) -> str:
-    """Which of ``dabs:``, ``dabs-fast:`` and ``dabs-soft:`` a dab twin's name starts with."""
-    return next((p for p in (dabs.FAST_PREFIX, dabs.SOFT_PREFIX) if name.startswith(p)), DAB_PREFIX)
+    """``dabs-fast:`` for a dab twin with the fast expectation, else ``dabs:``."""
+    return dabs.FAST_PREFIX if name.startswith(dabs.FAST_PREFIX) else DAB_PREFIX
 
 
 def dab_config(name: str) -> dict:
@@ -102,8 +100,6 @@ def dab_config(name: str) -> dict:
     config = {"kind": "dabs", "size": 64, "discrete": False, "brush": brush}
     if prefix == dabs.FAST_PREFIX:
         config["expectation"] = "fast"
-    if prefix == dabs.SOFT_PREFIX:
-        config["gradient_blur"] = dabs.SOFT_BLUR
     if gradient:
         if is_dab_twin(gradient):
             raise ckpt.CheckpointError(
@@ -297,9 +293,6 @@ def load_painter(
         if "gradient" in config:
             smooth = load_painter(config["gradient"], expect_discrete=False, brush=config["brush"])
             module = dabs.StraightThrough(module, smooth)
-        elif "gradient_blur" in config:
-            blurred = dabs.BlurredTwin(module, config["gradient_blur"])
-            module = dabs.StraightThrough(module, blurred)
     else:
         module = build_painter(config)
         ckpt.load_state(module, ckpt.split(ckpt.load_tensors(folder), "painter"), str(folder))
