@@ -114,6 +114,9 @@ def test_the_fast_mean_paints_each_stroke_as_it_would_alone():
         together = twin(a)
         alone = torch.cat([twin(a[i : i + 1]) for i in range(len(a))])
     torch.testing.assert_close(together, alone, rtol=0, atol=1e-6)
+    dabs, owner, noise = twin.dabs(a)
+    with pytest.raises(ValueError, match="owner must be sorted"):
+        render_dabs_fast(dabs, owner.flip(0), len(a), 64, noise)
 
 
 @pytest.mark.parametrize("brush", RANDOM)
@@ -152,6 +155,12 @@ def test_fast_dab_twins_load_by_name_and_refuse_deterministic_brushes():
         == "dabs-fast:classic/ink_blot"
     )
     assert weights_digest("dabs-fast:classic/charcoal")
+    # a brush that does not jitter has no fast mean: its exact twin is as fast
+    assert painter_for_brush("dabs-fast:classic/ink_blot", "classic/pen") == "dabs:classic/pen"
+    assert (
+        painter_for_brush("discrete:dabs-fast:classic/ink_blot", "classic/pen")
+        == "discrete:dabs:classic/pen"
+    )
     with pytest.raises(UserValueError, match=r"classic/pen.*dabs:classic/pen.*random brushes"):
         load_painter("dabs-fast:classic/pen")
     with pytest.raises(UserValueError, match=r"expectation must be one of"):
@@ -223,5 +232,22 @@ def test_a_log_canvas_is_the_sum_of_the_dabs_logs_through_both_rasterisers():
     torch.testing.assert_close(logs[0], torch.log1p(-alpha), rtol=0, atol=1e-5)
     torch.testing.assert_close(logs[0], logs[1], rtol=0, atol=1e-5)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
+    # many opaque dabs on one pixel: the logs add up where a product of 1 - opacity
+    # would underflow float32
+    stacked = torch.tensor([[32.0, 32.0, 4.0, 1.0, 0.9, 1.0, 0.0]] * 21)
+    logs = [
+        render_dabs(
+            stacked,
+            torch.zeros(21, dtype=torch.long),
+            1,
+            64,
+            fused=fused,
+            antialias=False,
+            log_clear=True,
+        )
+        for fused in (True, False)
+    ]
+    torch.testing.assert_close(logs[0], logs[1], rtol=1e-5, atol=1e-12)
+    assert float(logs[0].min()) < -100  # the product would stop at log(1e-38), about -87
     with pytest.raises(ValueError, match="noise=None"):
         render_dabs(dabs, owner, 2, 64, noise=torch.zeros(count, 5), log_clear=True)

@@ -39,9 +39,7 @@ SOURCE_TEXT = SOURCE.read_bytes()
 """The C source as this module was imported with: what it compiles, so an edit or an
 upgrade while a process runs can never pair this wrapper with another kernel."""
 FLAG_ANTIALIASED, FLAG_CONCAVE = 1, 2
-CLEAR_FLOOR = 1e-30
-"""The smallest ``1 - alpha`` a log canvas (:func:`raster` with ``log``) holds: float32's
-product of many nearly opaque dabs underflows to zero, whose log would be infinite."""
+
 """Bits of a dab's flags: libmypaint's anti-aliased path (radius below 3), and a
 concave profile (hardness of at least one half)."""
 COMPILE_FLAGS = ("-O3", "-fPIC", "-shared", "-std=c99")
@@ -98,7 +96,7 @@ def load_kernel() -> ctypes.CDLL | None:
         )
         return None
     pointer, count = ctypes.c_void_p, ctypes.c_int64
-    lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]
+    lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
     lib.dab_raster_backward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
     group = [count, count, *[pointer] * 4, *[count] * 4, pointer]  # up to the taps
     lib.dab_expected_forward.argtypes = [*group, pointer]
@@ -151,13 +149,20 @@ class _FusedRaster(torch.autograd.Function):
         lib = load_kernel()
         coef, angle, window = coef.contiguous(), angle.contiguous(), window.contiguous()
         clear = coef.new_ones(batch, size, size)
+        folded = coef.new_zeros(batch, size, size) if log else None
         lib.dab_raster_forward(
-            len(coef), _address(coef), _address(angle), _address(window), size, _address(clear)
+            len(coef),
+            _address(coef),
+            _address(angle),
+            _address(window),
+            size,
+            _address(clear),
+            _address(folded),
         )
         ctx.log = log
         if log:
             ctx.save_for_backward(coef, angle, window)
-            return torch.log(clear.clamp(min=CLEAR_FLOOR))[:, None]
+            return (torch.log(clear) + folded)[:, None]
         canvas = 1.0 - clear
         ctx.save_for_backward(coef, angle, window, canvas)
         return canvas[:, None]
@@ -195,8 +200,8 @@ def raster(
     cosine and sine of their angles and ``(D, 6)`` int64 windows (corner x and y, width,
     height, the canvas each lands on, :data:`FLAG_ANTIALIASED` | :data:`FLAG_CONCAVE`).
     With ``log`` the canvases hold ``log(1 - alpha)``, the sum of ``log(1 - opacity)``
-    over the dabs (floored at ``log(CLEAR_FLOOR)`` where the product underflows), and
-    differentiate as that sum."""
+    over the dabs, as the torch rasteriser computes it (however many nearly opaque dabs
+    overlap), and differentiate as that sum."""
     if window.dtype != torch.int64 or window.shape != (len(coef), 6):
         raise ValueError(f"window must be ({len(coef)}, 6) int64, got {tuple(window.shape)}")
     _require("coef", coef, (len(coef), 12), torch.float32)

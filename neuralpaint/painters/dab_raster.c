@@ -180,19 +180,32 @@ static inline void pixel_grad(const Coef *k, float cs, float sn, int64_t flags, 
 static inline int64_t clip(int64_t v, int64_t size) { return v < 0 ? 0 : v > size ? size : v; }
 
 /* Dabs straight onto the canvases. `window`: (count, 6) corner x, y, width, height,
- * canvas, flags. */
+ * canvas, flags. `clear` starts as ones and is multiplied by 1 - opacity. With `folded`
+ * (zeros to start with; NULL without) a product that falls under FOLD_BELOW is folded
+ * into it as a logarithm and restarts at one, so that log(1 - alpha) = log(clear) +
+ * folded holds for any number of nearly opaque dabs, where the product alone would
+ * underflow. */
+#define FOLD_BELOW 1e-30f
+
 void dab_raster_forward(int64_t count, const float *coef, const float *angle,
-                        const int64_t *window, int64_t size, float *clear) {
+                        const int64_t *window, int64_t size, float *clear, float *folded) {
     for (int64_t d = 0; d < count; d++) {
         const Coef *k = (const Coef *)(coef + NCOEF * d);
         const int64_t *w = window + 6 * d;
-        float cs = angle[2 * d], sn = angle[2 * d + 1], *canvas = clear + w[4] * size * size;
+        int64_t offset = w[4] * size * size;
+        float cs = angle[2 * d], sn = angle[2 * d + 1], *canvas = clear + offset;
         for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
             for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
                 Pixel p;
                 float opa = pixel_opacity(k, cs, sn, w[5], px - k->x, py - k->y, &p);
-                if (opa > 0.0f)
-                    canvas[py * size + px] *= 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
+                if (opa <= 0.0f)
+                    continue;
+                float *c = canvas + py * size + px;
+                *c *= 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
+                if (folded != NULL && *c < FOLD_BELOW) {
+                    folded[offset + py * size + px] += logf(*c);
+                    *c = 1.0f;
+                }
             }
     }
 }
@@ -459,9 +472,9 @@ void dab_compose_backward(int64_t count, const float *values, const int64_t *pla
  * out = W L W^T with W[i, j] = taps[i - j + pad + shift] (size x side, one row of
  * 2 shift + 1 taps per canvas), nonzero only within `reach` of the middle tap. A stroke
  * inks a small part of its canvas, so each canvas is blurred only around its inked box
- * (where L is nonzero; elsewhere no dab has any opacity, so no gradient is needed
- * there either), and every inner loop runs along a row with increasing indices so that
- * it vectorises. `tmp` (count, size, side) keeps W L for the backward. */
+ * (where L is nonzero: outside it no dab has an opacity that float32 can tell from
+ * zero, about 6e-8, so no gradient is needed there), and every inner loop runs along a
+ * row with increasing indices so that it vectorises. `tmp` (count, size, side) keeps W L for the backward. */
 typedef struct {
     int64_t r0, r1, c0, c1; /* the inked rows and columns, [r0, r1) x [c0, c1) */
 } Box;

@@ -211,6 +211,16 @@ def _read(path: str) -> tuple[dict[str, float], dict[str, dict], list[str]]:
     return base, {n: c for n, c in curves.items() if c and n in SETTINGS}, problems
 
 
+def _jitters(base: dict[str, float], curves: dict[str, dict]) -> bool:
+    return any(base[n] or n in curves for n in ("offset_by_random", "radius_by_random"))
+
+
+def jitters(brush: str | os.PathLike) -> bool:
+    """Whether a brush the dab twin can paint jitters its dabs' position or radius, so
+    that its twin paints an expectation (and ``dabs-fast:`` applies)."""
+    return _jitters(*read_brush(brush))
+
+
 def dab_brushes() -> list[str]:
     """Installed brushes the dab twin paints exactly (by their settings)."""
     return [name for name, path in installed_brushes().items() if not _read(str(path))[2]]
@@ -390,9 +400,7 @@ class DabTwin(nn.Module):
             "velocity_filter",
             _filter_matrix(steps - 1, 1 - self.velocity_keep, start_from_zero=True),
         )
-        self.random = any(
-            b[n] or n in self.curves for n in ("offset_by_random", "radius_by_random")
-        )
+        self.random = _jitters(b, self.curves)
         if expectation == "fast" and not self.random:
             raise UserValueError(
                 f"{brush} does not jitter its dabs, so {PREFIX}{brush} is exact and needs "
@@ -886,6 +894,8 @@ def render_dabs_fast(
     ``owner`` must be sorted, as :meth:`DabTwin.dabs` gives it (dabs stroke by stroke).
     ``fused`` as in :func:`render_dabs`.
     """
+    if len(owner) > 1 and not bool((owner[1:] >= owner[:-1]).all()):
+        raise ValueError("owner must be sorted: the fast mean counts each stroke's dabs in turn")
     device = dabs.device
     noise = noise.to(dabs.dtype)
     count = len(dabs)

@@ -26,7 +26,7 @@ import torch
 
 from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
-from neuralpaint.painters import DEFAULT_PAINTER, dabs
+from neuralpaint.painters import DEFAULT_PAINTER, dab_kernel, dabs
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.brushes import require_twin_brush, twin_name
@@ -181,7 +181,8 @@ def weights_digest(name_or_path: str | Path) -> str:
         return weights_digest(inner)
     if is_dab_twin(name_or_path):  # its "weights" are the brush file and the engine's code
         config = dab_config(str(name_or_path))
-        files = [resolve_brush(config["brush"]), Path(dabs.__file__)]
+        engine = [Path(dabs.__file__), Path(dab_kernel.__file__), dab_kernel.SOURCE]
+        files = [resolve_brush(config["brush"]), *engine]
         parts = [
             _file_digest(str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) for f in files
         ]
@@ -363,6 +364,15 @@ def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
     return names[0]
 
 
+def _paints_a_mean(brush: str) -> bool:
+    """Whether the dab twin of ``brush`` paints an expectation; a brush it cannot paint
+    counts as one, so that loading reports why."""
+    try:
+        return dabs.jitters(brush)
+    except (UserValueError, FileNotFoundError):
+        return True
+
+
 def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
     """The painter to load when ``name_or_path`` is asked for on ``brush``.
 
@@ -389,6 +399,8 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
         return ROUNDED_PREFIX + painter_for_brush(inner, brush)
     if is_dab_twin(name_or_path):  # the same engine (and gradients), on the brush asked for
         gradient, prefix = config.get("gradient"), _dab_prefix(str(name_or_path))
+        if prefix == dabs.FAST_PREFIX and not _paints_a_mean(brush):
+            prefix = DAB_PREFIX  # a brush without jitter: its exact twin is as fast
         if gradient is None:
             return prefix + str(brush)
         return f"{prefix}{brush}{dabs.GRADIENT_SEPARATOR}{painter_for_brush(gradient, brush)}"
