@@ -39,7 +39,6 @@ SOURCE_TEXT = SOURCE.read_bytes()
 """The C source as this module was imported with: what it compiles, so an edit or an
 upgrade while a process runs can never pair this wrapper with another kernel."""
 FLAG_ANTIALIASED, FLAG_CONCAVE = 1, 2
-
 """Bits of a dab's flags: libmypaint's anti-aliased path (radius below 3), and a
 concave profile (hardness of at least one half)."""
 COMPILE_FLAGS = ("-O3", "-fPIC", "-shared", "-std=c99")
