@@ -659,18 +659,24 @@ def _bucket(shift: torch.Tensor) -> torch.Tensor:
     return torch.ceil(bucket).long()
 
 
-def noisy_nodes(dabs: torch.Tensor, noise: torch.Tensor, count: int = RADIUS_NODES) -> torch.Tensor:
-    """``(D, N, 7)`` dabs: each of ``dabs`` at ``count`` equally likely draws of
-    ``radius_by_random`` (one draw if no dab has that noise). As in libmypaint, the
-    noise is added to the log radius before anti-aliasing softens the dab, and a dab
-    made larger keeps its ink by losing opacity as the square of its growth."""
+def noisy_nodes(
+    dabs: torch.Tensor, noise: torch.Tensor, draws: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(D, N, 7)`` dabs: each of ``dabs`` at ``N`` draws of ``radius_by_random``'s
+    ``rand_gauss``, ``draws`` (``(N,)`` for every dab alike, or ``(D, N)``), by default
+    :data:`RADIUS_NODES` equally likely ones (one draw if no dab has that noise). As in
+    libmypaint, the noise is added to the log radius before anti-aliasing softens the
+    dab, and a dab made larger keeps its ink by losing opacity as the square of its
+    growth."""
     spread, radius, hardness, aa = noise[:, 1:].unbind(1)
-    draws = gauss_nodes(count) if bool((spread.detach() != 0).any()) else (0.0,)
-    g = torch.tensor(draws, dtype=dabs.dtype, device=dabs.device)
+    if draws is None:
+        noisy_radius = bool((spread.detach() != 0).any())
+        draws = torch.tensor(gauss_nodes(RADIUS_NODES) if noisy_radius else (0.0,))
+    g = draws.to(dabs.dtype).to(dabs.device).expand(len(dabs), -1)
     noisy = (radius.log()[:, None] + spread[:, None] * g).exp().clamp(RADIUS_MIN, RADIUS_MAX)
     opacity = dabs[:, 3, None] * (radius[:, None] / noisy).square().clamp(max=1.0)
     noisy, soft = soften(noisy, hardness[:, None], aa[:, None])
-    same = dabs[:, None, :].expand(-1, len(draws), -1)
+    same = dabs[:, None, :].expand(-1, g.shape[1], -1)
     columns = [same[..., 0], same[..., 1], noisy, opacity, soft, same[..., 5], same[..., 6]]
     return torch.stack(columns, -1)
 
@@ -901,8 +907,8 @@ def render_dabs_fast(
     count = len(dabs)
     rank = torch.arange(count, device=device) - torch.searchsorted(owner, owner)
     if bool((noise[:, 1].detach() != 0).any()):  # else the dabs are already softened
-        nodes = noisy_nodes(dabs, noise, FAST_RADIUS_NODES)
-        dabs = nodes[torch.arange(count, device=device), rank % nodes.shape[1]]
+        draws = torch.tensor(gauss_nodes(FAST_RADIUS_NODES), device=device)
+        dabs = noisy_nodes(dabs, noise, draws[rank % FAST_RADIUS_NODES, None])[:, 0]
     sigma, radius = noise[:, 0], noise[:, 2].detach()
     fixed = sigma.detach()
     low = fixed.new_full((batch,), math.inf).scatter_reduce(0, owner, fixed, "amin")
@@ -929,20 +935,13 @@ def render_dabs_fast(
         crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
         crop[shift] = 1.0
         taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
-        out = _blur_canvases(logs, taps, reach, size, shift, fused)
+        if fused and dab_kernel.usable(logs, taps):
+            out = dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
+        else:
+            matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
+            out = matrix @ logs @ matrix.transpose(1, 2)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
     return (1.0 - torch.exp(total))[:, None]
-
-
-def _blur_canvases(
-    logs: torch.Tensor, taps: torch.Tensor, reach: torch.Tensor, size: int, shift: int, fused: bool
-) -> torch.Tensor:
-    """``(N, size, size)`` blurs of ``(N, side, side)`` canvases padded by
-    :data:`FAST_PAD`: the compiled kernel where it applies, else the dense products."""
-    if fused and dab_kernel.usable(logs, taps):
-        return dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
-    matrix = _blur_matrices(taps, logs.shape[-1], size, FAST_PAD, shift)
-    return matrix @ logs @ matrix.transpose(1, 2)
 
 
 def _blur_matrices(taps: torch.Tensor, side: int, size: int, pad: int, shift: int) -> torch.Tensor:
