@@ -356,6 +356,8 @@ def run_twins(
         command += f" --reference {reference}"
     if designs is not None:
         command += f" --designs {','.join(designs) or 'none'}"
+    if compiled:
+        command += " --compile"
     out = Path(out_dir)
     write_text(
         out / "twins.csv",
