@@ -73,12 +73,12 @@ def test_a_neural_env_of_a_brush_without_a_twin_is_refused_by_name():
 
 def test_a_brush_with_a_shipped_twin_gets_it_where_a_painter_is_needed():
     env = gym.make(MNIST, renderer="regression", brush=PEN)
-    assert env.unwrapped.renderer.name == "regression-pen"
+    assert env.unwrapped.renderer.name == "dabs:classic/pen"  # the pen's default twin
     obs, _ = env.reset(seed=0)
     obs, *_ = env.step(STROKE)
     assert (obs[..., :3] < 250).any()  # the pen's twin painted the stroke
     agent = make_agent("stroke-optimizer", MNIST, brush=PEN)
-    assert agent.task.painter == "regression-pen" and agent.task.brush == PEN
+    assert agent.task.painter == "dabs:classic/pen" and agent.task.brush == PEN
 
 
 @pytest.mark.parametrize("spec", ["amortized", "stroke-optimizer@regression", "hybrid@regression"])

@@ -80,7 +80,8 @@ def test_gradients_pass_straight_through_the_rounding_and_the_lift():
 
 def test_names_follow_the_brush_and_brushes_without_a_discrete_twin_get_one():
     assert default_twin(discrete=True) == "regression-discrete"  # a trained one ships
-    assert default_twin("classic/pen", discrete=True) == "discrete:regression-pen"
+    assert default_twin("classic/pen", discrete=True) == "discrete:dabs:classic/pen"
+    assert default_twin("classic/calligraphy", discrete=True) == "discrete:regression-calligraphy"
     assert painter_for_brush("discrete:regression-fast", "classic/calligraphy") == (
         "discrete:regression-calligraphy"
     )
@@ -120,7 +121,7 @@ def test_a_discrete_environment_of_another_brush_paints_through_its_rounded_twin
     env = gym.make(
         "NeuralPaint-MNIST-Discrete-v0", brush="classic/pen", renderer="regression-discrete"
     )
-    assert env.unwrapped.renderer.name == "discrete:regression-pen"
+    assert env.unwrapped.renderer.name == "discrete:dabs:classic/pen"
     env.reset(seed=0)
     stroke = np.array([0.2, 0.2, 0.5, 0.4, 0.8, 0.8, 1.0, 1.0, 0.6, 0, 0, 0, 0.0], np.float32)
     obs, *_ = env.step(stroke)

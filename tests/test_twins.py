@@ -145,7 +145,8 @@ def test_shipped_painters_record_their_brush_and_the_default_twins():
     assert default_twin(discrete=True) == "regression-discrete"
     with pytest.raises(UserValueError, match="smudge"):
         default_twin("classic/smudge")
-    assert default_twin(PEN) == "regression-pen"
+    assert default_twin(PEN) == "dabs:classic/pen"  # promoted: the engine plans best
+    assert default_twin("classic/calligraphy") == "regression-calligraphy"
     with pytest.raises(UserValueError, match="no shipped twin of brush 'classic/pencil'"):
         default_twin("classic/pencil")
     with pytest.raises(ckpt.CheckpointError, match="imitates the brush 'classic/dry_brush'"):
@@ -177,15 +178,25 @@ def test_the_fast_twins_ship_beside_the_broadcast_painters(discrete):
 
 
 PLANNING_EVIDENCE = {
+    "dabs:classic/pen": (
+        "count-gradient/dabs-classic-pen",
+        "nib-defaults/neural",
+        "count-gradient/twins",
+    ),
     "dabs:classic/marker_fat": (
-        "marker-default/dabs-classic-marker_fat",
+        "count-gradient/dabs-classic-marker_fat",
         "marker-default/regression-marker",
-        "dab-twins/twins",
+        "count-gradient/twins",
+    ),
+    "dabs-fast:classic/charcoal": (
+        "count-gradient/dabs-fast-classic-charcoal",
+        "random-default/regression-charcoal",
+        "count-gradient/twins",
     ),
     "dabs-fast:classic/ink_blot": (
-        "random-default/dabs-fast-classic-ink_blot",
+        "count-gradient/dabs-fast-classic-ink_blot",
         "random-default/regression-ink-blot",
-        "fast-mean/twins",
+        "count-gradient/twins",
     ),
 }
 """For a promoted twin of another brush than dry_brush: the ``bench brushes --preset full``
@@ -197,9 +208,9 @@ def test_a_promoted_twin_is_backed_by_committed_measurements():
     """A fast twin becomes a brush's default only on committed results. dry_brush's:
     `bench twins` (results/twins) measured it within 0.005 R² and ink IoU of the broadcast
     twin it replaces. Another brush's: `bench brushes` measured it at 0.97 of the brush's
-    noise ceiling or more, `bench twins` (results/dab-twins) at 2× MyPaint forward and 1×
-    forward+backward, and Adam planned no worse through it, digit by digit, than through
-    the twin it replaces (the 95% interval of the difference reaches zero or below)."""
+    noise ceiling or more, `bench twins` at 2× MyPaint forward and 1× forward+backward,
+    and Adam planned no worse through it, digit by digit, than through the twin it
+    replaces (the 95% interval of the difference reaches zero or below)."""
     import pandas as pd
 
     from neuralpaint.benchmarks.aggregate import mean_ci
@@ -223,7 +234,9 @@ def test_a_promoted_twin_is_backed_by_committed_measurements():
         assert speed["forward ÷ MyPaint"] >= 2
         assert speed["forward+backward ÷ MyPaint"] >= 1
         digits = [read(f"{run}/brushes/transfer_digits.csv") for run in (promoted, replaced)]
-        assert digits[1]["twin"].iloc[0] == B.twin_name(brush, discrete)
+        digits = [d[d["brush"] == brush].reset_index(drop=True) for d in digits]
+        assert set(digits[0]["twin"]) == {name}
+        assert set(digits[1]["twin"]) == {B.twin_name(brush, discrete)}
         assert (digits[0]["test index"].to_numpy() == digits[1]["test index"].to_numpy()).all()
         l2 = [d["MyPaint L2"].to_numpy() for d in digits]
         worse, interval = mean_ci(l2[0] - l2[1])

@@ -13,7 +13,9 @@ written in libmypaint 1.6's ``mypaint-brush.c`` and ``mypaint-tiled-surface.c``.
    position again (``slow_tracking_per_dab``). Both filters are linear, so they are
    matrix products; the dab count per segment becomes a cumulative sum, and each dab is
    found by ``searchsorted`` on it (the count is discrete; where a dab falls inside its
-   segment is differentiable).
+   segment is differentiable). A stroke that grows gains ink a dab at a time, which the
+   drawn canvas's gradient cannot see, so the twin adds the gradient of the ink in the
+   count itself (:func:`count_gradient`): without it Adam cannot lengthen a stroke.
 2. **What each dab looks like.** Radius, hardness, opacity, aspect ratio and angle come
    from the brush file's base values and input curves (pressure and the two speed
    filters), with libmypaint's opacity linearisation and its anti-aliasing, which trades
@@ -1020,10 +1022,11 @@ class StraightThrough(nn.Module):
     ``exact(a) + smooth(a) - smooth(a).detach()``.
 
     A hard dab's opacity changes only across its one-pixel rim, so the exact engine's
-    gradient feels a target only where a stroke's edge touches it, and Adam plans worse
-    through it than through a neural twin (TWINS.md steps 36-37). The pairing keeps what
-    MyPaint paints in the forward pass (no transfer gap) and the neural twin's softer
-    gradient in the backward pass. Without gradients only ``exact`` runs."""
+    gradient feels a target only where a stroke's edge touches it; on calligraphy Adam
+    plans better through the pairing than through either twin alone (TWINS.md steps 45
+    and 51). The pairing keeps what MyPaint paints in the forward pass (no transfer gap)
+    and the neural twin's smoother gradient in the backward pass. Without gradients only
+    ``exact`` runs."""
 
     def __init__(self, exact: nn.Module, smooth: nn.Module):
         super().__init__()

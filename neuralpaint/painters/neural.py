@@ -316,16 +316,19 @@ def shipped_twins(discrete: bool = False) -> dict[str, list[str]]:
 
 PROMOTED_TWINS: dict[tuple[str, bool], str] = {
     (DEFAULT_BRUSH, False): DEFAULT_PAINTER,
+    ("classic/pen", False): "dabs:classic/pen",
     ("classic/marker_fat", False): "dabs:classic/marker_fat",
+    ("classic/charcoal", False): "dabs-fast:classic/charcoal",
     ("classic/ink_blot", False): "dabs-fast:classic/ink_blot",
 }
 """Fast twins that replace a brush's canonical twin as its default, by ``(brush,
 discrete)``, each on committed measurements. ``regression-fast`` keeps ``regression``'s
 held-out fidelity (R² and ink IoU within 0.005, ``neuralpaint bench twins``).
-marker_fat's dab twin reaches 0.97 of the brush's noise ceiling where
-``regression-marker`` does not, paints at least 2× MyPaint's rate forward and 1×
-forward+backward, and Adam plans no worse through it (``bench brushes``, 64 digits);
-so does ink_blot's fast mean (``dabs-fast:``) against ``regression-ink-blot``.
+The pen's and marker_fat's dab twins and charcoal's and ink_blot's fast means
+(``dabs-fast:``) reach 0.97 of their brush's noise ceiling where the neural twins do
+not, paint at least 2× MyPaint's rate forward and 1× forward+backward, and Adam plans
+no worse through them (``bench brushes``, 64 digits) since they carry the gradient of
+the dab count (:func:`~neuralpaint.painters.dabs.count_gradient`).
 ``regression-discrete-fast`` does not keep ``regression-discrete``'s fidelity, so
 ``regression-discrete`` stays the discrete default."""
 
@@ -333,7 +336,7 @@ so does ink_blot's fast mean (``dabs-fast:``) against ``regression-ink-blot``.
 def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
     """The shipped painter that gradient agents use for ``brush``: its promoted fast
     twin (:data:`PROMOTED_TWINS`: ``regression-fast`` for ``classic/dry_brush``,
-    ``dabs:classic/marker_fat`` for the marker) when one ships, else the one named
+    ``dabs:classic/pen`` for the pen) when one ships, else the one named
     :func:`~neuralpaint.painters.brushes.twin_name` (``regression-discrete`` for the
     discrete dry_brush), else any shipped regression painter of that brush. A discrete
     brush without a shipped discrete twin gets its continuous default driven as the
