@@ -605,7 +605,9 @@ def next_dabs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The dab each stroke would draw next if it were a little longer, detached: its
     last dab moved on by the step between its last two (a copy of a stroke's only dab
-    stays put). Strokes without dabs get none. Shapes as :meth:`DabTwin.dabs`."""
+    stays put). Strokes without dabs get none, so a stroke too short to draw a dab gets
+    no count gradient. ``owner`` must be sorted, as :meth:`DabTwin.dabs` gives it.
+    Shapes as :meth:`DabTwin.dabs`."""
     ends = torch.searchsorted(owner, torch.arange(batch, device=owner.device), right=True)
     has = ends > torch.cat([ends.new_zeros(1), ends[:-1]])
     last = ends[has] - 1
@@ -632,7 +634,9 @@ def count_gradient(
     in the length only spreads the dabs it has (measured on a straight pen stroke:
     -57 ink per canvas width, where the ink grows by +573). The expected ink over where
     the dab grid starts grows by one dab's new ink per count, which is this term's
-    gradient: ``d canvas / d count = next dab's alpha * (1 - canvas)``."""
+    gradient: ``d canvas / d count = next dab's alpha * (1 - canvas)``. ``render``
+    paints the next dabs as the stroke was painted; the fast mean draws a lone dab at
+    its smaller radius, so for ink_blot (radius noise) the term is about 40% short."""
     with torch.no_grad():
         alpha = render(ahead, ahead_owner, ahead_noise, len(canvas))
         gain = alpha * (1.0 - canvas)
