@@ -51,6 +51,7 @@ import functools
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -594,7 +595,10 @@ class DabTwin(nn.Module):
             )
         return canvas
 
-    def _render(self, dabs, owner, noise, batch: int) -> torch.Tensor:
+    def _render(
+        self, dabs: torch.Tensor, owner: torch.Tensor, noise: torch.Tensor | None, batch: int
+    ) -> torch.Tensor:
+        """Paint ``dabs`` by this twin's expectation (both give alpha masks)."""
         if self.expectation == "fast":
             return render_dabs_fast(dabs, owner, batch, self.size, noise)
         return render_dabs(dabs, owner, batch, self.size, noise)
@@ -625,7 +629,7 @@ def count_gradient(
     ahead: torch.Tensor,
     ahead_owner: torch.Tensor,
     ahead_noise: torch.Tensor | None,
-    render,
+    render: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, int], torch.Tensor],
 ) -> torch.Tensor:
     """Zero, with the gradient of a stroke's ink in its dab count.
 
