@@ -187,6 +187,7 @@ def _twins(args: argparse.Namespace, out: str) -> None:
         _split(option("brushes")),
         bool(option("compile")),
         [] if option("designs") == "none" else _split(option("designs")),
+        bool(option("speed_only")),
     )
     print(table.to_markdown(index=False, floatfmt=".3g"))
 
@@ -545,6 +546,12 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
         "--designs",
         default=None,
         help="comma-separated untrained designs to time, or 'none' (default: the preset's)",
+    )
+    p.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="time only: skip the held-out fidelity, which needs each painter's stroke"
+        " dataset (the ratios to MyPaint differ between hosts, the fidelity does not)",
     )
 
     p = suites.add_parser(

@@ -1,6 +1,8 @@
 """The provenance header every results file starts with."""
 
 import os
+import platform
+from pathlib import Path
 
 from neuralpaint.benchmarks import provenance
 
@@ -62,3 +64,18 @@ def test_convergence_reads_its_config_back_from_the_header(tmp_path):
     preset, read = convergence.read_config(path)
     assert preset == "quick" and read.seconds == 25.0 and read.agent_seconds == {}
     assert read.threshold == convergence.PRESETS["quick"].threshold
+
+
+def test_the_machine_names_the_cpu_and_its_widest_vector_instructions(tmp_path):
+    def info(flags: str) -> Path:
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        block = f"processor\t: 0\nmodel name\t: Some  CPU @ 2GHz\nflags\t\t: {flags}\n\n"
+        path.write_text(block + block.replace("processor\t: 0", "processor\t: 1"))
+        return path
+
+    assert provenance.cpu_name(info("fpu sse2 avx2 avx512f amx_tile")) == "Some CPU @ 2GHz (AMX)"
+    assert provenance.cpu_name(info("fpu sse2 avx2 avx512f")) == "Some CPU @ 2GHz (AVX-512)"
+    assert provenance.cpu_name(info("fpu sse2 avx2")) == "Some CPU @ 2GHz (AVX2)"
+    assert provenance.cpu_name(info("fpu sse2")) == "Some CPU @ 2GHz"
+    no_proc = platform.processor() or "unknown CPU"  # the platform's name, never an error
+    assert provenance.cpu_name(tmp_path / "absent") == no_proc

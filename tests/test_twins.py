@@ -485,6 +485,15 @@ def test_bench_twins_times_designs_against_mypaint_and_checks_fidelity(
     assert not alone["design"].dropna().str.startswith("design:").any()
     md = (tmp_path / "alone" / "twins.md").read_text()
     assert "--designs none" in md and "Held-out fidelity" in md and "Δ r2" not in md
+    # timing alone needs no dataset
+    monkeypatch.setenv("NEURALPAINT_DATA", str(tmp_path / "no-data"))
+    timed = twins.run_twins(
+        "tiny", tmp_path / "timed", painters=[pen], reference=pen, brushes=[PEN], speed_only=True
+    )
+    assert "keeps fidelity" not in timed and pen in set(timed["design"])
+    md = (tmp_path / "timed" / "twins.md").read_text()
+    assert "--speed-only" in md and "Held-out fidelity" not in md
+    assert not (tmp_path / "timed" / "twins_fidelity.csv").exists()
 
 
 def test_bench_brushes_rows_ceiling_and_transfer_gap(conditioned, tmp_path, monkeypatch):

@@ -19,6 +19,8 @@ from pathlib import Path
 from neuralpaint import executors
 
 LIBRARIES = ("numpy", "torch", "gymnasium", "stable-baselines3", "cffi")
+SIMD_FLAGS = (("AMX", "amx_tile"), ("AVX-512", "avx512f"), ("AVX2", "avx2"))
+"""Vector extensions a CPU header names, widest first, with their ``/proc/cpuinfo`` flag."""
 LOAD_AT_START = os.getloadavg()[0]
 """The 1-minute load average when the command started (this module loads with it), or
 when the current suite started (:func:`mark_start`)."""
@@ -53,6 +55,28 @@ def git_commit() -> str:
     return (sha or "unknown") + ("+dirty" if dirty else "")
 
 
+@functools.cache
+def cpu_name(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's model and its widest vector instructions (AMX, AVX-512, AVX2), from
+    ``cpuinfo`` where there is one: speed ratios against MyPaint differ between
+    hosts (MyPaint painted dry_brush at about 1,000 and 2,000 strokes/s on two 2-core
+    hosts of this project), so a ratio is only read beside the CPU it came from."""
+    try:
+        info = Path(cpuinfo).read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    fields: dict[str, str] = {}
+    for line in info.splitlines():
+        if not line.strip():
+            break  # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    model = " ".join(fields.get("model name", platform.processor() or "unknown CPU").split())
+    flags = set(fields.get("flags", "").split())
+    widest = next((name for name, flag in SIMD_FLAGS if flag in flags), None)
+    return f"{model} ({widest})" if widest else model
+
+
 def gpu_name() -> str:
     """The first CUDA device's name, or ``none``."""
     import torch
@@ -80,7 +104,7 @@ def header(command: str | None = None, executor: str | None = None) -> dict[str,
     fields = {
         "command": command or " ".join(["neuralpaint", *sys.argv[1:]]),
         "commit": git_commit(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
+        "machine": f"{platform.machine()}, {cpu_name()}, {os.cpu_count()} cores, GPU: {gpu_name()}",
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
         "load average": f"{LOAD_AT_START:.2f} at start, {os.getloadavg()[0]:.2f} at the end "
         f"(1-minute; at start, above about 1 means other jobs shared the CPU; the end "

@@ -331,10 +331,13 @@ def run_twins(
     brushes: list[str] | None = None,
     compiled: bool = False,
     designs: list[str] | None = None,
+    speed_only: bool = False,
 ) -> pd.DataFrame:
     """Speed of every design and trained painter against MyPaint, and the trained
     painters' held-out fidelity; writes ``twins.csv`` and ``twins.md``. ``designs``
-    replaces the preset's untrained designs (``[]``: time the painters only)."""
+    replaces the preset's untrained designs (``[]``: time the painters only).
+    ``speed_only`` skips the fidelity, which needs each painter's stroke dataset: the
+    fidelity is the same on every host, the ratios to MyPaint are not."""
     if preset not in TWINS_PRESETS:
         raise ValueError(f"preset must be one of {sorted(TWINS_PRESETS)}, got {preset!r}")
     config = TWINS_PRESETS[preset]
@@ -346,7 +349,11 @@ def run_twins(
     for name in [reference, *painters]:
         modules[name] = load_painter(name)
     table, by_brush = speed(modules, brushes, config.batch, config.rounds, compiled)
-    fidelity = fidelity_table(painters, reference, config.held_out_strokes) if painters else None
+    fidelity = (
+        fidelity_table(painters, reference, config.held_out_strokes)
+        if painters and not speed_only
+        else None
+    )
     command = f"neuralpaint bench twins --preset {preset}" + (
         f" --painters {','.join(painters)}" if painters else ""
     )
@@ -358,6 +365,8 @@ def run_twins(
         command += f" --designs {','.join(designs) or 'none'}"
     if compiled:
         command += " --compile"
+    if speed_only:
+        command += " --speed-only"
     out = Path(out_dir)
     write_text(
         out / "twins.csv",
