@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from neuralpaint import actions as A
-from neuralpaint.painters.calibration import calibration_config, make_calibration
+from neuralpaint.painters.calibration import calibration_config, make_calibration, sigmoid_masks
 
 CURVE_SAMPLES = 24
 """Points sampled on the curve for the distance feature."""
@@ -57,7 +57,7 @@ def brush_radius(actions: torch.Tensor) -> torch.Tensor:
 
 def to_masks(logits: torch.Tensor, calibration: nn.Module | None) -> torch.Tensor:
     """A regression painter's masks from its logits, through its calibration if any."""
-    return torch.sigmoid(logits) if calibration is None else calibration.masks(logits)
+    return sigmoid_masks(logits) if calibration is None else calibration.masks(logits)
 
 
 def grid(n: int, device, dtype) -> torch.Tensor:

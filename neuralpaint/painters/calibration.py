@@ -32,8 +32,21 @@ from torch import nn
 
 from neuralpaint.painters.metrics import INK_THRESHOLD
 
+LOGIT_FLOOR = -30.0
+"""Lowest logit a painter's sigmoid sees. Below about -87 a float32 sigmoid returns
+denormal numbers, and on x86 CPUs arithmetic on denormals takes the slow microcode
+path: the hard brushes' twins reach logits of -800 off the stroke, and their denormal
+gradients made the convolutions' backward four times slower (TWINS.md step 55). At -30
+the mask is 9.4e-14, so no painted value changes by more than that."""
+
 MIN_SLOPE = 0.05
 """Smallest slope of a fitted calibration, so no range of values loses its gradient."""
+
+
+def sigmoid_masks(logits: torch.Tensor) -> torch.Tensor:
+    """``sigmoid(logits)`` with the logits floored at :data:`LOGIT_FLOOR`, so that no
+    mask and no gradient through it is a denormal number."""
+    return torch.sigmoid(logits.clamp(min=LOGIT_FLOOR))
 
 
 class Calibration(nn.Module):
@@ -54,7 +67,7 @@ class Calibration(nn.Module):
 
     def masks(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated masks from a painter's logits."""
-        return self(torch.sigmoid(logits))
+        return self(sigmoid_masks(logits))
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
         x, y = self.x.to(values.dtype), self.y.to(values.dtype)
@@ -87,7 +100,7 @@ class LogitTemperature(nn.Module):
         """Calibrated masks from a painter's logits."""
         z = logits - self.shift.to(logits.dtype) if self._shifted else logits
         scale = torch.where(z < 0, self.below.to(logits.dtype), self.above.to(logits.dtype))
-        return torch.sigmoid(z * scale)
+        return sigmoid_masks(z * scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints written before the shift existed have none: theirs is 0.

@@ -25,6 +25,7 @@ from torch import nn
 
 from neuralpaint import actions as A
 from neuralpaint.painters.broadcast import FEATURES, BroadcastPainter, shape_inputs
+from neuralpaint.painters.calibration import sigmoid_masks
 
 RECON_POOL = 4
 """Pixels pooled per side before the reconstruction term: coarser than a dab."""
@@ -76,7 +77,7 @@ class TexturePainter(nn.Module):
         self, actions: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         logits, features = self.base.logits_and_features(actions)
-        return torch.sigmoid(self.textured_logits(logits, features, generator))
+        return sigmoid_masks(self.textured_logits(logits, features, generator))
 
     def textured_logits(
         self, logits: torch.Tensor, features: torch.Tensor, generator: torch.Generator | None

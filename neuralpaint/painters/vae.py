@@ -13,6 +13,7 @@ from torch import nn
 
 from neuralpaint import actions as A
 from neuralpaint.painters.broadcast import shape_inputs
+from neuralpaint.painters.calibration import sigmoid_masks
 
 
 def _down(c_in: int, c_out: int) -> nn.Module:
@@ -77,7 +78,7 @@ class VAEPainter(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent codes to ``(B, 1, 64, 64)`` masks."""
         h = self.from_latent(z).reshape(len(z), 8 * self.width, 4, 4)
-        return torch.sigmoid(self.decoder(h))
+        return sigmoid_masks(self.decoder(h))
 
     def forward(
         self, actions: torch.Tensor, generator: torch.Generator | None = None
