@@ -203,6 +203,13 @@ def _brushes(args: argparse.Namespace, out: str) -> None:
     print(table.to_markdown(index=False, floatfmt=".3f"))
 
 
+def _paired(args: argparse.Namespace, out: str) -> None:
+    from neuralpaint.benchmarks import paired
+
+    table = paired.run_paired(_split(vars(args).get("runs")) or [], out)
+    print(table.drop(columns=["base run", "run"]).to_markdown(index=False, floatfmt=".4f"))
+
+
 def _sweep(args: argparse.Namespace, out: str) -> None:
     from neuralpaint.benchmarks import sweep
 
@@ -221,6 +228,7 @@ SUITE_RUNNERS: dict[str, Callable[[argparse.Namespace, str], None]] = {
     "pictures": _pictures,
     "twins": _twins,
     "brushes": _brushes,
+    "paired": _paired,
     "adversarial": _adversarial,
     "sweep": _sweep,
 }
@@ -552,6 +560,18 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="time only: skip the held-out fidelity, which needs each painter's stroke"
         " dataset (the ratios to MyPaint differ between hosts, the fidelity does not)",
+    )
+
+    p = suites.add_parser(
+        "paired",
+        help="twins compared digit by digit: paired differences between bench brushes runs",
+    )
+    _results_flag(p)
+    p.add_argument(
+        "--runs",
+        required=True,
+        help="comma-separated bench brushes result folders (or their transfer_digits.csv);"
+        " each after the first is compared with the first on the digits both planned",
     )
 
     p = suites.add_parser(

@@ -213,7 +213,7 @@ def test_a_promoted_twin_is_backed_by_committed_measurements():
     replaces (the 95% interval of the difference reaches zero or below)."""
     import pandas as pd
 
-    from neuralpaint.benchmarks.aggregate import mean_ci
+    from neuralpaint.benchmarks.paired import paired_table
     from neuralpaint.painters.neural import PROMOTED_TWINS
 
     def read(path):
@@ -233,14 +233,12 @@ def test_a_promoted_twin_is_backed_by_committed_measurements():
         speed = read(f"{timed}/twins.csv").set_index("design").loc[name]
         assert speed["forward ÷ MyPaint"] >= 2
         assert speed["forward+backward ÷ MyPaint"] >= 1
-        digits = [read(f"{run}/brushes/transfer_digits.csv") for run in (promoted, replaced)]
-        digits = [d[d["brush"] == brush].reset_index(drop=True) for d in digits]
-        assert set(digits[0]["twin"]) == {name}
-        assert set(digits[1]["twin"]) == {B.twin_name(brush, discrete)}
-        assert (digits[0]["test index"].to_numpy() == digits[1]["test index"].to_numpy()).all()
-        l2 = [d["MyPaint L2"].to_numpy() for d in digits]
-        worse, interval = mean_ci(l2[0] - l2[1])
-        assert worse - interval <= 0, f"Adam plans worse through {name}"
+        runs = [ROOT / "results" / run / "brushes" for run in (replaced, promoted)]
+        pair = paired_table(runs)[0].set_index("brush").loc[brush]
+        assert pair["twin"] == name and pair["base twin"] == B.twin_name(brush, discrete)
+        planned = read(f"{promoted}/brushes/transfer_digits.csv")
+        assert pair["digits"] == (planned["brush"] == brush).sum()  # every digit paired
+        assert pair["difference"] - pair["± difference"] <= 0, f"Adam plans worse through {name}"
 
 
 def test_each_shipped_brush_twin_paints_its_own_brush_best():

@@ -20,6 +20,7 @@ SUITES = (
     "pictures",
     "twins",
     "brushes",
+    "paired",
     "adversarial",
     "sweep",
     "parameterization",
