@@ -111,10 +111,9 @@ def _short(run: str) -> str:
 
 def plot_differences(table: pd.DataFrame, digits: pd.DataFrame, path: Path) -> None:
     """Each comparison's per-digit differences as dots, its mean and 95% interval as a
-    bar: a row per (run, brush), zero marked."""
-    fig, ax = plt.subplots(figsize=(7, 1.0 + 0.6 * len(table)))
+    bar, named above its row: a row per (run, brush), zero marked."""
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.9 * len(table)))
     rng = np.random.default_rng(0)
-    labels = []
     for y, (_, row) in enumerate(table.iterrows()):
         found = digits[(digits["run"] == row["run"]) & (digits["brush"] == row["brush"])]
         jitter = rng.uniform(-0.15, 0.15, len(found))
@@ -122,14 +121,18 @@ def plot_differences(table: pd.DataFrame, digits: pd.DataFrame, path: Path) -> N
         ax.errorbar(
             row["difference"], y, xerr=row["± difference"], fmt="o", color="black", capsize=4
         )
-        labels.append(
-            f"{row['brush']}: {row['twin']} ({_short(row['run'])})\n"
-            f"against {row['base twin']} ({_short(row['base run'])})"
+        ax.text(
+            0.01,
+            y - 0.3,
+            f"{row['brush']}: {row['twin']} ({_short(row['run'])}) against"
+            f" {row['base twin']} ({_short(row['base run'])})",
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
         )
     ax.axvline(0.0, color="grey", lw=1)
-    ax.set_yticks(range(len(table)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("MyPaint L2, run minus baseline, per digit (left of 0: the run is closer)")
+    ax.set_yticks([])
+    ax.set_ylim(len(table) - 0.5, -0.6)
+    ax.set_xlabel("MyPaint L2 per digit, run minus baseline (below 0: the run painted closer)")
     fig.tight_layout()
     save_figure(fig, path)
 
