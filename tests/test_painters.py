@@ -469,7 +469,8 @@ def test_fit_temperature_undoes_a_sharpened_sigmoid_and_keeps_every_ink_mask():
 
 def test_masks_and_their_gradients_hold_no_denormal_numbers():
     """x86 CPUs do arithmetic on denormals in slow microcode: a hard brush's twin,
-    whose logits reach -800 off the stroke, ran its backward 1.3-1.5x slower."""
+    whose logits reach -800 off the stroke, ran its convolutions' backward four times
+    slower, and its whole forward+backward up to 1.5x slower."""
     from neuralpaint.painters.calibration import LOGIT_FLOOR, LogitTemperature, sigmoid_masks
 
     tiny = torch.finfo(torch.float32).tiny

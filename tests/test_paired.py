@@ -25,10 +25,10 @@ def write_run(folder, twin, l2, brush="classic/pen", indices=None):
 
 
 def test_paired_differences_their_interval_and_the_share_closer(tmp_path):
-    base = write_run(tmp_path / "a", "regression-pen", [0.02, 0.03, 0.04, 0.05, 0.06])
-    # the same digits in another order, one of them missing: pairs follow the test index
+    base = write_run(tmp_path / "a", "regression-pen", [0.02, 0.03, 0.04, 0.06])
+    # the same digits in another order: pairs follow the test index
     other = write_run(
-        tmp_path / "b", "dabs:classic/pen", [0.055, 0.025, 0.03, 0.04], indices=[4, 2, 1, 0]
+        tmp_path / "b", "dabs:classic/pen", [0.055, 0.025, 0.03, 0.04], indices=[3, 2, 1, 0]
     )
     table, digits = paired.paired_table([base, other])
     row = table.iloc[0]
@@ -56,7 +56,38 @@ def test_bench_paired_writes_its_files_and_refuses_bad_runs(tmp_path, capsys):
     with pytest.raises(UserValueError, match="no transfer_digits.csv"):
         paired.paired_table([base, tmp_path / "nowhere"])
     far = write_run(tmp_path / "c", "dabs:classic/pen", [0.01], brush="classic/calligraphy")
-    with pytest.raises(UserValueError, match="shares no digit"):
+    with pytest.raises(UserValueError, match="shares no brush"):
         paired.paired_table([base, far])
+    fewer = write_run(tmp_path / "d", "dabs:classic/pen", [0.01, 0.02])  # another preset
+    with pytest.raises(UserValueError, match="different digits of classic/pen"):
+        paired.paired_table([base, fewer])
+    twice = write_run(tmp_path / "e", "dabs:classic/pen", [0.01, 0.02, 0.03], indices=[0, 1, 1])
+    with pytest.raises(UserValueError, match="twice"):
+        paired.paired_table([base, twice])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "transfer_digits.csv").write_text("")
+    with pytest.raises(UserValueError, match="not a readable CSV"):
+        paired.paired_table([base, tmp_path / "empty"])
     assert main(["bench", "paired", "--runs", str(base), "--results", str(tmp_path)]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+def test_a_brush_one_run_lacks_is_left_out_and_one_digit_has_no_interval(tmp_path):
+    both = pd.concat(
+        [
+            pd.read_csv(write_run(tmp_path / "p", "regression-pen", [0.02]) / paired.DIGITS_FILE),
+            pd.read_csv(
+                write_run(
+                    tmp_path / "q", "regression-calligraphy", [0.05], brush="classic/calligraphy"
+                )
+                / paired.DIGITS_FILE
+            ),
+        ]
+    )
+    (tmp_path / "base").mkdir()
+    both.to_csv(tmp_path / "base" / paired.DIGITS_FILE, index=False)
+    pen = write_run(tmp_path / "r", "dabs:classic/pen", [0.01])
+    table, _ = paired.paired_table([tmp_path / "base", pen])
+    assert list(table["brush"]) == ["classic/pen"]
+    assert table.iloc[0]["difference"] == pytest.approx(-0.01)
+    assert np.isnan(table.iloc[0]["± difference"])  # one digit: no interval

@@ -236,8 +236,9 @@ def test_a_promoted_twin_is_backed_by_committed_measurements():
         runs = [ROOT / "results" / run / "brushes" for run in (replaced, promoted)]
         pair = paired_table(runs)[0].set_index("brush").loc[brush]
         assert pair["twin"] == name and pair["base twin"] == B.twin_name(brush, discrete)
-        planned = read(f"{promoted}/brushes/transfer_digits.csv")
-        assert pair["digits"] == (planned["brush"] == brush).sum()  # every digit paired
+        for run in (promoted, replaced):  # every digit of both runs paired
+            planned = read(f"{run}/brushes/transfer_digits.csv")
+            assert pair["digits"] == (planned["brush"] == brush).sum()
         assert pair["difference"] - pair["± difference"] <= 0, f"Adam plans worse through {name}"
 
 
@@ -483,8 +484,10 @@ def test_bench_twins_times_designs_against_mypaint_and_checks_fidelity(
     assert not alone["design"].dropna().str.startswith("design:").any()
     md = (tmp_path / "alone" / "twins.md").read_text()
     assert "--designs none" in md and "Held-out fidelity" in md and "Δ r2" not in md
-    # timing alone needs no dataset
+    # timing alone needs no dataset, and leaves no earlier run's fidelity beside its speed
     monkeypatch.setenv("NEURALPAINT_DATA", str(tmp_path / "no-data"))
+    (tmp_path / "timed").mkdir()
+    (tmp_path / "timed" / "twins_fidelity.csv").write_text("stale")
     timed = twins.run_twins(
         "tiny", tmp_path / "timed", painters=[pen], reference=pen, brushes=[PEN], speed_only=True
     )

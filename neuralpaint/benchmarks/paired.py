@@ -43,25 +43,35 @@ def read_digits(run: str | Path) -> pd.DataFrame:
             f"--runs: no {DIGITS_FILE} at {path}; give folders written by `neuralpaint bench"
             " brushes` (e.g. results/defaults/brushes)"
         )
-    table = pd.read_csv(path, comment="#")
+    try:
+        table = pd.read_csv(path, comment="#")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserValueError(f"--runs: {path} is not a readable CSV ({exc})") from exc
     missing = {*KEYS, "twin", "MyPaint L2"} - set(table.columns)
     if missing:
         raise UserValueError(f"--runs: {path} lacks the columns {sorted(missing)}")
+    if table.duplicated(KEYS).any():
+        raise UserValueError(
+            f"--runs: {path} holds a digit of a brush twice; a bench brushes run plans each"
+            " digit once"
+        )
     return table
 
 
 def paired_table(runs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each run after the first against the first, brush by brush, on the digits both
-    planned.
+    """Each run after the first against the first, on each brush both planned (the
+    same digits, as the same preset plans them); a brush only one run planned is left
+    out.
 
     Returns:
         One row per (run, brush) with both twins, both mean MyPaint L2s, the mean
-        difference (second minus first) with its 95% t-interval half-width, and the
+        difference (second minus first) with its 95% t-interval half-width (NaN for a
+        single digit), and the
         share of digits the second run painted closer; and the per-digit differences.
 
     Raises:
-        UserValueError: for fewer than two runs, or when a run shares no digit with the
-            first (different presets or brushes).
+        UserValueError: for fewer than two runs, a run that shares no brush with the
+            first, or a brush the two planned on different digits (another preset).
     """
     if len(runs) < 2:
         raise UserValueError(
@@ -71,15 +81,24 @@ def paired_table(runs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, digits = [], []
     for run in runs[1:]:
         other = read_digits(run)
-        both = base.merge(other, on=KEYS, suffixes=(" (base)", ""))
-        if both.empty:
+        shared = [b for b in other["brush"].unique() if b in set(base["brush"])]
+        if not shared:
             raise UserValueError(
-                f"--runs: {run} shares no digit with {runs[0]}: pair runs of the same"
+                f"--runs: {run} shares no brush with {runs[0]}: pair runs of the same"
                 " `bench brushes` preset and brush"
             )
+        for brush in shared:
+            planned = [set(t.loc[t["brush"] == brush, "test index"]) for t in (base, other)]
+            if planned[0] != planned[1]:
+                raise UserValueError(
+                    f"--runs: {run} and {runs[0]} planned different digits of {brush}"
+                    f" ({len(planned[1])} and {len(planned[0])}): pair runs of the same"
+                    " `bench brushes` preset"
+                )
+        both = base.merge(other, on=KEYS, suffixes=(" (base)", ""), validate="one_to_one")
         for brush, group in both.groupby("brush", sort=False):
             diff = (group["MyPaint L2"] - group["MyPaint L2 (base)"]).to_numpy()
-            mean, half = mean_ci(diff)
+            mean, half = mean_ci(diff) if len(diff) > 1 else (float(diff.mean()), np.nan)
             rows.append(
                 {
                     "brush": brush,
@@ -105,7 +124,10 @@ def paired_table(runs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _short(run: str) -> str:
     """A run's folder without the parts every run shares."""
-    parts = [p for p in Path(run).parts if p not in ("results", "brushes", DIGITS_FILE)]
+    path = Path(run)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    parts = [p for p in path.parts if p not in ("/", "results", "brushes", DIGITS_FILE)]
     return "/".join(parts) or run
 
 

@@ -64,14 +64,15 @@ def cpu_name(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     try:
         info = Path(cpuinfo).read_text()
     except OSError:
-        return platform.processor() or "unknown CPU"
+        return platform.processor() or platform.machine() or "unknown CPU"
     fields: dict[str, str] = {}
     for line in info.splitlines():
         if not line.strip():
             break  # the first processor's block is enough
         key, _, value = line.partition(":")
         fields[key.strip()] = value.strip()
-    model = " ".join(fields.get("model name", platform.processor() or "unknown CPU").split())
+    fallback = platform.processor() or platform.machine() or "unknown CPU"  # e.g. ARM
+    model = " ".join(fields.get("model name", fallback).split())
     flags = set(fields.get("flags", "").split())
     widest = next((name for name, flag in SIMD_FLAGS if flag in flags), None)
     return f"{model} ({widest})" if widest else model

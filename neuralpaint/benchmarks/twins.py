@@ -388,7 +388,9 @@ def run_twins(
         + by_brush.to_markdown(index=False, floatfmt=".3g")
         + "\n"
     )
-    if fidelity is not None:
+    if fidelity is None:  # a fidelity table left by an earlier run is not this run's
+        (out / "twins_fidelity.csv").unlink(missing_ok=True)
+    else:
         write_text(
             out / "twins_fidelity.csv",
             provenance.csv_header(command) + fidelity.to_csv(index=False),

@@ -41,7 +41,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from neuralpaint.painters import checkpoint as ckpt
 from neuralpaint.painters import metrics
 from neuralpaint.painters.brushes import brush_slug, require_twin_brushes
-from neuralpaint.painters.calibration import fit_calibration, fit_ink_shift, fit_temperature
+from neuralpaint.painters.calibration import (
+    fit_calibration,
+    fit_ink_shift,
+    fit_temperature,
+    sigmoid_masks,
+)
 from neuralpaint.painters.dataset import (
     StrokeDatasetSpec,
     StrokeShards,
@@ -822,7 +827,7 @@ def _train_gan(run: Run) -> Path:
         actions, real = run.batch()
         with torch.no_grad():
             logits, features = generator.base.logits_and_features(actions)
-        return actions, real, logits, features, torch.sigmoid(logits)
+        return actions, real, logits, features, sigmoid_masks(logits)
 
     def step() -> float:
         lr = lr_at(cfg, run.step, run.progress)
@@ -831,14 +836,14 @@ def _train_gan(run: Run) -> Path:
         for _ in range(cfg.gan_critic_steps):
             actions, real, logits, features, mean = base_batch()
             with torch.no_grad():
-                fake = torch.sigmoid(generator.textured_logits(logits, features, None))
+                fake = sigmoid_masks(generator.textured_logits(logits, features, None))
             loss_c = critic(actions, fake, mean).mean() - critic(actions, real, mean).mean()
             loss_c = loss_c + 10.0 * gradient_penalty(critic, actions, real, fake, mean)
             opt_c.zero_grad(set_to_none=True)
             loss_c.backward()
             opt_c.step()
         actions, real, logits, features, mean = base_batch()
-        fake = torch.sigmoid(generator.textured_logits(logits, features, None))
+        fake = sigmoid_masks(generator.textured_logits(logits, features, None))
         recon_weight = (
             cfg.gan_recon_start * (cfg.gan_recon_end / cfg.gan_recon_start) ** run.progress
         )
