@@ -12,6 +12,7 @@ runs already made; it paints nothing.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from neuralpaint.io import write_text
 
 DIGITS_FILE = "transfer_digits.csv"
 """What ``bench brushes`` writes per digit, and this suite reads."""
+LABEL_WIDTH = 115
+"""Characters per line of a row's name in the plot, which fits the figure's width."""
 KEYS = ["brush", "test index"]
 """A digit of one brush: both runs must have planned it."""
 
@@ -134,7 +137,7 @@ def _short(run: str) -> str:
 def plot_differences(table: pd.DataFrame, digits: pd.DataFrame, path: Path) -> None:
     """Each comparison's per-digit differences as dots, its mean and 95% interval as a
     bar, named above its row: a row per (run, brush), zero marked."""
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.9 * len(table)))
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 1.0 * len(table)))
     rng = np.random.default_rng(0)
     for y, (_, row) in enumerate(table.iterrows()):
         found = digits[(digits["run"] == row["run"]) & (digits["brush"] == row["brush"])]
@@ -143,17 +146,22 @@ def plot_differences(table: pd.DataFrame, digits: pd.DataFrame, path: Path) -> N
         ax.errorbar(
             row["difference"], y, xerr=row["± difference"], fmt="o", color="black", capsize=4
         )
-        ax.text(
-            0.01,
-            y - 0.3,
+        label = (
             f"{row['brush']}: {row['twin']} ({_short(row['run'])}) against"
-            f" {row['base twin']} ({_short(row['base run'])})",
+            f" {row['base twin']} ({_short(row['base run'])})"
+        )
+        text = ax.text(
+            0.01,
+            y - 0.22,
+            textwrap.fill(label, LABEL_WIDTH),
             transform=ax.get_yaxis_transform(),
             fontsize=7,
+            va="bottom",
         )
+        text.set_in_layout(False)  # a long name must not squeeze the axes
     ax.axvline(0.0, color="grey", lw=1)
     ax.set_yticks([])
-    ax.set_ylim(len(table) - 0.5, -0.6)
+    ax.set_ylim(len(table) - 0.5, -0.75)
     ax.set_xlabel("MyPaint L2 per digit, run minus baseline (below 0: the run painted closer)")
     fig.tight_layout()
     save_figure(fig, path)
