@@ -69,8 +69,8 @@ def paired_table(runs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns:
         One row per (run, brush) with both twins, both mean MyPaint L2s, the mean
         difference (second minus first) with its 95% t-interval half-width (NaN for a
-        single digit), and the
-        share of digits the second run painted closer; and the per-digit differences.
+        single digit), and the share of digits the second run painted closer; and the
+        per-digit differences.
 
     Raises:
         UserValueError: for fewer than two runs, a run that shares no brush with the
@@ -95,7 +95,7 @@ def paired_table(runs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
             if planned[0] != planned[1]:
                 raise UserValueError(
                     f"--runs: {run} and {runs[0]} planned different digits of {brush}"
-                    f" ({len(planned[1])} and {len(planned[0])}): pair runs of the same"
+                    f" ({len(planned[1])} and {len(planned[0])} digits): pair runs of the same"
                     " `bench brushes` preset"
                 )
         both = base.merge(other, on=KEYS, suffixes=(" (base)", ""), validate="one_to_one")
