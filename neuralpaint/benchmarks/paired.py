@@ -81,10 +81,11 @@ def paired_table(runs: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "--runs takes at least two bench brushes runs: a baseline, then others"
         )
     base = read_digits(runs[0])
+    base_brushes = set(base["brush"])
     rows, digits = [], []
     for run in runs[1:]:
         other = read_digits(run)
-        shared = [b for b in other["brush"].unique() if b in set(base["brush"])]
+        shared = [b for b in other["brush"].unique() if b in base_brushes]
         if not shared:
             raise UserValueError(
                 f"--runs: {run} shares no brush with {runs[0]}: pair runs of the same"

@@ -61,17 +61,17 @@ def cpu_name(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     ``cpuinfo`` where there is one: speed ratios against MyPaint differ between
     hosts (MyPaint painted dry_brush at about 1,000 and 2,000 strokes/s on two 2-core
     hosts of this project), so a ratio is only read beside the CPU it came from."""
+    fallback = platform.processor() or platform.machine() or "unknown CPU"  # e.g. ARM
     try:
         info = Path(cpuinfo).read_text()
     except OSError:
-        return platform.processor() or platform.machine() or "unknown CPU"
+        return fallback
     fields: dict[str, str] = {}
     for line in info.splitlines():
         if not line.strip():
             break  # the first processor's block is enough
         key, _, value = line.partition(":")
         fields[key.strip()] = value.strip()
-    fallback = platform.processor() or platform.machine() or "unknown CPU"  # e.g. ARM
     model = " ".join(fields.get("model name", fallback).split())
     flags = set(fields.get("flags", "").split())
     widest = next((name for name, flag in SIMD_FLAGS if flag in flags), None)
