@@ -14,6 +14,7 @@ from neuralpaint.painters.dabs import (
     GAUSS_REACH,
     DabTwin,
     _blur_matrices,
+    _kernel_dabs,
     jitter_kernel,
     jitter_taps,
     render_dabs,
@@ -167,87 +168,111 @@ def test_fast_dab_twins_load_by_name_and_refuse_deterministic_brushes():
         DabTwin("classic/charcoal", expectation="sampled")
 
 
-def test_the_blur_kernel_blurs_and_differentiates_as_the_matrices_do():
-    """The kernel works only around each canvas's inked box: an empty canvas, a box in a
-    corner and a single inked pixel must come out as the dense product does, and so
-    must the gradients (on the inked pixels, the only ones a dab can have painted)."""
-    generator = torch.Generator().manual_seed(0)
+def fast_inputs(dabs: torch.Tensor, canvas: torch.Tensor, sigma: torch.Tensor):
+    """What :func:`dab_kernel.fast_logs` takes for dabs on canvases of side 64 + 2 pad,
+    canvas ``n`` added to stroke ``n // 2``: the dabs in canvas order, their first
+    indices, the strokes and the reach of each canvas's blur (0 for ``sigma`` 0)."""
+    coef, angles, window = _kernel_dabs(dabs, canvas, antialias=False)
+    order = torch.argsort(canvas, stable=True)
+    counts = torch.bincount(canvas, minlength=len(sigma))
+    first = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
+    reach = torch.where(sigma > 0, torch.ceil(GAUSS_REACH * sigma).long() + 1, 0)
+    dabs_in_order = (coef[order], angles[order], window[order])
+    return dabs_in_order, first, torch.arange(len(sigma)) // 2, reach
+
+
+def test_the_fast_kernel_paints_and_differentiates_as_torch_does():
+    """Canvas by canvas, the kernel rasterises, blurs and sums as the torch rasteriser
+    and the dense blur matrices do: an empty canvas, dabs cut by the canvas's edges, a
+    lone small dab, and a canvas left unblurred (a one-tap crop)."""
     size, pad = 64, FAST_PAD
     side = size + 2 * pad
-    sigma = torch.tensor([0.3, 1.0, 2.5, 6.0, 11.0, 0.8])
-    reach = torch.ceil(GAUSS_REACH * sigma).long() + 1
-    shift = int(reach.max())
-    canvas = -torch.rand(len(sigma), side, side, generator=generator)
-    canvas[1] = 0.0
-    canvas[2, :30] = 0.0
-    canvas[2, :, 50:] = 0.0
-    canvas[3] = 0.0
-    canvas[3, side - 2, 0] = -0.5
-    canvas[5, 10:20, 3:9] = 0.0
-    weight = torch.rand(len(sigma), size, size, generator=generator)
+    dabs, canvas = random_dabs(60, 5, seed=3, radius=(0.5, 6.0), ratio=2.0)
+    dabs[:, :2] += pad
+    dabs[canvas == 2, :2] = torch.tensor([-2.0, side - 1.0])  # a corner of canvas 2
+    dabs = torch.cat([dabs, torch.tensor([[30.5, 40.5, 0.7, 0.5, 0.6, 1.0, 0.0]])])
+    canvas = torch.cat([canvas, torch.tensor([6])])  # canvas 6: one small dab
+    sigma = torch.tensor([0.3, 1.0, 2.5, 0.0, 6.0, 0.8, 1.5, 0.0])  # canvas 7 is empty
+    weight = torch.rand(4, size, size, generator=torch.Generator().manual_seed(1))
     results = []
     for fused in (True, False):
-        logs = canvas.clone().requires_grad_(True)
-        spread = sigma.clone().requires_grad_(True)
-        taps = jitter_taps(spread, shift)
+        d, spread = dabs.clone().requires_grad_(True), sigma.clone().requires_grad_(True)
+        (coef, angles, window), first, target, reach = fast_inputs(d, canvas, sigma)
+        shift = int(reach.max())
+        crop = torch.zeros(2 * shift + 1)
+        crop[shift] = 1.0
+        taps = torch.where((sigma > 0)[:, None], jitter_taps(spread, shift), crop)
         if fused:
-            out = dab_kernel.blur(logs, taps, reach, size, pad, shift)
+            out = dab_kernel.fast_logs(
+                coef, angles, window, first, target, taps, reach, 4, size, pad
+            )
         else:
+            logs = render_dabs(
+                d, canvas, len(sigma), side, fused=False, antialias=False, log_clear=True
+            )
             matrix = _blur_matrices(taps, side, size, pad, shift)
-            out = matrix @ logs @ matrix.transpose(1, 2)
+            blurred = matrix @ logs[:, 0] @ matrix.transpose(1, 2)
+            out = blurred.new_zeros(4, size, size).index_add(0, target, blurred)
         (out * weight).sum().backward()
-        results.append((out.detach(), logs.grad * (canvas != 0), spread.grad))
+        results.append((out.detach(), d.grad, spread.grad))
     (out, grad, grad_sigma), (dense, dense_grad, dense_sigma) = results
     torch.testing.assert_close(out, dense, rtol=0, atol=2e-5)
-    torch.testing.assert_close(grad, dense_grad, rtol=0, atol=2e-5)
-    scale = float(dense_sigma.abs().max())
-    torch.testing.assert_close(grad_sigma, dense_sigma, rtol=0, atol=2e-3 * scale)
-    assert float(out[1].abs().max()) == 0.0 and float(grad_sigma[1]) == 0.0
+    torch.testing.assert_close(grad, dense_grad, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(
+        grad_sigma, dense_sigma, rtol=0, atol=2e-3 * float(dense_sigma.abs().max())
+    )
+    assert float(out[3].abs().max()) > 0.0 and float(grad[-1].abs().max()) > 0.0
+    assert float(grad_sigma[7]) == 0.0 and float(grad_sigma[3]) == 0.0
+    # with no gradient wanted the kernel keeps nothing, and paints the same
+    with torch.no_grad():
+        (coef, angles, window), first, target, reach = fast_inputs(dabs, canvas, sigma)
+        taps = torch.where((sigma > 0)[:, None], jitter_taps(sigma, int(reach.max())), 0.0)
+        taps[sigma == 0, int(reach.max())] = 1.0
+        again = dab_kernel.fast_logs(coef, angles, window, first, target, taps, reach, 4, size, pad)
+    torch.testing.assert_close(again, out, rtol=0, atol=0)
 
 
-def test_the_blur_kernel_refuses_what_it_would_read_wrongly():
-    canvas, taps = torch.zeros(2, 72, 72), torch.zeros(2, 9)
-    reach = torch.tensor([1, 4])
-    with pytest.raises(ValueError, match="reach must lie in 0..4"):
-        dab_kernel.blur(canvas, taps, torch.tensor([1, 5]), 64, FAST_PAD, 4)
-    with pytest.raises(ValueError, match="taps must be"):
-        dab_kernel.blur(canvas, taps, reach, 64, FAST_PAD, 3)
-    with pytest.raises(ValueError, match="cannot hold 64"):
-        dab_kernel.blur(canvas, taps, reach, 64, 5, 4)
-    with pytest.raises(ValueError, match="canvas must be"):
-        dab_kernel.blur(canvas.double(), taps, reach, 64, FAST_PAD, 4)
-
-
-def test_a_log_canvas_is_the_sum_of_the_dabs_logs_through_both_rasterisers():
-    dabs, owner = random_dabs(30, 2, seed=5, radius=(1.0, 5.0), ratio=0.0)
-    count = len(dabs)
-    logs, grads = [], []
-    for fused in (True, False):
-        d = dabs.clone().requires_grad_(True)
-        out = render_dabs(d, owner, 2, 64, fused=fused, antialias=False, log_clear=True)
-        out.square().sum().backward()
-        logs.append(out.detach())
-        grads.append(d.grad)
-    alpha = render_dabs(dabs, owner, 2, 64, antialias=False)
-    torch.testing.assert_close(logs[0], torch.log1p(-alpha), rtol=0, atol=1e-5)
-    torch.testing.assert_close(logs[0], logs[1], rtol=0, atol=1e-5)
-    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-3)
-    # many opaque dabs on one pixel: the logs add up where a product of 1 - opacity
-    # would underflow float32
-    stacked = torch.tensor([[32.0, 32.0, 4.0, 1.0, 0.9, 1.0, 0.0]] * 21)
-    logs = [
-        render_dabs(
-            stacked,
-            torch.zeros(21, dtype=torch.long),
-            1,
-            64,
-            fused=fused,
-            antialias=False,
-            log_clear=True,
-        )
-        for fused in (True, False)
-    ]
-    torch.testing.assert_close(logs[0], logs[1], rtol=1e-5, atol=1e-12)
-    assert float(logs[0].min()) < -100  # the product would stop at log(1e-38), about -87
+def test_the_fast_kernel_adds_logs_where_a_product_would_underflow():
+    """21 opaque dabs on one pixel: log(1 - alpha) goes below -87, where a float32
+    product of 1 - opacity would stop at the smallest normal number."""
+    stacked = torch.tensor([[36.0, 36.0, 4.0, 1.0, 0.9, 1.0, 0.0]] * 21)
+    canvas, sigma = torch.zeros(21, dtype=torch.long), torch.zeros(1)
+    (coef, angles, window), first, target, reach = fast_inputs(stacked, canvas, sigma)
+    out = dab_kernel.fast_logs(
+        coef, angles, window, first, target, torch.ones(1, 1), reach, 1, 64, FAST_PAD
+    )
+    logs = render_dabs(
+        stacked, canvas, 1, 64 + 2 * FAST_PAD, fused=False, antialias=False, log_clear=True
+    )
+    torch.testing.assert_close(
+        out, logs[:, 0, FAST_PAD:-FAST_PAD, FAST_PAD:-FAST_PAD], rtol=1e-5, atol=1e-12
+    )
+    assert float(out.min()) < -100
     with pytest.raises(ValueError, match="noise=None"):
-        render_dabs(dabs, owner, 2, 64, noise=torch.zeros(count, 5), log_clear=True)
+        render_dabs(stacked, canvas, 1, 64, noise=torch.zeros(21, 5), log_clear=True)
+
+
+def test_the_fast_kernel_refuses_what_it_would_read_wrongly():
+    dabs, canvas = random_dabs(10, 2, seed=0, radius=(1.0, 3.0), ratio=0.0)
+    (coef, angles, window), first, target, reach = fast_inputs(
+        dabs, canvas, torch.tensor([1.0, 2.0])
+    )
+    shift = int(reach.max())
+    taps = torch.zeros(2, 2 * shift + 1)
+
+    def call(**change):
+        given = dict(coef=coef, angle=angles, window=window, first=first, target=target)
+        given.update(taps=taps, reach=reach, batch=1, size=64, pad=FAST_PAD)
+        return dab_kernel.fast_logs(**{**given, **change})
+
+    call()  # as built, it paints
+    with pytest.raises(ValueError, match=f"reach must lie in 0..{shift}"):
+        call(reach=torch.tensor([1, shift + 1]))
+    with pytest.raises(ValueError, match="taps must be"):
+        call(taps=torch.zeros(3, 2 * shift + 1))
+    with pytest.raises(ValueError, match="first must rise from 0 to the 10 dabs"):
+        call(first=torch.tensor([0, 6, 4]))
+    with pytest.raises(ValueError, match="target names strokes outside 0..0"):
+        call(target=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="coef must be"):
+        call(coef=coef.double())

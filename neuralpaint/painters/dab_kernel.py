@@ -3,14 +3,16 @@
 In torch, :func:`neuralpaint.painters.dabs.render_dabs` makes about twenty passes over
 every dab window (each arithmetic step is one operation) and autograd keeps each
 intermediate for the backward pass. Fused, a pixel's opacity and its gradient stay in
-registers (TWINS.md step 42). Three kernels, each an autograd function with a
+registers (TWINS.md step 42). Four kernels, each an autograd function with a
 hand-written backward:
 
 - :func:`raster`: deterministic dabs straight onto the canvases;
 - :func:`expected`: random dabs' expected opacity on their grown windows (the radius
   draws' mean, sampled at sub-pixel phases, blurred by the position noise, whose
   Toeplitz matrices it reads as one banded row of taps per dab);
-- :func:`compose`: such windows onto the canvases.
+- :func:`compose`: such windows onto the canvases;
+- :func:`fast_logs`: the fast expected stroke, dabs to blurred log canvases summed by
+  stroke, one canvas at a time.
 
 The C source is compiled on first use with the system's C compiler and cached next to
 the datasets (``$NEURALPAINT_DATA/kernels``); without a compiler, or for CUDA tensors
@@ -41,7 +43,7 @@ upgrade while a process runs can never pair this wrapper with another kernel."""
 FLAG_ANTIALIASED, FLAG_CONCAVE = 1, 2
 """Bits of a dab's flags: libmypaint's anti-aliased path (radius below 3), and a
 concave profile (hardness of at least one half)."""
-COMPILE_FLAGS = ("-O3", "-fPIC", "-shared", "-std=c99")
+COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fPIC", "-shared", "-std=c99")
 
 
 class KernelCompileError(RuntimeError):
@@ -95,24 +97,29 @@ def load_kernel() -> ctypes.CDLL | None:
         )
         return None
     pointer, count = ctypes.c_void_p, ctypes.c_int64
-    lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
+    lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]
     lib.dab_raster_backward.argtypes = [count, pointer, pointer, pointer, count, pointer, pointer]
     group = [count, count, *[pointer] * 4, *[count] * 4, pointer]  # up to the taps
     lib.dab_expected_forward.argtypes = [*group, pointer]
     lib.dab_expected_backward.argtypes = [*group, pointer, pointer, pointer]
     lib.dab_compose_forward.argtypes = [count, pointer, pointer, count, pointer]
     lib.dab_compose_backward.argtypes = [count, pointer, pointer, count, pointer, pointer]
-    blur = [*[count] * 5, pointer, pointer, pointer]  # sizes, reach, taps, canvas
-    lib.dab_blur_forward.argtypes = [*blur, pointer, pointer]
-    lib.dab_blur_backward.argtypes = [*blur, pointer, pointer, pointer, pointer]
-    lib.dab_expected_forward.restype = lib.dab_expected_backward.restype = ctypes.c_int
-    lib.dab_blur_backward.restype = ctypes.c_int
+    # canvases, first, target, side, size, pad, shift, reach, taps, coef, angle, window
+    fast = [count, pointer, pointer, *[count] * 4, *[pointer] * 5]
+    lib.dab_fast_forward.argtypes = [*fast, *[pointer] * 4]  # logs, tmp, boxes, total
+    lib.dab_fast_backward.argtypes = [*fast, *[pointer] * 6]  # saved, grads
+    for function in (
+        lib.dab_expected_forward,
+        lib.dab_expected_backward,
+        lib.dab_fast_forward,
+        lib.dab_fast_backward,
+    ):
+        function.restype = ctypes.c_int
     for function in (
         lib.dab_raster_forward,
         lib.dab_raster_backward,
         lib.dab_compose_forward,
         lib.dab_compose_backward,
-        lib.dab_blur_forward,
     ):
         function.restype = None
     return lib
@@ -144,24 +151,12 @@ def _address(tensor: torch.Tensor | None) -> ctypes.c_void_p:
 
 class _FusedRaster(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, coef, angle, window, batch: int, size: int, log: bool):  # noqa: D102
-        lib = load_kernel()
+    def forward(ctx, coef, angle, window, batch: int, size: int):  # noqa: D102
         coef, angle, window = coef.contiguous(), angle.contiguous(), window.contiguous()
         clear = coef.new_ones(batch, size, size)
-        folded = coef.new_zeros(batch, size, size) if log else None
-        lib.dab_raster_forward(
-            len(coef),
-            _address(coef),
-            _address(angle),
-            _address(window),
-            size,
-            _address(clear),
-            _address(folded),
+        load_kernel().dab_raster_forward(
+            len(coef), _address(coef), _address(angle), _address(window), size, _address(clear)
         )
-        ctx.log = log
-        if log:
-            ctx.save_for_backward(coef, angle, window)
-            return (torch.log(clear) + folded)[:, None]
         canvas = 1.0 - clear
         ctx.save_for_backward(coef, angle, window, canvas)
         return canvas[:, None]
@@ -169,10 +164,9 @@ class _FusedRaster(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # noqa: D102
-        coef, angle, window, *canvas = ctx.saved_tensors
-        # dL/dopacity = weight / (1 - opacity): the log's sum over dabs needs -grad
-        weight = -grad[:, 0] if ctx.log else grad[:, 0] * (1.0 - canvas[0])
-        weight = weight.contiguous()
+        coef, angle, window, canvas = ctx.saved_tensors
+        # dL/dopacity = weight / (1 - opacity)
+        weight = (grad[:, 0] * (1.0 - canvas)).contiguous()
         grad_coef = torch.zeros_like(coef)
         load_kernel().dab_raster_backward(
             len(coef),
@@ -183,31 +177,27 @@ class _FusedRaster(torch.autograd.Function):
             _address(weight),
             _address(grad_coef),
         )
-        return grad_coef, None, None, None, None, None
+        return grad_coef, None, None, None, None
 
 
 def raster(
-    coef: torch.Tensor,
-    angle: torch.Tensor,
-    window: torch.Tensor,
-    batch: int,
-    size: int,
-    log: bool = False,
+    coef: torch.Tensor, angle: torch.Tensor, window: torch.Tensor, batch: int, size: int
 ) -> torch.Tensor:
     """``(batch, 1, size, size)`` canvases of dabs given by their ``(D, 12)``
     :func:`~neuralpaint.painters.dabs.dab_coefficients` (differentiable), ``(D, 2)``
     cosine and sine of their angles and ``(D, 6)`` int64 windows (corner x and y, width,
-    height, the canvas each lands on, :data:`FLAG_ANTIALIASED` | :data:`FLAG_CONCAVE`).
-    With ``log`` the canvases hold ``log(1 - alpha)``, the sum of ``log(1 - opacity)``
-    over the dabs, as the torch rasteriser computes it (however many nearly opaque dabs
-    overlap), and differentiate as that sum."""
+    height, the canvas each lands on, :data:`FLAG_ANTIALIASED` | :data:`FLAG_CONCAVE`)."""
+    _check_dabs(coef, angle, window)
+    if len(window) and not 0 <= int(window[:, 4].min()) <= int(window[:, 4].max()) < batch:
+        raise ValueError(f"window[:, 4] names canvases outside 0..{batch - 1}")
+    return _FusedRaster.apply(coef, angle, window, batch, size)
+
+
+def _check_dabs(coef: torch.Tensor, angle: torch.Tensor, window: torch.Tensor) -> None:
     if window.dtype != torch.int64 or window.shape != (len(coef), 6):
         raise ValueError(f"window must be ({len(coef)}, 6) int64, got {tuple(window.shape)}")
     _require("coef", coef, (len(coef), 12), torch.float32)
     _require("angle", angle, (len(coef), 2), torch.float32)
-    if len(window) and not 0 <= int(window[:, 4].min()) <= int(window[:, 4].max()) < batch:
-        raise ValueError(f"window[:, 4] names canvases outside 0..{batch - 1}")
-    return _FusedRaster.apply(coef, angle, window, batch, size, log)
 
 
 class _FusedExpected(torch.autograd.Function):
@@ -312,54 +302,74 @@ def compose(values: torch.Tensor, place: torch.Tensor, batch: int, size: int) ->
     return _FusedCompose.apply(values, place, batch, size)
 
 
-class _FusedBlur(torch.autograd.Function):
+class _FusedFast(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, canvas, taps, reach, size: int, pad: int, shift: int):  # noqa: D102
-        canvas, taps, reach = canvas.contiguous(), taps.contiguous(), reach.contiguous()
-        count, side = canvas.shape[0], canvas.shape[1]
-        tmp = canvas.new_empty(count, size, side)
-        out = canvas.new_empty(count, size, size)
-        load_kernel().dab_blur_forward(
-            count, side, size, pad, shift, *map(_address, (reach, taps, canvas, tmp, out))
-        )
-        ctx.save_for_backward(canvas, taps, reach, tmp)
-        ctx.sizes = (size, pad, shift)
-        return out
+    def forward(ctx, coef, angle, window, first, target, taps, reach, batch, sizes, keep):  # noqa: D102
+        side, size, pad, shift = sizes
+        canvases = len(first) - 1
+        inputs = [t.contiguous() for t in (first, target, reach, taps, coef, angle, window)]
+        first, target, reach, taps, coef, angle, window = inputs
+        logs = coef.new_empty(canvases, side, side) if keep else None
+        tmp = coef.new_empty(canvases, size, side) if keep else None
+        boxes = first.new_empty(canvases, 4) if keep else None
+        total = coef.new_zeros(batch, size, size)
+        arguments = [canvases, _address(first), _address(target), side, size, pad, shift]
+        arguments += [_address(t) for t in (reach, taps, coef, angle, window)]
+        if load_kernel().dab_fast_forward(*arguments, *map(_address, (logs, tmp, boxes, total))):
+            raise MemoryError("the dab kernel could not allocate its scratch rows")
+        if keep:
+            ctx.save_for_backward(*inputs, logs, tmp, boxes)
+            ctx.arguments = arguments
+        return total
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # noqa: D102
-        canvas, taps, reach, tmp = ctx.saved_tensors
-        size, pad, shift = ctx.sizes
-        grad = grad.contiguous()
-        grad_canvas, grad_taps = torch.zeros_like(canvas), torch.zeros_like(taps)
-        failed = load_kernel().dab_blur_backward(
-            canvas.shape[0],
-            canvas.shape[1],
-            size,
-            pad,
-            shift,
-            *map(_address, (reach, taps, canvas, tmp, grad, grad_canvas, grad_taps)),
-        )
-        if failed:
-            raise MemoryError("the blur kernel could not allocate its scratch rows")
-        return grad_canvas, grad_taps, None, None, None, None
+        *_, taps, coef, _, _, logs, tmp, boxes = ctx.saved_tensors
+        grad = grad.contiguous()  # kept alive through the call
+        grad_coef, grad_taps = torch.zeros_like(coef), torch.zeros_like(taps)
+        saved = map(_address, (logs, tmp, boxes, grad, grad_coef, grad_taps))
+        if load_kernel().dab_fast_backward(*ctx.arguments, *saved):
+            raise MemoryError("the dab kernel could not allocate its scratch rows")
+        return grad_coef, None, None, None, None, grad_taps, None, None, None, None
 
 
-def blur(
-    canvas: torch.Tensor, taps: torch.Tensor, reach: torch.Tensor, size: int, pad: int, shift: int
+def fast_logs(
+    coef: torch.Tensor,
+    angle: torch.Tensor,
+    window: torch.Tensor,
+    first: torch.Tensor,
+    target: torch.Tensor,
+    taps: torch.Tensor,
+    reach: torch.Tensor,
+    batch: int,
+    size: int,
+    pad: int,
 ) -> torch.Tensor:
-    """``(N, size, size)`` blurs ``W @ canvas @ W.T`` of ``(N, side, side)`` canvases, with
-    ``W[i, j] = taps[i - j + pad + shift]`` (``(N, 2 shift + 1)`` taps, differentiable like
-    the canvases) and each canvas's taps zero beyond ``reach`` (``(N,)`` int64) of the
-    middle one, which the kernel skips."""
-    count = len(canvas)
-    _require("canvas", canvas, (count, canvas.shape[1], canvas.shape[1]), torch.float32)
+    """``(batch, size, size)`` sums of blurred log canvases, the fast expected stroke's
+    ``log(1 - alpha)`` (:func:`~neuralpaint.painters.dabs.render_dabs_fast`).
+
+    Dabs as :func:`raster` gives them (the canvas column of ``window`` is ignored), in
+    canvas order: canvas ``n`` (side ``size + 2 pad``) holds dabs ``first[n]`` to
+    ``first[n + 1]`` (``(N + 1,)`` int64). Its ``log(1 - alpha)`` is blurred as
+    ``W L W.T``, with ``W[i, j] = taps[n, i - j + pad + shift]`` (``(N, 2 shift + 1)``
+    taps, differentiable like ``coef``, zero beyond ``reach[n]`` of the middle one, which
+    the kernel skips), and added to stroke ``target[n]``. One pass per canvas keeps it in
+    the cache from the dabs to the sum; the gradient on a canvas is only inside its inked
+    box (where its log is nonzero)."""
+    count, side = len(first) - 1, size + 2 * pad
+    _check_dabs(coef, angle, window)
+    shift = (taps.shape[-1] - 1) // 2 if taps.ndim == 2 else -1
     _require("taps", taps, (count, 2 * shift + 1), torch.float32)
-    if reach.dtype != torch.int64 or reach.shape != (count,):
-        raise ValueError(f"reach must be ({count},) int64, got {tuple(reach.shape)}")
+    for name, tensor, length in (("first", first, count + 1), ("target", target, count)):
+        _require(name, tensor, (length,), torch.int64)
+    _require("reach", reach, (count,), torch.int64)
+    if int(first[0]) != 0 or int(first[-1]) != len(coef) or bool((first.diff() < 0).any()):
+        raise ValueError(f"first must rise from 0 to the {len(coef)} dabs")
     if count and not 0 <= int(reach.min()) <= int(reach.max()) <= shift:
         raise ValueError(f"reach must lie in 0..{shift}")
-    if canvas.shape[1] < size + 2 * pad:
-        raise ValueError(f"canvases of side {canvas.shape[1]} cannot hold {size} + 2 * {pad}")
-    return _FusedBlur.apply(canvas, taps, reach, size, pad, shift)
+    if count and not 0 <= int(target.min()) <= int(target.max()) < batch:
+        raise ValueError(f"target names strokes outside 0..{batch - 1}")
+    sizes = (side, size, pad, shift)
+    keep = torch.is_grad_enabled() and (coef.requires_grad or taps.requires_grad)
+    return _FusedFast.apply(coef, angle, window, first, target, taps, reach, batch, sizes, keep)

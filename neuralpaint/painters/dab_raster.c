@@ -179,34 +179,164 @@ static inline void pixel_grad(const Coef *k, float cs, float sn, int64_t flags, 
 
 static inline int64_t clip(int64_t v, int64_t size) { return v < 0 ? 0 : v > size ? size : v; }
 
-/* Dabs straight onto the canvases. `window`: (count, 6) corner x, y, width, height,
- * canvas, flags. `clear` starts as ones and is multiplied by 1 - opacity. With `folded`
- * (zeros to start with; NULL without) a product that falls under FOLD_BELOW is folded
- * into it as a logarithm and restarts at one, so that log(1 - alpha) = log(clear) +
- * folded holds for any number of nearly opaque dabs, where the product alone would
- * underflow. */
+/* A product of clears that falls under FOLD_BELOW is folded into `folded` as a
+ * logarithm and restarts at one, so that log(1 - alpha) = log(clear) + folded holds for
+ * any number of nearly opaque dabs, where the product alone would underflow. */
 #define FOLD_BELOW 1e-30f
 
-void dab_raster_forward(int64_t count, const float *coef, const float *angle,
-                        const int64_t *window, int64_t size, float *clear, float *folded) {
-    for (int64_t d = 0; d < count; d++) {
-        const Coef *k = (const Coef *)(coef + NCOEF * d);
-        const int64_t *w = window + 6 * d;
-        int64_t offset = w[4] * size * size;
-        float cs = angle[2 * d], sn = angle[2 * d + 1], *canvas = clear + offset;
-        for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
-            for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
+/* The plain path (no anti-aliasing) of pixel_opacity for one row of pixels, without a
+ * branch, so that the compiler vectorises it: the same operations in the same order. */
+#define LANES 8
+
+static inline float plain_opacity(const Coef *k, int concave, float ua, float uc, float v,
+                                  float *across, float *along, float *rr, float *inner_share) {
+    *across = ua - v * k->b;
+    *along = uc + v * k->e;
+    *rr = *across * *across + *along * *along;
+    float inner = k->opaque + *rr * k->slope, outer = k->outer_top * (1.0f - *rr);
+    float low = inner < outer ? inner : outer, high = inner > outer ? inner : outer;
+    float beats = concave ? (inner < outer ? 1.0f : 0.0f) : (inner > outer ? 1.0f : 0.0f);
+    *inner_share = inner == outer ? 0.5f : beats;
+    return concave ? low : high;
+}
+
+/* One row of a plain dab: `row[first + i] *= 1 - opacity`, i < n. */
+static inline void draw_row(const Coef *k, int concave, float ua, float uc, int32_t first,
+                            int32_t n, float *row) {
+    for (int32_t i = 0; i < n; i++) {
+        float across, along, rr, inner_share;
+        float v = ((float)(first + i) - k->x) + 0.5f;
+        float opa = plain_opacity(k, concave, ua, uc, v, &across, &along, &rr, &inner_share);
+        float keep = 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
+        row[first + i] *= opa > 0.0f ? keep : 1.0f;
+    }
+}
+
+/* One dab onto the canvas whose `clear` (and `folded`, or NULL) start at the given
+ * pointers: the body of dab_raster_forward. */
+static void draw_dab(const Coef *k, float cs, float sn, const int64_t *w, int64_t size,
+                     float *clear, float *folded) {
+    int64_t x0 = clip(w[0], size), x1 = clip(w[0] + w[2], size);
+    int concave = (w[5] & FLAG_CONCAVE) != 0;
+    for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++) {
+        float *row = clear + py * size;
+        if (w[5] & FLAG_ANTIALIASED) {
+            for (int64_t px = x0; px < x1; px++) {
                 Pixel p;
                 float opa = pixel_opacity(k, cs, sn, w[5], px - k->x, py - k->y, &p);
-                if (opa <= 0.0f)
-                    continue;
-                float *c = canvas + py * size + px;
-                *c *= 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
-                if (folded != NULL && *c < FOLD_BELOW) {
-                    folded[offset + py * size + px] += logf(*c);
-                    *c = 1.0f;
-                }
+                if (opa > 0.0f)
+                    row[px] *= 1.0f - (opa < CLEAR_MAX ? opa : CLEAR_MAX);
             }
+        } else {
+            float u = (py - k->y) + 0.5f, ua = u * k->a, uc = u * k->c;
+            int32_t first = (int32_t)x0, n = (int32_t)(x1 - x0);
+            if (concave) /* a constant in each copy, so that neither branches */
+                draw_row(k, 1, ua, uc, first, n, row);
+            else
+                draw_row(k, 0, ua, uc, first, n, row);
+        }
+        if (folded != NULL)
+            for (int64_t px = x0; px < x1; px++)
+                if (row[px] < FOLD_BELOW) {
+                    folded[py * size + px] += logf(row[px]);
+                    row[px] = 1.0f;
+                }
+    }
+}
+
+/* The plain path's gradient terms of one pixel, added to lane `l` of the row sums: the
+ * profile's three coefficients, and the distance's terms along and across the ellipse
+ * (times v, and alone: the row's own u and the dab's axes multiply those once a row). */
+enum { SOPAQUE, SSLOPE, SOUTER, SACROSS, SALONG, SACROSS_V, SALONG_V, NSUM };
+
+static inline void plain_terms(const Coef *k, int concave, float ua, float uc, float v, float g,
+                               float sign, float sums[NSUM][LANES], int l) {
+    float across, along, rr, inner_share;
+    float opa = plain_opacity(k, concave, ua, uc, v, &across, &along, &rr, &inner_share);
+    int skip = opa < 0.0f || opa > CLEAR_MAX || g == 0.0f;
+    float gg = skip ? 0.0f : (sign * g) / (skip ? 1.0f : 1.0f - opa);
+    float g_inner = gg * inner_share, g_outer = gg - g_inner;
+    float g_rr = g_inner * k->slope - g_outer * k->outer_top;
+    float g_across = 2.0f * across * g_rr, g_along = 2.0f * along * g_rr;
+    sums[SOPAQUE][l] += g_inner;
+    sums[SSLOPE][l] += g_inner * rr;
+    sums[SOUTER][l] += g_outer * (1.0f - rr);
+    sums[SACROSS][l] += g_across;
+    sums[SALONG][l] += g_along;
+    sums[SACROSS_V][l] += g_across * v;
+    sums[SALONG_V][l] += g_along * v;
+}
+
+/* The row sums of plain_terms over `row[first + i]`, i < n, eight pixels at a time. */
+static inline void grad_row(const Coef *k, int concave, float ua, float uc, int32_t first,
+                            int32_t n, const float *row, float sign, float sums[NSUM][LANES]) {
+    int32_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float v = ((float)(first + i + l) - k->x) + 0.5f;
+            plain_terms(k, concave, ua, uc, v, row[first + i + l], sign, sums, l);
+        }
+    for (; i < n; i++) {
+        float v = ((float)(first + i) - k->x) + 0.5f;
+        plain_terms(k, concave, ua, uc, v, row[first + i], sign, sums, 0);
+    }
+}
+
+/* Adds one dab's gradient to its coefficients' `grad_coef`, for dL/dcanvas * (1 - canvas)
+ * equal to `sign` * `weight` on the canvas at `weight`: the body of dab_raster_backward.
+ * The plain path sums each row in float lanes (so that it vectorises) and the rows in
+ * double; the anti-aliased path adds every pixel in double. */
+static void dab_grad(const Coef *k, float cs, float sn, const int64_t *w, int64_t size,
+                     const float *weight, float sign, float *grad_coef) {
+    double grad[NCOEF] = {0};
+    int64_t x0 = clip(w[0], size), x1 = clip(w[0] + w[2], size);
+    int concave = (w[5] & FLAG_CONCAVE) != 0;
+    for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++) {
+        const float *row = weight + py * size;
+        if (w[5] & FLAG_ANTIALIASED) {
+            for (int64_t px = x0; px < x1; px++) {
+                Pixel p;
+                float dx = px - k->x, dy = py - k->y, g = row[px];
+                float opa = pixel_opacity(k, cs, sn, w[5], dx, dy, &p);
+                if (opa < 0.0f || opa > CLEAR_MAX || g == 0.0f)
+                    continue;
+                pixel_grad(k, cs, sn, w[5], dx, dy, &p, (sign * g) / (1.0f - opa), grad);
+            }
+            continue;
+        }
+        float u = (py - k->y) + 0.5f, ua = u * k->a, uc = u * k->c;
+        float sums[NSUM][LANES] = {{0}};
+        int32_t first = (int32_t)x0, n = (int32_t)(x1 - x0);
+        if (concave) /* a constant in each copy, so that neither branches */
+            grad_row(k, 1, ua, uc, first, n, row, sign, sums);
+        else
+            grad_row(k, 0, ua, uc, first, n, row, sign, sums);
+        double s[NSUM] = {0};
+        for (int j = 0; j < NSUM; j++)
+            for (int l = 0; l < LANES; l++)
+                s[j] += sums[j][l];
+        grad[GOPAQUE] += s[SOPAQUE];
+        grad[GSLOPE] += s[SSLOPE];
+        grad[GOUTER] += s[SOUTER];
+        grad[GA] += s[SACROSS] * u;
+        grad[GB] -= s[SACROSS_V];
+        grad[GC] += s[SALONG] * u;
+        grad[GE] += s[SALONG_V];
+        grad[GX] += s[SACROSS] * k->b - s[SALONG] * k->e;
+        grad[GY] -= s[SACROSS] * k->a + s[SALONG] * k->c;
+    }
+    for (int i = 0; i < NCOEF; i++)
+        grad_coef[i] += (float)grad[i];
+}
+
+/* Dabs straight onto the canvases. `window`: (count, 6) corner x, y, width, height,
+ * canvas, flags. `clear` starts as ones and is multiplied by 1 - opacity. */
+void dab_raster_forward(int64_t count, const float *coef, const float *angle,
+                        const int64_t *window, int64_t size, float *clear) {
+    for (int64_t d = 0; d < count; d++) {
+        const int64_t *w = window + 6 * d;
+        draw_dab((const Coef *)(coef + NCOEF * d), angle[2 * d], angle[2 * d + 1], w, size,
+                 clear + w[4] * size * size, NULL);
     }
 }
 
@@ -214,23 +344,9 @@ void dab_raster_backward(int64_t count, const float *coef, const float *angle,
                          const int64_t *window, int64_t size, const float *weight,
                          float *grad_coef) {
     for (int64_t d = 0; d < count; d++) {
-        const Coef *k = (const Coef *)(coef + NCOEF * d);
         const int64_t *w = window + 6 * d;
-        float cs = angle[2 * d], sn = angle[2 * d + 1];
-        const float *canvas = weight + w[4] * size * size;
-        double grad[NCOEF] = {0};
-        for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++)
-            for (int64_t px = clip(w[0], size); px < clip(w[0] + w[2], size); px++) {
-                Pixel p;
-                float dx = px - k->x, dy = py - k->y;
-                float opa = pixel_opacity(k, cs, sn, w[5], dx, dy, &p);
-                if (opa < 0.0f || opa > CLEAR_MAX || canvas[py * size + px] == 0.0f)
-                    continue;
-                pixel_grad(k, cs, sn, w[5], dx, dy, &p, canvas[py * size + px] / (1.0f - opa),
-                           grad);
-            }
-        for (int i = 0; i < NCOEF; i++)
-            grad_coef[NCOEF * d + i] += (float)grad[i];
+        dab_grad((const Coef *)(coef + NCOEF * d), angle[2 * d], angle[2 * d + 1], w, size,
+                 weight + w[4] * size * size, 1.0f, grad_coef + NCOEF * d);
     }
 }
 
@@ -467,146 +583,213 @@ void dab_compose_backward(int64_t count, const float *values, const int64_t *pla
     }
 }
 
-/* The fast expected stroke's blur (`render_dabs_fast`, `dab_blur_*`): each of `count`
- * canvases of log(clear) (side x side) times a banded Toeplitz matrix on both sides,
- * out = W L W^T with W[i, j] = taps[i - j + pad + shift] (size x side, one row of
- * 2 shift + 1 taps per canvas), nonzero only within `reach` of the middle tap. A stroke
- * inks a small part of its canvas, so each canvas is blurred only around its inked box
- * (where L is nonzero: outside it no dab has an opacity that float32 can tell from
- * zero, about 6e-8, so no gradient is needed there), and every inner loop runs along a
- * row with increasing indices so that it vectorises. `tmp` (count, size, side) keeps W L for the backward. */
+/* The fast expected stroke's blur (`render_dabs_fast`, `dab_fast_*`): a canvas of
+ * log(clear) (side x side) times a banded Toeplitz matrix on both sides, out = W L W^T
+ * with W[i, j] = taps[i - j + pad + shift] (size x side, one row of 2 shift + 1 taps per
+ * canvas), nonzero only within `reach` of the middle tap. A stroke inks a small part of
+ * its canvas, so each canvas is blurred only around its inked box (where L is nonzero:
+ * outside it no dab has an opacity that float32 can tell from zero, about 6e-8, so no
+ * gradient is needed there), and every inner loop runs along a row with increasing
+ * indices so that it vectorises. */
 typedef struct {
     int64_t r0, r1, c0, c1; /* the inked rows and columns, [r0, r1) x [c0, c1) */
 } Box;
 
-static Box inked(const float *L, int64_t side) {
-    Box b = {side, 0, side, 0};
-    for (int64_t j = 0; j < side; j++)
-        for (int64_t x = 0; x < side; x++)
-            if (L[j * side + x] != 0.0f) {
-                b.r0 = j < b.r0 ? j : b.r0;
-                b.r1 = j + 1 > b.r1 ? j + 1 : b.r1;
-                b.c0 = x < b.c0 ? x : b.c0;
-                b.c1 = x + 1 > b.c1 ? x + 1 : b.c1;
-            }
-    return b;
-}
-
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-void dab_blur_forward(int64_t count, int64_t side, int64_t size, int64_t pad, int64_t shift,
-                      const int64_t *reach, const float *taps, const float *canvas, float *tmp,
-                      float *out) {
+/* One canvas's blur: T = W L (size x side) and O = T W^T (size x size), both zeroed
+ * first, L nonzero only inside `b`. */
+static void blur_one(int64_t side, int64_t size, int64_t pad, int64_t shift, int64_t r,
+                     const float *t, const float *L, Box b, float *T, float *O) {
+    for (int64_t i = 0; i < size * side; i++)
+        T[i] = 0.0f;
+    for (int64_t i = 0; i < size * size; i++)
+        O[i] = 0.0f;
+    /* T[i, x] = sum_j t[i - j + pad + shift] L[j, x], i within r of j - pad */
+    for (int64_t j = b.r0; j < b.r1; j++)
+        for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
+            float w = t[i - j + pad + shift], *row = T + i * side;
+            const float *src = L + j * side;
+            for (int64_t x = b.c0; x < b.c1; x++)
+                row[x] += w * src[x];
+        }
+    /* O[i, k] = sum_x T[i, x] t[k - x + pad + shift], k within r of x - pad */
+    for (int64_t i = max64(0, b.r0 - pad - r); i < min64(size, b.r1 - pad + r); i++)
+        for (int64_t x = b.c0; x < b.c1; x++) {
+            float v = T[i * side + x], *row = O + i * size;
+            int64_t at = pad + shift - x; /* row[k] takes t[k + at] */
+            if (v != 0.0f)
+                for (int64_t k = max64(0, x - pad - r); k < min64(size, x - pad + r + 1); k++)
+                    row[k] += v * t[k + at];
+        }
+}
+
+/* Scratch rows of a canvas's blur gradient. */
+typedef struct {
+    float *gT, *flipped, *g_flipped;
+} BlurScratch;
+
+static int blur_scratch(BlurScratch *s, int64_t side, int64_t size, int64_t shift) {
+    s->gT = malloc(sizeof(float) * size * side);
+    s->flipped = malloc(sizeof(float) * (2 * shift + 1)); /* flipped[m] = t[2 shift - m] */
+    s->g_flipped = malloc(sizeof(float) * (2 * shift + 1));
+    return s->gT == NULL || s->flipped == NULL || s->g_flipped == NULL;
+}
+
+static void free_blur_scratch(BlurScratch *s) {
+    free(s->gT);
+    free(s->flipped);
+    free(s->g_flipped);
+}
+
+/* One canvas's share of the blur's gradient, added to `gL` (inside `b` only) and `gt`. */
+static void blur_grad_one(int64_t side, int64_t size, int64_t pad, int64_t shift, int64_t r,
+                          const float *t, const float *L, Box b, const float *T,
+                          const float *gO, const BlurScratch *s, float *gL, float *gt) {
     int64_t width = 2 * shift + 1;
-    for (int64_t n = 0; n < count; n++) {
-        const float *t = taps + n * width, *L = canvas + n * side * side;
-        float *T = tmp + n * size * side, *O = out + n * size * size;
-        int64_t r = reach[n];
-        for (int64_t i = 0; i < size * side; i++)
-            T[i] = 0.0f;
-        for (int64_t i = 0; i < size * size; i++)
-            O[i] = 0.0f;
-        Box b = inked(L, side);
-        /* T[i, x] = sum_j t[i - j + pad + shift] L[j, x], i within r of j - pad */
-        for (int64_t j = b.r0; j < b.r1; j++)
-            for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
-                float w = t[i - j + pad + shift], *row = T + i * side;
-                const float *src = L + j * side;
-                for (int64_t x = b.c0; x < b.c1; x++)
-                    row[x] += w * src[x];
+    float *gT = s->gT, *flipped = s->flipped, *g_flipped = s->g_flipped;
+    if (b.r0 >= b.r1)
+        return;
+    for (int64_t m = 0; m < width; m++) {
+        flipped[m] = t[2 * shift - m];
+        g_flipped[m] = 0.0f;
+    }
+    int64_t i0 = max64(0, b.r0 - pad - r), i1 = min64(size, b.r1 - pad + r);
+    /* the second product: gT[i, x] = sum_k gO[i, k] t[k - x + pad + shift] for x in
+     * the box, and the taps' share sum gO[i, k] T[i, x]; both along x */
+    for (int64_t i = i0; i < i1; i++) {
+        float *g_row = gT + i * side;
+        const float *T_row = T + i * side;
+        for (int64_t x = b.c0; x < b.c1; x++)
+            g_row[x] = 0.0f;
+        for (int64_t k = 0; k < size; k++) {
+            float g = gO[i * size + k];
+            int64_t x0 = max64(b.c0, k + pad - r), x1 = min64(b.c1, k + pad + r + 1);
+            /* t[k - x + pad + shift] = flipped[x + at] */
+            int64_t at = shift - k - pad;
+            if (g != 0.0f)
+                for (int64_t x = x0; x < x1; x++) {
+                    g_row[x] += g * flipped[x + at];
+                    g_flipped[x + at] += g * T_row[x];
+                }
+        }
+    }
+    for (int64_t m = 0; m < width; m++)
+        gt[2 * shift - m] += g_flipped[m];
+    /* the first product: gL[j, x] += t[i - j + pad + shift] gT[i, x] and the taps'
+     * share sum_x gT[i, x] L[j, x], in eight lanes so that it vectorises */
+    for (int64_t j = b.r0; j < b.r1; j++) {
+        const float *src = L + j * side;
+        float *dst = gL + j * side;
+        for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
+            int64_t at = i - j + pad + shift;
+            const float *g = gT + i * side;
+            float w = t[at], lane[8] = {0};
+            int64_t x = b.c0;
+            for (; x + 8 <= b.c1; x += 8)
+                for (int l = 0; l < 8; l++) {
+                    dst[x + l] += w * g[x + l];
+                    lane[l] += g[x + l] * src[x + l];
+                }
+            float dot = 0.0f;
+            for (; x < b.c1; x++) {
+                dst[x] += w * g[x];
+                dot += g[x] * src[x];
             }
-        /* O[i, k] = sum_x T[i, x] t[k - x + pad + shift], k within r of x - pad */
-        for (int64_t i = max64(0, b.r0 - pad - r); i < min64(size, b.r1 - pad + r); i++)
-            for (int64_t x = b.c0; x < b.c1; x++) {
-                float v = T[i * side + x], *row = O + i * size;
-                int64_t at = pad + shift - x; /* row[k] takes t[k + at] */
-                if (v != 0.0f)
-                    for (int64_t k = max64(0, x - pad - r); k < min64(size, x - pad + r + 1); k++)
-                        row[k] += v * t[k + at];
-            }
+            for (int l = 0; l < 8; l++)
+                dot += lane[l];
+            gt[at] += dot;
+        }
     }
 }
 
-/* `grad_canvas` (count, side, side) and `grad_taps` (count, 2 shift + 1) are added to,
- * `grad_canvas` only inside each canvas's inked box; returns 1 when it cannot allocate
- * its scratch rows. */
-int dab_blur_backward(int64_t count, int64_t side, int64_t size, int64_t pad, int64_t shift,
-                      const int64_t *reach, const float *taps, const float *canvas,
-                      const float *tmp, const float *grad_out, float *grad_canvas,
-                      float *grad_taps) {
-    int64_t width = 2 * shift + 1;
-    float *gT = malloc(sizeof(float) * size * side);
-    float *flipped = malloc(sizeof(float) * width); /* flipped[m] = t[2 shift - m] */
-    float *g_flipped = malloc(sizeof(float) * width);
-    if (gT == NULL || flipped == NULL || g_flipped == NULL) {
-        free(gT);
-        free(flipped);
-        free(g_flipped);
-        return 1;
-    }
-    for (int64_t n = 0; n < count; n++) {
-        const float *t = taps + n * width, *L = canvas + n * side * side;
-        const float *T = tmp + n * size * side, *gO = grad_out + n * size * size;
-        float *gL = grad_canvas + n * side * side, *gt = grad_taps + n * width;
-        int64_t r = reach[n];
-        Box b = inked(L, side);
-        if (b.r0 >= b.r1)
-            continue;
-        for (int64_t m = 0; m < width; m++) {
-            flipped[m] = t[2 * shift - m];
-            g_flipped[m] = 0.0f;
+/* The fast expected stroke in one pass per canvas (`dab_fast_*`): each of `canvases`
+ * canvases (side x side) gets its dabs (`first[n]` to `first[n + 1]` of `coef`, `angle`
+ * and `window`, whose canvas column is ignored) as L = log(clear) + folded, is blurred
+ * (blur_one), and added to `total` (batch, size, size; zeros to start with) at stroke
+ * `target[n]`. Every canvas stays in the cache through all three steps, where separate
+ * passes would write and read each one several times over. `logs` (canvases, side, side), `tmp` (canvases, size, side) and `boxes`
+ * (canvases, 4) keep L, W L and the inked box for the backward, or are all NULL.
+ * Returns 1 when it cannot allocate its scratch rows. */
+int dab_fast_forward(int64_t canvases, const int64_t *first, const int64_t *target,
+                     int64_t side, int64_t size, int64_t pad, int64_t shift, const int64_t *reach,
+                     const float *taps, const float *coef, const float *angle,
+                     const int64_t *window, float *logs, float *tmp, int64_t *boxes,
+                     float *total) {
+    int64_t width = 2 * shift + 1, area = side * side;
+    float *clear = malloc(sizeof(float) * area), *folded = malloc(sizeof(float) * area);
+    float *own_L = malloc(sizeof(float) * area), *own_T = malloc(sizeof(float) * size * side);
+    float *O = malloc(sizeof(float) * size * size);
+    int failed = clear == NULL || folded == NULL || own_L == NULL || own_T == NULL || O == NULL;
+    for (int64_t n = 0; n < canvases && !failed; n++) {
+        float *L = logs == NULL ? own_L : logs + n * area;
+        float *T = tmp == NULL ? own_T : tmp + n * size * side;
+        for (int64_t i = 0; i < area; i++) {
+            clear[i] = 1.0f;
+            folded[i] = 0.0f;
         }
-        int64_t i0 = max64(0, b.r0 - pad - r), i1 = min64(size, b.r1 - pad + r);
-        /* the second product: gT[i, x] = sum_k gO[i, k] t[k - x + pad + shift] for x in
-         * the box, and the taps' share sum gO[i, k] T[i, x]; both along x */
-        for (int64_t i = i0; i < i1; i++) {
-            float *g_row = gT + i * side;
-            const float *T_row = T + i * side;
-            for (int64_t x = b.c0; x < b.c1; x++)
-                g_row[x] = 0.0f;
-            for (int64_t k = 0; k < size; k++) {
-                float g = gO[i * size + k];
-                int64_t x0 = max64(b.c0, k + pad - r), x1 = min64(b.c1, k + pad + r + 1);
-                /* t[k - x + pad + shift] = flipped[x + at] */
-                int64_t at = shift - k - pad;
-                if (g != 0.0f)
-                    for (int64_t x = x0; x < x1; x++) {
-                        g_row[x] += g * flipped[x + at];
-                        g_flipped[x + at] += g * T_row[x];
-                    }
-            }
-        }
-        for (int64_t m = 0; m < width; m++)
-            gt[2 * shift - m] += g_flipped[m];
-        /* the first product: gL[j, x] += t[i - j + pad + shift] gT[i, x] and the taps'
-         * share sum_x gT[i, x] L[j, x], in eight lanes so that it vectorises */
-        for (int64_t j = b.r0; j < b.r1; j++) {
-            const float *src = L + j * side;
-            float *dst = gL + j * side;
-            for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
-                int64_t at = i - j + pad + shift;
-                const float *g = gT + i * side;
-                float w = t[at], lane[8] = {0};
-                int64_t x = b.c0;
-                for (; x + 8 <= b.c1; x += 8)
-                    for (int l = 0; l < 8; l++) {
-                        dst[x + l] += w * g[x + l];
-                        lane[l] += g[x + l] * src[x + l];
-                    }
-                float dot = 0.0f;
-                for (; x < b.c1; x++) {
-                    dst[x] += w * g[x];
-                    dot += g[x] * src[x];
+        for (int64_t d = first[n]; d < first[n + 1]; d++)
+            draw_dab((const Coef *)(coef + NCOEF * d), angle[2 * d], angle[2 * d + 1],
+                     window + 6 * d, side, clear, folded);
+        Box b = {side, 0, side, 0};
+        for (int64_t j = 0; j < side; j++)
+            for (int64_t x = 0; x < side; x++) {
+                int64_t i = j * side + x;
+                L[i] = clear[i] == 1.0f ? folded[i] : logf(clear[i]) + folded[i];
+                if (L[i] != 0.0f) {
+                    b.r0 = j < b.r0 ? j : b.r0;
+                    b.r1 = j + 1;
+                    b.c0 = x < b.c0 ? x : b.c0;
+                    b.c1 = x + 1 > b.c1 ? x + 1 : b.c1;
                 }
-                for (int l = 0; l < 8; l++)
-                    dot += lane[l];
-                gt[at] += dot;
             }
+        if (boxes != NULL) {
+            int64_t *box = boxes + 4 * n;
+            box[0] = b.r0, box[1] = b.r1, box[2] = b.c0, box[3] = b.c1;
         }
+        blur_one(side, size, pad, shift, reach[n], taps + n * width, L, b, T, O);
+        float *dst = total + target[n] * size * size;
+        for (int64_t i = 0; i < size * size; i++)
+            dst[i] += O[i];
     }
-    free(gT);
-    free(flipped);
-    free(g_flipped);
-    return 0;
+    free(clear);
+    free(folded);
+    free(own_L);
+    free(own_T);
+    free(O);
+    return failed;
+}
+
+/* The gradient of dab_fast_forward, from what it kept: `grad_coef` (as `coef`) and
+ * `grad_taps` (as `taps`) are added to. The blur's gradient on a canvas is only inside
+ * its inked box and reaches the dabs as dab_raster_backward's, with the sign of a log
+ * canvas (dL/dopacity = -dL/dlog / (1 - opacity)). Returns 1 when it cannot allocate its scratch rows. */
+int dab_fast_backward(int64_t canvases, const int64_t *first, const int64_t *target,
+                      int64_t side, int64_t size, int64_t pad, int64_t shift,
+                      const int64_t *reach, const float *taps, const float *coef,
+                      const float *angle, const int64_t *window, const float *logs,
+                      const float *tmp, const int64_t *boxes, const float *grad_total,
+                      float *grad_coef, float *grad_taps) {
+    int64_t width = 2 * shift + 1, area = side * side;
+    BlurScratch s;
+    float *gL = malloc(sizeof(float) * area);
+    int failed = blur_scratch(&s, side, size, shift) || gL == NULL;
+    for (int64_t n = 0; n < canvases && !failed; n++) {
+        const int64_t *box = boxes + 4 * n;
+        Box b = {box[0], box[1], box[2], box[3]};
+        if (b.r0 >= b.r1)
+            continue; /* nothing inked: no gradient reaches this canvas's dabs */
+        for (int64_t i = 0; i < area; i++)
+            gL[i] = 0.0f;
+        blur_grad_one(side, size, pad, shift, reach[n], taps + n * width, logs + n * area, b,
+                      tmp + n * size * side, grad_total + target[n] * size * size, &s, gL,
+                      grad_taps + n * width);
+        for (int64_t d = first[n]; d < first[n + 1]; d++)
+            dab_grad((const Coef *)(coef + NCOEF * d), angle[2 * d], angle[2 * d + 1],
+                     window + 6 * d, side, gL, -1.0f, grad_coef + NCOEF * d);
+    }
+    free_blur_scratch(&s);
+    free(gL);
+    return failed;
 }

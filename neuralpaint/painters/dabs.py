@@ -814,6 +814,38 @@ def expected_opacity(
     return down @ mean @ across.transpose(1, 2)
 
 
+def _boxes(
+    dabs: torch.Tensor, reach: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The cosine and sine of the dabs' angles, and the corner x and y and the width and
+    height of the windows that hold each dab's pixels out to ``reach`` (its radius, or
+    its largest radius draw) and one pixel of fringe."""
+    x, y, _, _, _, ratio, angle = dabs.detach().unbind(1)
+    rad = torch.deg2rad(angle)
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    half_x = reach * torch.sqrt(cos**2 + (sin / ratio) ** 2)
+    half_y = reach * torch.sqrt(sin**2 + (cos / ratio) ** 2)
+    side_x = torch.ceil(2 * half_x + 3).long()  # floor(x + h + 1) - floor(x - h - 1) + 1
+    side_y = torch.ceil(2 * half_y + 3).long()
+    corner_x = torch.floor(x - half_x - 1.0).long()
+    corner_y = torch.floor(y - half_y - 1.0).long()
+    return cos, sin, corner_x, corner_y, side_x, side_y
+
+
+def _kernel_dabs(
+    dabs: torch.Tensor, owner: torch.Tensor, antialias: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Deterministic dabs as the compiled rasteriser reads them: their
+    :func:`dab_coefficients`, the cosine and sine of their angles and their windows
+    (corner, size, canvas ``owner``, flags), as :func:`render_dabs` draws them."""
+    r, hardness = dabs[:, 2].detach(), dabs[:, 4].detach()
+    cos, sin, *box = _boxes(dabs, r)
+    flags = torch.where((r < 3.0) & antialias, dab_kernel.FLAG_ANTIALIASED, 0)
+    flags = flags + torch.where(hardness >= 0.5, dab_kernel.FLAG_CONCAVE, 0)
+    window = torch.stack([*box, owner.long(), flags], 1)
+    return dab_coefficients(dabs), torch.stack([cos, sin], 1), window
+
+
 def render_dabs(
     dabs: torch.Tensor,
     owner: torch.Tensor,
@@ -844,10 +876,13 @@ def render_dabs(
     same canvas with one pass per window. ``antialias=False`` draws every deterministic
     dab by the plain path, even below radius 3. ``log_clear`` (deterministic dabs only)
     returns ``log(1 - alpha)``, the sum of the dabs' ``log(1 - opacity)``, instead of
-    ``alpha``."""
+    ``alpha``, always through torch: it is :func:`render_dabs_fast`'s path without the
+    kernels, whose compiled path (:func:`dab_kernel.fast_logs`) keeps its logs itself."""
     if log_clear and noise is not None:
         raise ValueError("log_clear is for deterministic dabs: pass noise=None")
-    x, y, r, _, hardness, ratio, angle = dabs.detach().unbind(1)
+    if noise is None and fused and not log_clear and dab_kernel.usable(dabs):
+        return dab_kernel.raster(*_kernel_dabs(dabs, owner, antialias), batch, size)
+    r, hardness = dabs[:, 2].detach(), dabs[:, 4].detach()
     small = (r < 3.0) & antialias
     reach, shift = r, torch.zeros_like(r, dtype=torch.long)
     if noise is not None:
@@ -857,20 +892,7 @@ def render_dabs(
         jitter = noise[:, 0]
         shift = _bucket(torch.ceil(GAUSS_REACH * jitter.detach()).long() + 1)
         shift = torch.where(jitter.detach() > 0, shift, 0)
-    rad = torch.deg2rad(angle)
-    cos, sin = torch.cos(rad), torch.sin(rad)
-    half_x = reach * torch.sqrt(cos**2 + (sin / ratio) ** 2)
-    half_y = reach * torch.sqrt(sin**2 + (cos / ratio) ** 2)
-    side_x = torch.ceil(2 * half_x + 3).long()  # floor(x + h + 1) - floor(x - h - 1) + 1
-    side_y = torch.ceil(2 * half_y + 3).long()
-    corner_x = torch.floor(x - half_x - 1.0).long()
-    corner_y = torch.floor(y - half_y - 1.0).long()
-    if noise is None and fused and dab_kernel.usable(dabs):
-        flags = torch.where(small, dab_kernel.FLAG_ANTIALIASED, 0)
-        flags = flags + torch.where(hardness >= 0.5, dab_kernel.FLAG_CONCAVE, 0)
-        window = torch.stack([corner_x, corner_y, side_x, side_y, owner.long(), flags], 1)
-        angles = torch.stack([cos, sin], 1)
-        return dab_kernel.raster(dab_coefficients(dabs), angles, window, batch, size, log_clear)
+    cos, sin, corner_x, corner_y, side_x, side_y = _boxes(dabs, reach)
     margin = int(max(side_x.max(), side_y.max()) + 2 * shift.max()) if len(dabs) else 0
     padded = size + 2 * margin
     # groups: window size, and for plain dabs the anti-aliased path (below radius 3)
@@ -961,7 +983,7 @@ def render_dabs_fast(
       smallest and its largest noise, which changes with pressure for charcoal); each
       canvas's ``log(1 - alpha)`` is blurred along both axes by ``rand_gauss``'s density
       at its dabs' mean deviation (banded Toeplitz matrices, differentiable in it; the
-      compiled kernel :func:`dab_kernel.blur` skips the zeros off the band), and the
+      compiled kernel :func:`dab_kernel.fast_logs` skips the zeros off the band), and the
       logs add up. Blurring the sum of the logs rather than each dab's opacity
       gives ``E[log(1 - a)]`` where the exact mean has ``log(1 - E[a])``: the two agree
       for faint dabs and differ where one dab alone is nearly opaque. Noise under
@@ -995,23 +1017,36 @@ def render_dabs_fast(
     mean_radius = radius.new_zeros(2 * batch).index_add(0, canvas, radius)[used] / dabs_on
     side = size + 2 * FAST_PAD
     moved = torch.cat([dabs[:, :2] + FAST_PAD, dabs[:, 2:]], 1)
-    logs = render_dabs(
-        moved, place[canvas], len(used), side, fused=fused, antialias=False, log_clear=True
-    )[:, 0]
     blurred = deviation.detach() >= FAST_BLUR_MIN * mean_radius
-    if not bool(blurred.any()):
-        out = logs[:, FAST_PAD : FAST_PAD + size, FAST_PAD : FAST_PAD + size]
-    else:  # canvases whose noise is ignored take a one-tap blur: the crop itself
-        reach = torch.where(blurred, torch.ceil(GAUSS_REACH * deviation.detach()).long() + 1, 0)
-        shift = int(reach.max())
-        crop = torch.zeros(2 * shift + 1, dtype=logs.dtype, device=device)
-        crop[shift] = 1.0
-        taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
-        if fused and dab_kernel.usable(logs, taps):
-            out = dab_kernel.blur(logs, taps, reach, size, FAST_PAD, shift)
-        else:
-            matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
-            out = matrix @ logs @ matrix.transpose(1, 2)
+    # canvases whose noise is ignored take a one-tap blur: the crop itself
+    reach = torch.where(blurred, torch.ceil(GAUSS_REACH * deviation.detach()).long() + 1, 0)
+    shift = int(reach.max()) if len(reach) else 0
+    crop = torch.zeros(2 * shift + 1, dtype=dabs.dtype, device=device)
+    crop[shift] = 1.0
+    taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
+    if fused and dab_kernel.usable(moved, taps):
+        coef, angles, window = _kernel_dabs(moved, owner, antialias=False)
+        order = torch.argsort(place[canvas], stable=True)
+        first = torch.cumsum(torch.bincount(place[canvas], minlength=len(used)), 0)
+        first = torch.cat([first.new_zeros(1), first])
+        total = dab_kernel.fast_logs(
+            coef[order],
+            angles[order],
+            window[order],
+            first,
+            used // 2,
+            taps,
+            reach,
+            batch,
+            size,
+            FAST_PAD,
+        )
+        return (1.0 - torch.exp(total))[:, None]
+    logs = render_dabs(
+        moved, place[canvas], len(used), side, fused=False, antialias=False, log_clear=True
+    )[:, 0]
+    matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
+    out = matrix @ logs @ matrix.transpose(1, 2)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
     return (1.0 - torch.exp(total))[:, None]
 
