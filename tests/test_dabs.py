@@ -11,7 +11,7 @@ from cffi import FFI
 
 from neuralpaint import actions as A
 from neuralpaint.painters import checkpoint as ckpt
-from neuralpaint.painters import dab_kernel, metrics
+from neuralpaint.painters import compiled, dab_kernel, metrics
 from neuralpaint.painters import libmypaint as L
 from neuralpaint.painters.dabs import (
     GAUSS_REACH,
@@ -357,7 +357,7 @@ def test_a_kernel_that_does_not_compile_leaves_the_torch_rasteriser(monkeypatch,
     with the compiler's message, and the twin keeps painting through torch."""
     dabs, owner = random_dabs(20, 5)
     monkeypatch.setattr(dab_kernel, "SOURCE_TEXT", b"int broken(void) { return }\n")
-    monkeypatch.setattr(dab_kernel, "default_data_root", lambda: tmp_path)
+    monkeypatch.setattr(compiled, "default_data_root", lambda: tmp_path)
     dab_kernel.load_kernel.cache_clear()
     try:
         with pytest.warns(UserWarning, match="compiling dab_raster.c failed"):
@@ -374,7 +374,7 @@ def test_without_a_c_compiler_the_twin_keeps_its_torch_rasteriser(monkeypatch, t
     noise = random_noise(dabs, 4)
     fused = [render_dabs(dabs, owner, 3, 64), render_dabs(dabs, owner, 3, 64, noise)]
     monkeypatch.setattr(dab_kernel, "library_path", lambda: tmp_path / "missing.so")
-    monkeypatch.setattr(dab_kernel.shutil, "which", lambda name: None)
+    monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
     dab_kernel.load_kernel.cache_clear()
     try:
         with pytest.warns(UserWarning, match="apt-get install gcc"):

@@ -15,7 +15,7 @@ hand-written backward:
   stroke, one canvas at a time.
 
 The C source is compiled on first use with the system's C compiler and cached next to
-the datasets (``$NEURALPAINT_DATA/kernels``); without a compiler, or for CUDA tensors
+the datasets (:mod:`~neuralpaint.painters.compiled`); without a compiler, or for CUDA tensors
 and float64, :func:`render_dabs` keeps its torch path, which computes the same canvas.
 """
 
@@ -23,18 +23,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import platform
-import shutil
-import subprocess
-import warnings
 from pathlib import Path
 
 import torch
 from torch.autograd.function import once_differentiable
 
-from neuralpaint.io import atomic_path
-from neuralpaint.painters.dataset import default_data_root
+from neuralpaint.painters import compiled
 
 SOURCE = Path(__file__).with_name("dab_raster.c")
 SOURCE_TEXT = SOURCE.read_bytes()
@@ -43,58 +37,21 @@ upgrade while a process runs can never pair this wrapper with another kernel."""
 FLAG_ANTIALIASED, FLAG_CONCAVE = 1, 2
 """Bits of a dab's flags: libmypaint's anti-aliased path (radius below 3), and a
 concave profile (hardness of at least one half)."""
-COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fPIC", "-shared", "-std=c99")
-
-
-class KernelCompileError(RuntimeError):
-    """The C compiler refused the kernel's source."""
 
 
 def library_path() -> Path:
     """Where the compiled kernel is cached: one file per source text and machine type."""
-    digest = hashlib.sha256(SOURCE_TEXT + " ".join(COMPILE_FLAGS).encode()).hexdigest()
-    return default_data_root() / "kernels" / f"dab_raster-{digest[:12]}-{platform.machine()}.so"
+    return compiled.library_path(SOURCE.name, SOURCE_TEXT)
 
 
 @functools.cache
 def load_kernel() -> ctypes.CDLL | None:
     """The compiled kernel, built on first use; ``None`` (with a warning) when no C
     compiler is found or compiling fails, so callers fall back to torch."""
-    path = library_path()
-    if not path.exists():
-        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-        if cc is None:
-            warnings.warn(
-                "no C compiler (cc, gcc or clang) found: the dab twin paints with its "
-                "slower torch rasteriser; install one (apt-get install gcc) for speed",
-                stacklevel=2,
-            )
-            return None
-        try:  # an error inside the block leaves no file behind
-            with atomic_path(path) as tmp, atomic_path(path.with_suffix(".c")) as source:
-                source.write_bytes(SOURCE_TEXT)
-                done = subprocess.run(
-                    [cc, *COMPILE_FLAGS, "-o", str(tmp), str(source), "-lm"],
-                    capture_output=True,
-                    text=True,
-                )
-                if done.returncode != 0:
-                    raise KernelCompileError(done.stderr)
-        except (KernelCompileError, OSError, subprocess.SubprocessError) as error:
-            warnings.warn(
-                f"compiling {SOURCE.name} failed, the dab twin keeps its torch rasteriser:"
-                f"\n{error}",
-                stacklevel=2,
-            )
-            return None
-    try:
-        lib = ctypes.CDLL(str(path))
-    except OSError as error:  # e.g. a cached build from another system on shared storage
-        warnings.warn(
-            f"loading {path} failed ({error}); the dab twin keeps its torch rasteriser. "
-            "Delete the file to rebuild it.",
-            stacklevel=2,
-        )
+    lib = compiled.build(
+        SOURCE.name, SOURCE_TEXT, library_path(), "the dab twin keeps its torch rasteriser"
+    )
+    if lib is None:
         return None
     pointer, count = ctypes.c_void_p, ctypes.c_int64
     lib.dab_raster_forward.argtypes = [count, pointer, pointer, pointer, count, pointer]

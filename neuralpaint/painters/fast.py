@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from neuralpaint import actions as A
+from neuralpaint.painters import shuffle_kernel
 from neuralpaint.painters.broadcast import (
     brush_radius,
     curve_points,
@@ -119,17 +120,23 @@ class ShufflePack(torch.autograd.Function):
     contiguous gradient in the part's own layout (channels-last for the shuffled
     convolution output, NCHW for the rest), one copy each, so the elementwise backward
     steps after it run on dense memory, not on strided slices of the packed gradient.
+    The shuffled part goes through the compiled copies of
+    :mod:`~neuralpaint.painters.shuffle_kernel` when they can take it (the same bits,
+    at memory speed). With ``rest`` empty it is the PixelShuffle alone.
     """
 
     @staticmethod
     def forward(ctx, shuffle: bool, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        b, side = len(first), rest[0].shape[-1]
+        b, side = len(first), first.shape[-1] * (2 if shuffle else 1)
         channels = [first.shape[1] // 4 if shuffle else first.shape[1], *(r.shape[1] for r in rest)]
         out = first.new_empty(b, side, side, sum(channels))
+        ctx.compiled = shuffle and shuffle_kernel.usable(first)
         start = 0
         for i, (part, c) in enumerate(zip((first, *rest), channels, strict=True)):
             slot = out[..., start : start + c]
-            if i == 0 and shuffle:
+            if i == 0 and ctx.compiled:
+                shuffle_kernel.pack(part.permute(0, 2, 3, 1).contiguous(), out, start)
+            elif i == 0 and shuffle:
                 slot.unflatten(1, (side // 2, 2)).unflatten(3, (side // 2, 2)).copy_(
                     _shuffled(part)
                 )
@@ -146,7 +153,9 @@ class ShufflePack(torch.autograd.Function):
         grads, start = [], 0
         for i, c in enumerate(ctx.channels):
             slot = g[..., start : start + c]
-            if i == 0 and ctx.shuffle:  # (B, H, dy, W, dx, C) -> (B, H, W, C, dy, dx)
+            if i == 0 and ctx.compiled:
+                grads.append(shuffle_kernel.unpack(g.contiguous(), start, c).permute(0, 3, 1, 2))
+            elif i == 0 and ctx.shuffle:  # (B, H, dy, W, dx, C) -> (B, H, W, C, dy, dx)
                 half = side // 2
                 cells = slot.unflatten(1, (half, 2)).unflatten(3, (half, 2))
                 cells = cells.permute(0, 1, 3, 5, 2, 4).reshape(b, half, half, 4 * c)
@@ -345,8 +354,7 @@ class FastPainter(nn.Module):
             side *= 2
             extra = [feats[side]] + ([feats[2 * side]] if i == len(self.stages) - 1 else [])
             h = ShufflePack.apply(True, y, *extra)
-        out = _shuffled(self.head(h.contiguous(memory_format=fmt)))
-        out = out.reshape(b, 1, 2 * side, 2 * side)
+        out = ShufflePack.apply(True, self.head(h.contiguous(memory_format=fmt)))
         if self.refiner is not None:
             full = torch.cat([out, F.pixel_shuffle(feats[2 * side], 2)], 1)
             out = out + self.refiner(full.contiguous(memory_format=fmt))
