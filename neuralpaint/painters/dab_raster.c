@@ -244,13 +244,24 @@ static void draw_dab(const Coef *k, float cs, float sn, const int64_t *w, int64_
     }
 }
 
-/* The plain path's gradient terms of one pixel, added to lane `l` of the row sums: the
- * profile's three coefficients, and the distance's terms along and across the ellipse
- * (times v, and alone: the row's own u and the dab's axes multiply those once a row). */
-enum { SOPAQUE, SSLOPE, SOUTER, SACROSS, SALONG, SACROSS_V, SALONG_V, NSUM };
+/* The plain path's gradient terms of one pixel, added to lane `l` of the dab's sums: the
+ * profile's three coefficients, and the distance's terms along and across the ellipse,
+ * alone and times the pixel's u and v (the dab's axes multiply those once a dab). */
+enum {
+    SOPAQUE,
+    SSLOPE,
+    SOUTER,
+    SACROSS,
+    SALONG,
+    SACROSS_U,
+    SALONG_U,
+    SACROSS_V,
+    SALONG_V,
+    NSUM
+};
 
-static inline void plain_terms(const Coef *k, int concave, float ua, float uc, float v, float g,
-                               float sign, float sums[NSUM][LANES], int l) {
+static inline void plain_terms(const Coef *k, int concave, float u, float ua, float uc, float v,
+                               float g, float sign, float sums[NSUM][LANES], int l) {
     float across, along, rr, inner_share;
     float opa = plain_opacity(k, concave, ua, uc, v, &across, &along, &rr, &inner_share);
     int skip = opa < 0.0f || opa > CLEAR_MAX || g == 0.0f;
@@ -263,67 +274,70 @@ static inline void plain_terms(const Coef *k, int concave, float ua, float uc, f
     sums[SOUTER][l] += g_outer * (1.0f - rr);
     sums[SACROSS][l] += g_across;
     sums[SALONG][l] += g_along;
+    sums[SACROSS_U][l] += g_across * u;
+    sums[SALONG_U][l] += g_along * u;
     sums[SACROSS_V][l] += g_across * v;
     sums[SALONG_V][l] += g_along * v;
 }
 
-/* The row sums of plain_terms over `row[first + i]`, i < n, eight pixels at a time. */
-static inline void grad_row(const Coef *k, int concave, float ua, float uc, int32_t first,
-                            int32_t n, const float *row, float sign, float sums[NSUM][LANES]) {
+/* plain_terms over `row[first + i]`, i < n, eight pixels at a time. */
+static inline void grad_row(const Coef *k, int concave, float u, int32_t first, int32_t n,
+                            const float *row, float sign, float sums[NSUM][LANES]) {
+    float ua = u * k->a, uc = u * k->c;
     int32_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int l = 0; l < LANES; l++) {
             float v = ((float)(first + i + l) - k->x) + 0.5f;
-            plain_terms(k, concave, ua, uc, v, row[first + i + l], sign, sums, l);
+            plain_terms(k, concave, u, ua, uc, v, row[first + i + l], sign, sums, l);
         }
-    for (; i < n; i++) {
+    for (int l = 0; i < n; i++, l++) {
         float v = ((float)(first + i) - k->x) + 0.5f;
-        plain_terms(k, concave, ua, uc, v, row[first + i], sign, sums, 0);
+        plain_terms(k, concave, u, ua, uc, v, row[first + i], sign, sums, l);
     }
 }
 
 /* Adds one dab's gradient to its coefficients' `grad_coef`, for dL/dcanvas * (1 - canvas)
  * equal to `sign` * `weight` on the canvas at `weight`: the body of dab_raster_backward.
- * The plain path sums each row in float lanes (so that it vectorises) and the rows in
- * double; the anti-aliased path adds every pixel in double. */
+ * The plain path sums the dab's pixels in eight float lanes (so that it vectorises) and
+ * the lanes in double; the anti-aliased path adds every pixel in double. */
 static void dab_grad(const Coef *k, float cs, float sn, const int64_t *w, int64_t size,
                      const float *weight, float sign, float *grad_coef) {
     double grad[NCOEF] = {0};
     int64_t x0 = clip(w[0], size), x1 = clip(w[0] + w[2], size);
-    int concave = (w[5] & FLAG_CONCAVE) != 0;
-    for (int64_t py = clip(w[1], size); py < clip(w[1] + w[3], size); py++) {
-        const float *row = weight + py * size;
-        if (w[5] & FLAG_ANTIALIASED) {
+    int64_t y0 = clip(w[1], size), y1 = clip(w[1] + w[3], size);
+    if (w[5] & FLAG_ANTIALIASED) {
+        for (int64_t py = y0; py < y1; py++)
             for (int64_t px = x0; px < x1; px++) {
                 Pixel p;
-                float dx = px - k->x, dy = py - k->y, g = row[px];
+                float dx = px - k->x, dy = py - k->y, g = weight[py * size + px];
                 float opa = pixel_opacity(k, cs, sn, w[5], dx, dy, &p);
                 if (opa < 0.0f || opa > CLEAR_MAX || g == 0.0f)
                     continue;
                 pixel_grad(k, cs, sn, w[5], dx, dy, &p, (sign * g) / (1.0f - opa), grad);
             }
-            continue;
-        }
-        float u = (py - k->y) + 0.5f, ua = u * k->a, uc = u * k->c;
+    } else {
         float sums[NSUM][LANES] = {{0}};
         int32_t first = (int32_t)x0, n = (int32_t)(x1 - x0);
-        if (concave) /* a constant in each copy, so that neither branches */
-            grad_row(k, 1, ua, uc, first, n, row, sign, sums);
-        else
-            grad_row(k, 0, ua, uc, first, n, row, sign, sums);
+        for (int64_t py = y0; py < y1; py++) {
+            float u = (py - k->y) + 0.5f;
+            if (w[5] & FLAG_CONCAVE) /* a constant in each copy, so that neither branches */
+                grad_row(k, 1, u, first, n, weight + py * size, sign, sums);
+            else
+                grad_row(k, 0, u, first, n, weight + py * size, sign, sums);
+        }
         double s[NSUM] = {0};
         for (int j = 0; j < NSUM; j++)
             for (int l = 0; l < LANES; l++)
                 s[j] += sums[j][l];
-        grad[GOPAQUE] += s[SOPAQUE];
-        grad[GSLOPE] += s[SSLOPE];
-        grad[GOUTER] += s[SOUTER];
-        grad[GA] += s[SACROSS] * u;
-        grad[GB] -= s[SACROSS_V];
-        grad[GC] += s[SALONG] * u;
-        grad[GE] += s[SALONG_V];
-        grad[GX] += s[SACROSS] * k->b - s[SALONG] * k->e;
-        grad[GY] -= s[SACROSS] * k->a + s[SALONG] * k->c;
+        grad[GOPAQUE] = s[SOPAQUE];
+        grad[GSLOPE] = s[SSLOPE];
+        grad[GOUTER] = s[SOUTER];
+        grad[GA] = s[SACROSS_U];
+        grad[GB] = -s[SACROSS_V];
+        grad[GC] = s[SALONG_U];
+        grad[GE] = s[SALONG_V];
+        grad[GX] = s[SACROSS] * k->b - s[SALONG] * k->e;
+        grad[GY] = -(s[SACROSS] * k->a + s[SALONG] * k->c);
     }
     for (int i = 0; i < NCOEF; i++)
         grad_coef[i] += (float)grad[i];
