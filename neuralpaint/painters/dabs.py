@@ -590,7 +590,7 @@ class DabTwin(nn.Module):
         dabs, owner, noise, count = self._dabs(actions)
         canvas = self._render(dabs, owner, noise, len(actions))
         if self.count_gradient and torch.is_grad_enabled() and actions.requires_grad and len(dabs):
-            canvas = canvas + count_gradient(
+            canvas = count_gradient(
                 canvas, count, *next_dabs(dabs, owner, noise, len(actions)), self._render
             )
         return canvas
@@ -623,6 +623,22 @@ def next_dabs(
     return ahead, owner[last], None if noise is None else noise[last].detach()
 
 
+class _CountGradient(torch.autograd.Function):
+    """The canvas as it is, whose backward also hands each stroke's dab count the sum of
+    ``grad * gain``: ``canvas + (count - count.detach()) * gain`` without the two passes
+    that add zero to every pixel."""
+
+    @staticmethod
+    def forward(ctx, canvas, count, gain):  # noqa: D102
+        ctx.save_for_backward(gain)
+        return canvas.view_as(canvas)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        (gain,) = ctx.saved_tensors
+        return grad, (grad * gain).sum((1, 2, 3)), None
+
+
 def count_gradient(
     canvas: torch.Tensor,
     count: torch.Tensor,
@@ -631,7 +647,7 @@ def count_gradient(
     ahead_noise: torch.Tensor | None,
     render: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, int], torch.Tensor],
 ) -> torch.Tensor:
-    """Zero, with the gradient of a stroke's ink in its dab count.
+    """The canvas, unchanged, with the gradient of each stroke's ink in its dab count.
 
     A stroke's dabs fall at whole counts of its length (in dab spacings), so a little
     more length adds no ink until the next dab appears, and the exact canvas's gradient
@@ -644,7 +660,7 @@ def count_gradient(
     with torch.no_grad():
         alpha = render(ahead, ahead_owner, ahead_noise, len(canvas))
         gain = alpha * (1.0 - canvas)
-    return (count - count.detach())[:, None, None, None] * gain
+    return _CountGradient.apply(canvas, count, gain)
 
 
 def dab_coefficients(dabs: torch.Tensor) -> torch.Tensor:
