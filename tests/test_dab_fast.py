@@ -17,6 +17,7 @@ from neuralpaint.painters.dabs import (
     _kernel_dabs,
     jitter_kernel,
     jitter_taps,
+    next_dabs,
     render_dabs,
     render_dabs_fast,
 )
@@ -276,3 +277,18 @@ def test_the_fast_kernel_refuses_what_it_would_read_wrongly():
         call(target=torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="coef must be"):
         call(coef=coef.double())
+
+
+@pytest.mark.parametrize("brush", RANDOM)
+def test_the_count_gradients_next_dab_carries_the_exact_means_ink(brush):
+    """The fast mean gives a stroke's dabs their radius nodes in turn; the next dab of
+    the count gradient must take them all, or a brush with radius noise (ink_blot)
+    gets a lone dab at its smaller radius, 0.59 of the exact mean's ink."""
+    twin = DabTwin(brush, expectation="fast")
+    actions = torch.tensor(strokes(32, 8) * 0.6 + 0.2, dtype=torch.float32)
+    with torch.no_grad():
+        dabs, owner, noise = twin.dabs(actions)
+        ahead = next_dabs(dabs, owner, noise, len(actions))
+        exact = render_dabs(ahead[0], ahead[1], len(actions), 64, ahead[2]).sum()
+        fast = twin._render_ahead(*ahead, len(actions)).sum()
+    assert abs(float(fast / exact) - 1.0) < 0.15, float(fast / exact)
