@@ -268,7 +268,7 @@ class _FusedFast(torch.autograd.Function):
         first, target, reach, taps, coef, angle, window = inputs
         logs = coef.new_empty(canvases, side, side) if keep else None
         tmp = coef.new_empty(canvases, size, side) if keep else None
-        boxes = first.new_empty(canvases, 4) if keep else None
+        boxes = first.new_empty(canvases, 8) if keep else None
         total = coef.new_zeros(batch, size, size)
         arguments = [canvases, _address(first), _address(target), side, size, pad, shift]
         arguments += [_address(t) for t in (reach, taps, coef, angle, window)]

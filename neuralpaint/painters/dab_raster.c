@@ -612,14 +612,27 @@ typedef struct {
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* One canvas's blur: T = W L (size x side) and O = T W^T (size x size), both zeroed
- * first, L nonzero only inside `b`. */
+/* One canvas's blur: T = W L (size x side) and O = T W^T (size x size), L nonzero only
+ * inside `b`. Only the rows and columns the box reaches are written (zeroed first): T's
+ * rows i0 .. i1 - 1 in the box's columns, O's same rows in columns k0 .. k1 - 1, as
+ * blur_reach gives them. */
+static void blur_reach(int64_t size, int64_t pad, int64_t r, Box b, Box *out) {
+    out->r0 = max64(0, b.r0 - pad - r);
+    out->r1 = min64(size, b.r1 - pad + r);
+    out->c0 = max64(0, b.c0 - pad - r);
+    out->c1 = min64(size, b.c1 - pad + r);
+}
+
 static void blur_one(int64_t side, int64_t size, int64_t pad, int64_t shift, int64_t r,
                      const float *t, const float *L, Box b, float *T, float *O) {
-    for (int64_t i = 0; i < size * side; i++)
-        T[i] = 0.0f;
-    for (int64_t i = 0; i < size * size; i++)
-        O[i] = 0.0f;
+    Box o;
+    blur_reach(size, pad, r, b, &o);
+    for (int64_t i = o.r0; i < o.r1; i++) {
+        for (int64_t x = b.c0; x < b.c1; x++)
+            T[i * side + x] = 0.0f;
+        for (int64_t k = o.c0; k < o.c1; k++)
+            O[i * size + k] = 0.0f;
+    }
     /* T[i, x] = sum_j t[i - j + pad + shift] L[j, x], i within r of j - pad */
     for (int64_t j = b.r0; j < b.r1; j++)
         for (int64_t i = max64(0, j - pad - r); i < min64(size, j - pad + r + 1); i++) {
@@ -629,7 +642,7 @@ static void blur_one(int64_t side, int64_t size, int64_t pad, int64_t shift, int
                 row[x] += w * src[x];
         }
     /* O[i, k] = sum_x T[i, x] t[k - x + pad + shift], k within r of x - pad */
-    for (int64_t i = max64(0, b.r0 - pad - r); i < min64(size, b.r1 - pad + r); i++)
+    for (int64_t i = o.r0; i < o.r1; i++)
         for (int64_t x = b.c0; x < b.c1; x++) {
             float v = T[i * side + x], *row = O + i * size;
             int64_t at = pad + shift - x; /* row[k] takes t[k + at] */
@@ -718,14 +731,31 @@ static void blur_grad_one(int64_t side, int64_t size, int64_t pad, int64_t shift
     }
 }
 
+/* The rows and columns of a canvas (side x side) that dabs first .. to - 1 can touch. */
+static Box window_box(const int64_t *window, int64_t first, int64_t to, int64_t side) {
+    Box b = {side, 0, side, 0};
+    for (int64_t d = first; d < to; d++) {
+        const int64_t *w = window + 6 * d;
+        int64_t r0 = clip(w[1], side), r1 = clip(w[1] + w[3], side);
+        int64_t c0 = clip(w[0], side), c1 = clip(w[0] + w[2], side);
+        if (r0 < r1 && c0 < c1) {
+            b.r0 = min64(b.r0, r0), b.r1 = max64(b.r1, r1);
+            b.c0 = min64(b.c0, c0), b.c1 = max64(b.c1, c1);
+        }
+    }
+    return b;
+}
+
 /* The fast expected stroke in one pass per canvas (`dab_fast_*`): each of `canvases`
  * canvases (side x side) gets its dabs (`first[n]` to `first[n + 1]` of `coef`, `angle`
  * and `window`, whose canvas column is ignored) as L = log(clear) + folded, is blurred
  * (blur_one), and added to `total` (batch, size, size; zeros to start with) at stroke
  * `target[n]`. Every canvas stays in the cache through all three steps, where separate
- * passes would write and read each one several times over. `logs` (canvases, side, side), `tmp` (canvases, size, side) and `boxes`
- * (canvases, 4) keep L, W L and the inked box for the backward, or are all NULL.
- * Returns 1 when it cannot allocate its scratch rows. */
+ * passes would write and read each one several times over, and only the part its dabs'
+ * windows cover is filled, taken the log of and blurred. `logs` (canvases, side, side),
+ * `tmp` (canvases, size, side) and `boxes` (canvases, 8: the inked box, then the
+ * windows' box) keep what the backward reads, or are all NULL. Returns 1 when it cannot
+ * allocate its scratch rows. */
 int dab_fast_forward(int64_t canvases, const int64_t *first, const int64_t *target,
                      int64_t side, int64_t size, int64_t pad, int64_t shift, const int64_t *reach,
                      const float *taps, const float *coef, const float *angle,
@@ -739,16 +769,18 @@ int dab_fast_forward(int64_t canvases, const int64_t *first, const int64_t *targ
     for (int64_t n = 0; n < canvases && !failed; n++) {
         float *L = logs == NULL ? own_L : logs + n * area;
         float *T = tmp == NULL ? own_T : tmp + n * size * side;
-        for (int64_t i = 0; i < area; i++) {
-            clear[i] = 1.0f;
-            folded[i] = 0.0f;
-        }
+        Box wb = window_box(window, first[n], first[n + 1], side);
+        for (int64_t j = wb.r0; j < wb.r1; j++)
+            for (int64_t x = wb.c0; x < wb.c1; x++) {
+                clear[j * side + x] = 1.0f;
+                folded[j * side + x] = 0.0f;
+            }
         for (int64_t d = first[n]; d < first[n + 1]; d++)
             draw_dab((const Coef *)(coef + NCOEF * d), angle[2 * d], angle[2 * d + 1],
                      window + 6 * d, side, clear, folded);
         Box b = {side, 0, side, 0};
-        for (int64_t j = 0; j < side; j++)
-            for (int64_t x = 0; x < side; x++) {
+        for (int64_t j = wb.r0; j < wb.r1; j++)
+            for (int64_t x = wb.c0; x < wb.c1; x++) {
                 int64_t i = j * side + x;
                 L[i] = clear[i] == 1.0f ? folded[i] : logf(clear[i]) + folded[i];
                 if (L[i] != 0.0f) {
@@ -759,13 +791,19 @@ int dab_fast_forward(int64_t canvases, const int64_t *first, const int64_t *targ
                 }
             }
         if (boxes != NULL) {
-            int64_t *box = boxes + 4 * n;
+            int64_t *box = boxes + 8 * n;
             box[0] = b.r0, box[1] = b.r1, box[2] = b.c0, box[3] = b.c1;
+            box[4] = wb.r0, box[5] = wb.r1, box[6] = wb.c0, box[7] = wb.c1;
         }
+        if (b.r0 >= b.r1)
+            continue; /* nothing inked */
         blur_one(side, size, pad, shift, reach[n], taps + n * width, L, b, T, O);
+        Box o;
+        blur_reach(size, pad, reach[n], b, &o);
         float *dst = total + target[n] * size * size;
-        for (int64_t i = 0; i < size * size; i++)
-            dst[i] += O[i];
+        for (int64_t i = o.r0; i < o.r1; i++)
+            for (int64_t k = o.c0; k < o.c1; k++)
+                dst[i * size + k] += O[i * size + k];
     }
     free(clear);
     free(folded);
@@ -790,12 +828,13 @@ int dab_fast_backward(int64_t canvases, const int64_t *first, const int64_t *tar
     float *gL = malloc(sizeof(float) * area);
     int failed = blur_scratch(&s, side, size, shift) || gL == NULL;
     for (int64_t n = 0; n < canvases && !failed; n++) {
-        const int64_t *box = boxes + 4 * n;
-        Box b = {box[0], box[1], box[2], box[3]};
+        const int64_t *box = boxes + 8 * n;
+        Box b = {box[0], box[1], box[2], box[3]}, wb = {box[4], box[5], box[6], box[7]};
         if (b.r0 >= b.r1)
             continue; /* nothing inked: no gradient reaches this canvas's dabs */
-        for (int64_t i = 0; i < area; i++)
-            gL[i] = 0.0f;
+        for (int64_t j = wb.r0; j < wb.r1; j++) /* all the dabs read */
+            for (int64_t x = wb.c0; x < wb.c1; x++)
+                gL[j * side + x] = 0.0f;
         blur_grad_one(side, size, pad, shift, reach[n], taps + n * width, logs + n * area, b,
                       tmp + n * size * side, grad_total + target[n] * size * size, &s, gL,
                       grad_taps + n * width);
