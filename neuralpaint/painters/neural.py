@@ -326,9 +326,10 @@ discrete)``, each on committed measurements. ``regression-fast`` keeps ``regress
 held-out fidelity (R² and ink IoU within 0.005, ``neuralpaint bench twins``).
 The pen's and marker_fat's dab twins and charcoal's and ink_blot's fast means
 (``dabs-fast:``) reach 0.97 of their brush's noise ceiling where the neural twins do
-not, paint at least 2× MyPaint's rate forward and 1× forward+backward (on the host of
-their runs; where MyPaint paints twice as fast, the fast means fall to about 0.85×,
-``results/logit-floor``), and Adam plans no worse through them (``bench brushes``, 64
+not, paint at least 2× MyPaint's rate forward and 1× forward+backward (also where
+MyPaint paints twice as fast as on the host of their first runs, since the kernels run
+one pass per canvas: ``results/kernels-final``), and Adam plans no worse through them
+(``bench brushes``, 64
 digits, paired by ``bench paired``) since they carry the gradient of the dab count
 (:func:`~neuralpaint.painters.dabs.count_gradient`).
 ``regression-discrete-fast`` does not keep ``regression-discrete``'s fidelity, so
