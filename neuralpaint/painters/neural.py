@@ -28,6 +28,9 @@ from neuralpaint import actions as A
 from neuralpaint.errors import UserValueError
 from neuralpaint.painters import DEFAULT_PAINTER, dab_kernel, dabs
 from neuralpaint.painters import checkpoint as ckpt
+from neuralpaint.painters.blurred import PREFIX as BLUR_PREFIX
+from neuralpaint.painters.blurred import SIGMA as BLUR_SIGMA
+from neuralpaint.painters.blurred import GradientBlur
 from neuralpaint.painters.broadcast import BroadcastPainter
 from neuralpaint.painters.brushes import require_twin_brush, twin_name
 from neuralpaint.painters.compositing import composite
@@ -143,9 +146,47 @@ def rounded_config(name: str) -> dict:
     return {"kind": "rounded", "size": config["size"], "discrete": True, **own, "continuous": inner}
 
 
+def blurred_inner(name: str | Path) -> str | None:
+    """The painter of a ``blur-grad:<painter>`` name
+    (:class:`~neuralpaint.painters.blurred.GradientBlur`), else ``None``."""
+    if isinstance(name, str) and name.startswith(BLUR_PREFIX):
+        return name[len(BLUR_PREFIX) :]
+    return None
+
+
+def blurred_config(name: str) -> dict:
+    """The config a ``blur-grad:<painter>`` painter would have if it were a checkpoint:
+    its painter's size, variant and brush, ``inner`` naming the painter and
+    ``gradient_blur`` the blur in pixels of a 64 px canvas.
+
+    Raises:
+        ckpt.CheckpointError: when the inner painter is missing.
+    """
+    inner = blurred_inner(name)
+    if not inner:
+        raise ckpt.CheckpointError(
+            f"{name!r} names no painter: write {BLUR_PREFIX}<painter>,"
+            f" e.g. {BLUR_PREFIX}dabs:classic/calligraphy"
+        )
+    config = read_painter_config(inner)
+    own = {k: config[k] for k in ("brush", "brushes") if k in config}
+    if not own:
+        own["brush"] = painter_brush(config)
+    return {
+        "kind": "blurred",
+        "size": config["size"],
+        "discrete": config["discrete"],
+        **own,
+        "inner": inner,
+        "gradient_blur": BLUR_SIGMA,
+    }
+
+
 def read_painter_config(name_or_path: str | Path) -> dict:
-    """A painter's config: its checkpoint's ``config.json``, :func:`dab_config` or
-    :func:`rounded_config`."""
+    """A painter's config: its checkpoint's ``config.json``, :func:`dab_config`,
+    :func:`rounded_config` or :func:`blurred_config`."""
+    if blurred_inner(name_or_path) is not None:
+        return blurred_config(str(name_or_path))
     if rounded_inner(name_or_path) is not None:
         return rounded_config(str(name_or_path))
     if is_dab_twin(name_or_path):
@@ -179,6 +220,9 @@ def weights_digest(name_or_path: str | Path) -> str:
     """
     if (inner := rounded_inner(name_or_path)) is not None:
         return weights_digest(inner)
+    if (inner := blurred_inner(name_or_path)) is not None:  # the same weights, blurred
+        tag = f"{weights_digest(inner)}{BLUR_PREFIX}{BLUR_SIGMA}"
+        return hashlib.sha1(tag.encode()).hexdigest()[:12]
     if is_dab_twin(name_or_path):  # its "weights" are the brush file and the engine's code
         config = dab_config(str(name_or_path))
         engine = [Path(dabs.__file__), Path(dab_kernel.__file__), dab_kernel.SOURCE]
@@ -254,8 +298,10 @@ def load_painter(
         name_or_path: a shipped painter name, a checkpoint folder, ``dabs:<brush>``
             (libmypaint's dab engine; ``dabs-fast:<brush>`` for a random brush's
             faster approximate mean) or ``dabs:<brush>~<painter>`` (that
-            engine's strokes with ``<painter>``'s gradients) or ``discrete:<painter>``
-            (a continuous painter driven as the discrete variant drives MyPaint).
+            engine's strokes with ``<painter>``'s gradients), ``discrete:<painter>``
+            (a continuous painter driven as the discrete variant drives MyPaint) or
+            ``blur-grad:<painter>`` (``<painter>`` with its gradient blurred,
+            :mod:`~neuralpaint.painters.blurred`).
         device: where to put it.
         expect_discrete: when given, check the painter's action variant matches.
         brush: for a brush-conditioned painter, the brush to paint (its ``forward`` then
@@ -269,7 +315,9 @@ def load_painter(
     """
     dab_twin = is_dab_twin(name_or_path)
     inner = rounded_inner(name_or_path)
-    folder = str(name_or_path) if dab_twin or inner is not None else resolve(name_or_path)
+    blurred = blurred_inner(name_or_path)
+    named = dab_twin or inner is not None or blurred is not None
+    folder = str(name_or_path) if named else resolve(name_or_path)
     config = read_painter_config(name_or_path)
     if expect_discrete is not None and bool(config["discrete"]) != expect_discrete:
         want = "discrete (13-field)" if expect_discrete else "continuous (12-field)"
@@ -286,6 +334,11 @@ def load_painter(
         module = RoundedTwin(load_painter(inner, expect_discrete=False, brush=brush))
         module.painter_name, module.painter_config = str(name_or_path), config
         module.brush = module.continuous.brush
+        return module.to(device).eval()
+    if blurred is not None:
+        module = GradientBlur(load_painter(blurred, brush=brush), config["gradient_blur"])
+        module.painter_name, module.painter_config = str(name_or_path), config
+        module.brush = module.painter.brush
         return module.to(device).eval()
     if dab_twin:
         module = dabs.DabTwin(
@@ -403,6 +456,8 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
         return str(name_or_path)
     if (inner := rounded_inner(name_or_path)) is not None:  # the same rounding of that twin
         return ROUNDED_PREFIX + painter_for_brush(inner, brush)
+    if (inner := blurred_inner(name_or_path)) is not None:  # the same blur of that twin
+        return BLUR_PREFIX + painter_for_brush(inner, brush)
     if is_dab_twin(name_or_path):  # the same engine (and gradients), on the brush asked for
         gradient, prefix = config.get("gradient"), _dab_prefix(str(name_or_path))
         if prefix == dabs.FAST_PREFIX and not _paints_a_mean(brush):
