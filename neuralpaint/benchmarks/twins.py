@@ -52,11 +52,13 @@ from neuralpaint.benchmarks.transfer import (
 )
 from neuralpaint.io import write_text
 from neuralpaint.painters import dab_kernel, metrics
+from neuralpaint.painters.blurred import GradientBlur
 from neuralpaint.painters.brushes import TWIN_BRUSHES, require_twin_brushes
 from neuralpaint.painters.dataset import StrokeShards, default_data_root, judged_dataset
 from neuralpaint.painters.mypaint import DEFAULT_BRUSH, MyPaintCanvas, MyPaintRenderer
 from neuralpaint.painters.neural import build_painter, default_twin, load_painter
 from neuralpaint.painters.presets import ARCH_PRESETS
+from neuralpaint.painters.rounded import RoundedTwin
 from neuralpaint.progress import progress_bar
 
 FIDELITY_MARGIN = 0.005
@@ -219,7 +221,9 @@ def speed(
     for name in dict.fromkeys([*modules, *runs, *notes]):
         base = modules.get(name.removesuffix(" (compiled)"))
         row = {"design": name}
-        inner = getattr(base, "continuous", base)  # a discrete: painter's continuous one
+        inner = base  # through discrete: and blur-grad: to the painter they wrap
+        while isinstance(inner, RoundedTwin | GradientBlur):
+            inner = inner.continuous if isinstance(inner, RoundedTwin) else inner.painter
         if base is not None and getattr(inner, "painter_config", {}).get("kind") == "dabs":
             # elementwise work per dab, which the FLOP counter does not see
             engine = "compiled kernels" if dab_kernel.load_kernel() else "torch"
