@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neuralpaint.painters import checkpoint as ckpt
-from neuralpaint.painters.blurred import SIGMA, blur, gaussian_taps
+from neuralpaint.painters.blurred import SIGMA, blur, blur_matrix
 from neuralpaint.painters.neural import (
     load_painter,
     painter_for_brush,
@@ -16,14 +16,23 @@ from neuralpaint.painters.neural import (
 
 
 def test_the_blur_is_a_normalised_symmetric_gaussian_and_its_own_adjoint():
-    taps = gaussian_taps(2.0)
-    assert len(taps) == 13 and torch.isclose(taps.sum(), torch.tensor(1.0))
-    assert torch.equal(taps, taps.flip(0)) and int(taps.argmax()) == 6
+    """Inside the canvas each row sums to one and reaches three deviations; the matrix
+    is symmetric, so the blur is its own adjoint; a lone pixel spreads as a Gaussian."""
+    matrix = blur_matrix(40, 2.0)
+    assert torch.equal(matrix, matrix.T)
+    torch.testing.assert_close(matrix[10:30].sum(1), torch.ones(20))
+    assert int((matrix[20] > 0).sum()) == 13 and int(matrix[20].argmax()) == 20
     g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(3, 1, 20, 20, generator=g), torch.rand(3, 1, 20, 20, generator=g)
-    torch.testing.assert_close((blur(x, taps) * y).sum(), (x * blur(y, taps)).sum())
+    x, y = torch.rand(3, 1, 40, 40, generator=g), torch.rand(3, 1, 40, 40, generator=g)
+    torch.testing.assert_close((blur(x, matrix) * y).sum(), (x * blur(y, matrix)).sum())
+    dot = torch.zeros(1, 1, 40, 40)
+    dot[0, 0, 20, 20] = 1.0
+    spread = blur(dot, matrix)[0, 0]
+    torch.testing.assert_close(
+        spread[20, 22] / spread[20, 20], torch.tensor(0.6065), rtol=1e-3, atol=0
+    )
     with pytest.raises(ValueError, match="sigma must be positive"):
-        gaussian_taps(0.0)
+        blur_matrix(40, 0.0)
 
 
 @pytest.mark.parametrize("inner", ["dabs:classic/calligraphy", "regression-fast"])
@@ -40,7 +49,7 @@ def test_it_paints_as_its_painter_and_differentiates_through_the_blurred_masks(i
     (masks * weight).sum().backward()
     b = actions.clone().requires_grad_(True)
     plain = painter(b)
-    (plain * blur(weight, gaussian_taps(SIGMA))).sum().backward()
+    (plain * blur(weight, blur_matrix(64, SIGMA))).sum().backward()
     assert torch.equal(masks.detach(), plain.detach())
     torch.testing.assert_close(a.grad, b.grad)
     c = actions.clone().requires_grad_(True)

@@ -19,7 +19,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 PREFIX = "blur-grad:"
 """Painter names ``blur-grad:<painter>`` load a :class:`GradientBlur` of ``<painter>``."""
@@ -27,40 +26,38 @@ SIGMA = 2.0
 """The gradient's blur, in pixels of a 64 px canvas (scaled with the canvas)."""
 
 
-def gaussian_taps(sigma: float) -> torch.Tensor:
-    """A normalised 1-D Gaussian of ``sigma`` pixels out to three deviations."""
+def blur_matrix(side: int, sigma: float) -> torch.Tensor:
+    """``(side, side)`` matrix of a normalised Gaussian of ``sigma`` pixels out to three
+    deviations, zero beyond the canvas: ``W @ image @ W.T`` blurs an image along both
+    axes. Symmetric, so the blur is its own adjoint. Two matrix products cost a tenth of
+    the same blur as two 1-D convolutions of one channel on a CPU."""
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     reach = max(1, math.ceil(3.0 * sigma))
-    x = torch.arange(-reach, reach + 1, dtype=torch.float32)
-    taps = torch.exp(-0.5 * (x / sigma) ** 2)
-    return taps / taps.sum()
+    offset = torch.arange(side)[:, None] - torch.arange(side)[None, :]
+    taps = torch.exp(-0.5 * (offset.float() / sigma) ** 2)
+    taps = taps / math.fsum(math.exp(-0.5 * (k / sigma) ** 2) for k in range(-reach, reach + 1))
+    return torch.where(offset.abs() <= reach, taps, torch.zeros(()))
 
 
-def blur(images: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W)`` images blurred by ``taps`` along both axes, zero outside. The
-    taps are symmetric, so this is its own adjoint."""
-    b, c, h, w = images.shape
-    flat = images.reshape(b * c, 1, h, w)
-    reach = (len(taps) - 1) // 2
-    taps = taps.to(images)
-    flat = F.conv2d(flat, taps.view(1, 1, 1, -1), padding=(0, reach))
-    flat = F.conv2d(flat, taps.view(1, 1, -1, 1), padding=(reach, 0))
-    return flat.reshape(b, c, h, w)
+def blur(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` images blurred along both axes by a :func:`blur_matrix`."""
+    matrix = matrix.to(images)
+    return matrix @ images @ matrix.transpose(0, 1)
 
 
 class _BlurredGradient(torch.autograd.Function):
     """The masks as they are; their gradient blurred on the way back."""
 
     @staticmethod
-    def forward(ctx, masks, taps):  # noqa: D102
-        ctx.save_for_backward(taps)
+    def forward(ctx, masks, matrix):  # noqa: D102
+        ctx.save_for_backward(matrix)
         return masks.view_as(masks)
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
-        (taps,) = ctx.saved_tensors
-        return blur(grad, taps), None
+        (matrix,) = ctx.saved_tensors
+        return blur(grad, matrix), None
 
 
 class GradientBlur(nn.Module):
@@ -76,11 +73,12 @@ class GradientBlur(nn.Module):
         self.painter = painter
         self.size, self.discrete = painter.size, painter.discrete
         self.sigma = float(sigma)
-        self.register_buffer("taps", gaussian_taps(self.sigma * self.size / 64.0), persistent=False)
+        matrix = blur_matrix(self.size, self.sigma * self.size / 64.0)
+        self.register_buffer("matrix", matrix, persistent=False)
 
     def forward(self, actions: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         """The painter's masks, unchanged; with a gradient, it comes back blurred."""
         masks = self.painter(actions, *args, **kwargs)
         if not (torch.is_grad_enabled() and masks.requires_grad):
             return masks
-        return _BlurredGradient.apply(masks, self.taps)
+        return _BlurredGradient.apply(masks, self.matrix)
