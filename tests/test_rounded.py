@@ -81,9 +81,15 @@ def test_gradients_pass_straight_through_the_rounding_and_the_lift():
 def test_names_follow_the_brush_and_brushes_without_a_discrete_twin_get_one():
     assert default_twin(discrete=True) == "regression-discrete"  # a trained one ships
     assert default_twin("classic/pen", discrete=True) == "discrete:dabs:classic/pen"
-    assert default_twin("classic/calligraphy", discrete=True) == "discrete:regression-calligraphy"
+    assert default_twin("classic/textured_ink", discrete=True) == "discrete:regression-ink"
+    assert default_twin("classic/calligraphy", discrete=True) == (
+        "discrete:blur-grad:dabs:classic/calligraphy"
+    )
+    assert painter_for_brush("discrete:regression-fast", "classic/textured_ink") == (
+        "discrete:regression-ink"
+    )
     assert painter_for_brush("discrete:regression-fast", "classic/calligraphy") == (
-        "discrete:regression-calligraphy"
+        "discrete:blur-grad:dabs:classic/calligraphy"
     )
     assert weights_digest("discrete:regression-fast") == weights_digest("regression-fast")
     assert load_painter("discrete:regression-pen", expect_discrete=True).brush == "classic/pen"

@@ -146,7 +146,9 @@ def test_shipped_painters_record_their_brush_and_the_default_twins():
     with pytest.raises(UserValueError, match="smudge"):
         default_twin("classic/smudge")
     assert default_twin(PEN) == "dabs:classic/pen"  # promoted: the engine plans best
-    assert default_twin("classic/calligraphy") == "regression-calligraphy"
+    # promoted: its dab twin, differentiated through a blur, plans best
+    assert default_twin("classic/calligraphy") == "blur-grad:dabs:classic/calligraphy"
+    assert default_twin("classic/textured_ink") == "regression-ink"
     with pytest.raises(UserValueError, match="no shipped twin of brush 'classic/pencil'"):
         default_twin("classic/pencil")
     with pytest.raises(ckpt.CheckpointError, match="imitates the brush 'classic/dry_brush'"):
@@ -183,10 +185,10 @@ PLANNING_EVIDENCE = {
         "nib-defaults/neural",
         "count-gradient/twins",
     ),
-    "dabs:classic/marker_fat": (
-        "count-gradient/dabs-classic-marker_fat",
+    "blur-grad:dabs:classic/marker_fat": (
+        "blur-grad-defaults",
         "marker-default/regression-marker",
-        "count-gradient/twins",
+        "blur-grad-defaults/twins",
     ),
     "dabs-fast:classic/charcoal": (
         "count-gradient/dabs-fast-classic-charcoal",
@@ -197,6 +199,11 @@ PLANNING_EVIDENCE = {
         "count-gradient/dabs-fast-classic-ink_blot",
         "random-default/regression-ink-blot",
         "count-gradient/twins",
+    ),
+    "blur-grad:dabs:classic/calligraphy": (
+        "blur-grad-defaults",
+        "logit-floor",
+        "blur-grad-defaults/twins",
     ),
 }
 """For a promoted twin of another brush than dry_brush: the ``bench brushes --preset full``

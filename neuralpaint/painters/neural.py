@@ -370,9 +370,10 @@ def shipped_twins(discrete: bool = False) -> dict[str, list[str]]:
 PROMOTED_TWINS: dict[tuple[str, bool], str] = {
     (DEFAULT_BRUSH, False): DEFAULT_PAINTER,
     ("classic/pen", False): "dabs:classic/pen",
-    ("classic/marker_fat", False): "dabs:classic/marker_fat",
+    ("classic/marker_fat", False): BLUR_PREFIX + "dabs:classic/marker_fat",
     ("classic/charcoal", False): "dabs-fast:classic/charcoal",
     ("classic/ink_blot", False): "dabs-fast:classic/ink_blot",
+    ("classic/calligraphy", False): BLUR_PREFIX + "dabs:classic/calligraphy",
 }
 """Fast twins that replace a brush's canonical twin as its default, by ``(brush,
 discrete)``, each on committed measurements. ``regression-fast`` keeps ``regression``'s
@@ -385,6 +386,10 @@ one pass per canvas: ``results/kernels-final``), and Adam plans no worse through
 (``bench brushes``, 64
 digits, paired by ``bench paired``) since they carry the gradient of the dab count
 (:func:`~neuralpaint.painters.dabs.count_gradient`).
+Calligraphy's and marker_fat's dab twins take their gradient blurred (``blur-grad:``,
+:mod:`~neuralpaint.painters.blurred`): through calligraphy's hard edges Adam planned worse
+than through ``regression-calligraphy`` until then, and through both it now plans better
+than through their networks (``results/blur-grad-defaults``).
 ``regression-discrete-fast`` does not keep ``regression-discrete``'s fidelity, so
 ``regression-discrete`` stays the discrete default."""
 
@@ -417,8 +422,14 @@ def default_twin(brush: str = DEFAULT_BRUSH, discrete: bool = False) -> str:
             f" with one: {have or 'none'}. Train one: `neuralpaint painter dataset --brush"
             f" {brush}{variant}`, then `neuralpaint painter train --brush {brush}{variant}`"
         )
+
+    def ships(name: str | None) -> bool:  # a dab twin needs no weights
+        if (inner := blurred_inner(name)) is not None:
+            return ships(inner)
+        return name in names or is_dab_twin(name)
+
     for preferred in (PROMOTED_TWINS.get((str(brush), discrete)), twin_name(brush, discrete)):
-        if preferred in names or is_dab_twin(preferred):  # a dab twin needs no weights
+        if ships(preferred):
             return preferred
     return names[0]
 
