@@ -534,6 +534,10 @@ def test_a_straight_through_pair_paints_exactly_and_differentiates_smoothly():
         (module(a) * weights).sum().backward()
         grads.append(a.grad)
     torch.testing.assert_close(grads[0], grads[1])
+    # the gradients come from the brush's network, whatever its default twin is
+    assert painter_for_brush("dabs:classic/pen~regression-pen", "classic/marker_fat") == (
+        "dabs:classic/marker_fat~regression-marker"
+    )
     assert painter_for_brush("dabs:classic/pen~regression-pen", "classic/calligraphy") == (
         "dabs:classic/calligraphy~regression-calligraphy"
     )

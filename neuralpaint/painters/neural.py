@@ -475,7 +475,10 @@ def painter_for_brush(name_or_path: str | Path, brush: str | None) -> str:
             prefix = DAB_PREFIX  # a brush without jitter: its exact twin is as fast
         if gradient is None:
             return prefix + str(brush)
-        return f"{prefix}{brush}{dabs.GRADIENT_SEPARATOR}{painter_for_brush(gradient, brush)}"
+        smooth = painter_for_brush(gradient, brush)
+        if is_dab_twin(smooth) or blurred_inner(smooth) is not None:
+            smooth = twin_name(brush)  # the gradients come from the brush's network
+        return f"{prefix}{brush}{dabs.GRADIENT_SEPARATOR}{smooth}"
     if resolve(name_or_path).parent == WEIGHTS_DIR and config["kind"] == "regression":
         return default_twin(str(brush), bool(config["discrete"]))
     require_twin_brush(brush)
