@@ -113,12 +113,36 @@ def dab_config(name: str) -> dict:
     return config
 
 
+def _wrapped(name: str | Path, prefix: str) -> str | None:
+    """The painter named after ``prefix`` in ``name``, else ``None``."""
+    if isinstance(name, str) and name.startswith(prefix):
+        return name[len(prefix) :]
+    return None
+
+
 def rounded_inner(name: str | Path) -> str | None:
     """The continuous painter of a ``discrete:<painter>`` name
     (:class:`~neuralpaint.painters.rounded.RoundedTwin`), else ``None``."""
-    if isinstance(name, str) and name.startswith(ROUNDED_PREFIX):
-        return name[len(ROUNDED_PREFIX) :]
-    return None
+    return _wrapped(name, ROUNDED_PREFIX)
+
+
+def _wrapped_config(name: str, prefix: str, example: str) -> tuple[str, dict, dict]:
+    """The painter a ``<prefix><painter>`` name wraps, its config, and the brush fields
+    the wrapper takes from it.
+
+    Raises:
+        ckpt.CheckpointError: when the name wraps no painter.
+    """
+    inner = _wrapped(name, prefix)
+    if not inner:
+        raise ckpt.CheckpointError(
+            f"{name!r} names no painter: write {prefix}<painter>, e.g. {prefix}{example}"
+        )
+    config = read_painter_config(inner)
+    own = {k: config[k] for k in ("brush", "brushes") if k in config}
+    if not own:
+        own["brush"] = painter_brush(config)
+    return inner, config, own
 
 
 def rounded_config(name: str) -> dict:
@@ -128,30 +152,19 @@ def rounded_config(name: str) -> dict:
     Raises:
         ckpt.CheckpointError: when the inner painter is missing or already discrete.
     """
-    inner = rounded_inner(name)
-    if not inner:
-        raise ckpt.CheckpointError(
-            f"{name!r} names no painter: write {ROUNDED_PREFIX}<continuous painter>,"
-            f" e.g. {ROUNDED_PREFIX}{DEFAULT_PAINTER}"
-        )
-    config = read_painter_config(inner)
+    inner, config, own = _wrapped_config(name, ROUNDED_PREFIX, DEFAULT_PAINTER)
     if config["discrete"]:
         raise ckpt.CheckpointError(
             f"{name!r}: {inner!r} is already a discrete painter; {ROUNDED_PREFIX} makes one"
             f" from a continuous painter, e.g. {ROUNDED_PREFIX}{DEFAULT_PAINTER}"
         )
-    own = {k: config[k] for k in ("brush", "brushes") if k in config}
-    if not own:
-        own["brush"] = painter_brush(config)
     return {"kind": "rounded", "size": config["size"], "discrete": True, **own, "continuous": inner}
 
 
 def blurred_inner(name: str | Path) -> str | None:
     """The painter of a ``blur-grad:<painter>`` name
     (:class:`~neuralpaint.painters.blurred.GradientBlur`), else ``None``."""
-    if isinstance(name, str) and name.startswith(BLUR_PREFIX):
-        return name[len(BLUR_PREFIX) :]
-    return None
+    return _wrapped(name, BLUR_PREFIX)
 
 
 def blurred_config(name: str) -> dict:
@@ -162,16 +175,7 @@ def blurred_config(name: str) -> dict:
     Raises:
         ckpt.CheckpointError: when the inner painter is missing.
     """
-    inner = blurred_inner(name)
-    if not inner:
-        raise ckpt.CheckpointError(
-            f"{name!r} names no painter: write {BLUR_PREFIX}<painter>,"
-            f" e.g. {BLUR_PREFIX}dabs:classic/calligraphy"
-        )
-    config = read_painter_config(inner)
-    own = {k: config[k] for k in ("brush", "brushes") if k in config}
-    if not own:
-        own["brush"] = painter_brush(config)
+    inner, config, own = _wrapped_config(name, BLUR_PREFIX, "dabs:classic/calligraphy")
     return {
         "kind": "blurred",
         "size": config["size"],
