@@ -552,6 +552,7 @@ def plot_gap(table: pd.DataFrame, out: Path) -> Path:
             arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"} if row else None,
         )
     ax.set(xlabel="R² of one MyPaint render against another", ylabel="transfer gap (L2)")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # near-equal R²s: few, readable ticks
     ax.set_title("Transfer gap against brush stochasticity")
     return save_figure(fig, out / "gap_vs_stochasticity.png")
 

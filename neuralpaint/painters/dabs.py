@@ -1057,10 +1057,11 @@ def render_dabs_fast(
     crop = torch.zeros(2 * shift + 1, dtype=dabs.dtype, device=device)
     crop[shift] = 1.0
     taps = torch.where(blurred[:, None], jitter_taps(deviation, shift), crop)
+    slot = place[canvas]  # each dab's canvas among the used ones
     if fused and dab_kernel.usable(moved, taps):
         coef, angles, window = _kernel_dabs(moved, owner, antialias=False)
-        order = torch.argsort(place[canvas], stable=True)
-        first = torch.cumsum(torch.bincount(place[canvas], minlength=len(used)), 0)
+        order = torch.argsort(slot, stable=True)
+        first = torch.cumsum(torch.bincount(slot, minlength=len(used)), 0)
         first = torch.cat([first.new_zeros(1), first])
         total = dab_kernel.fast_logs(
             coef[order],
@@ -1075,9 +1076,9 @@ def render_dabs_fast(
             FAST_PAD,
         )
         return (1.0 - torch.exp(total))[:, None]
-    logs = render_dabs(
-        moved, place[canvas], len(used), side, fused=False, antialias=False, log_clear=True
-    )[:, 0]
+    logs = render_dabs(moved, slot, len(used), side, fused=False, antialias=False, log_clear=True)[
+        :, 0
+    ]
     matrix = _blur_matrices(taps, side, size, FAST_PAD, shift)
     out = matrix @ logs @ matrix.transpose(1, 2)
     total = out.new_zeros(batch, size, size).index_add(0, used // 2, out)
