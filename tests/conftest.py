@@ -1,9 +1,12 @@
 """Shared fixtures. Tests run against the real libmypaint; no mocks."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 
+from neuralpaint.painters import compiled
 from neuralpaint.painters.mypaint import MyPaintRenderer
 
 # One thread per test process: CI machines have 2 cores, and torch's default thread
@@ -19,6 +22,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def without_compiler(monkeypatch, tmp_path):
+    """``with without_compiler(kernel_module):`` runs its block where no C compiler is
+    found and the module's build is not cached: its first use warns and it falls back."""
+
+    @contextlib.contextmanager
+    def context(kernel):
+        monkeypatch.setattr(compiled, "default_data_root", lambda: tmp_path)
+        monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
+        kernel.load_kernel.cache_clear()
+        try:
+            yield
+        finally:
+            kernel.load_kernel.cache_clear()
+
+    return context
 
 
 @pytest.fixture(scope="session")

@@ -481,7 +481,9 @@ def test_masks_and_their_gradients_hold_no_denormal_numbers():
         (grad,) = torch.autograd.grad(masks.sum(), logits)
         for values in (masks, grad):
             assert not ((values.abs() > 0) & (values.abs() < tiny)).any()
-        assert (masks - plain).abs().max() <= torch.sigmoid(torch.tensor(LOGIT_FLOOR))
+        # the floor's own change, and two units in the last place of the compiled pass
+        bound = torch.sigmoid(torch.tensor(LOGIT_FLOOR)) + 2 * torch.finfo(torch.float32).eps
+        assert (masks - plain).abs().max() <= bound
         above = logits.detach() > LOGIT_FLOOR
         torch.testing.assert_close(grad[above], (plain * (1 - plain))[above])
     painter = load_painter("regression-marker")  # a hard brush's shipped twin

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from neuralpaint.painters import compiled, shuffle_kernel
+from neuralpaint.painters import shuffle_kernel
 from neuralpaint.painters.fast import ShufflePack
 from neuralpaint.painters.neural import load_painter
 
@@ -64,7 +64,7 @@ def test_the_shuffles_refuse_what_they_would_read_wrongly():
         shuffle_kernel.pack(src.transpose(1, 2), torch.zeros(2, 8, 6, 5), 0)
 
 
-def test_without_a_c_compiler_the_fast_painter_paints_the_same_through_torch(monkeypatch, tmp_path):
+def test_without_a_c_compiler_the_fast_painter_paints_the_same_through_torch(without_compiler):
     """No compiler: one warning naming the source and what to install, and the same
     masks and gradients."""
     painter = load_painter("regression-fast").requires_grad_(False)
@@ -77,13 +77,8 @@ def test_without_a_c_compiler_the_fast_painter_paints_the_same_through_torch(mon
         return masks.detach(), a.grad
 
     masks, grad = paint()
-    monkeypatch.setattr(compiled, "default_data_root", lambda: tmp_path)
-    monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
-    shuffle_kernel.load_kernel.cache_clear()
-    try:
+    with without_compiler(shuffle_kernel):
         with pytest.warns(UserWarning, match=r"shuffle\.c.*apt-get install gcc"):
             assert not shuffle_kernel.usable(actions)
         torch_masks, torch_grad = paint()
-    finally:
-        shuffle_kernel.load_kernel.cache_clear()
     assert torch.equal(torch_masks, masks) and torch.equal(torch_grad, grad)

@@ -30,6 +30,7 @@ import math
 import torch
 from torch import nn
 
+from neuralpaint.painters import pointwise_kernel
 from neuralpaint.painters.metrics import INK_THRESHOLD
 
 LOGIT_FLOOR = -30.0
@@ -45,7 +46,10 @@ MIN_SLOPE = 0.05
 
 def sigmoid_masks(logits: torch.Tensor) -> torch.Tensor:
     """``sigmoid(logits)`` with the logits floored at :data:`LOGIT_FLOOR`, so that no
-    mask and no gradient through it is a denormal number."""
+    mask and no gradient through it is a denormal number. Float32 CPU logits take the
+    compiled pass (:func:`pointwise_kernel.masks`)."""
+    if pointwise_kernel.usable(logits):
+        return pointwise_kernel.masks(logits, LOGIT_FLOOR)
     return torch.sigmoid(logits.clamp(min=LOGIT_FLOOR))
 
 
@@ -98,6 +102,10 @@ class LogitTemperature(nn.Module):
 
     def masks(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated masks from a painter's logits."""
+        if pointwise_kernel.usable(logits):
+            shift = float(self.shift) if self._shifted else 0.0
+            below, above = float(self.below), float(self.above)
+            return pointwise_kernel.masks(logits, LOGIT_FLOOR, shift, below, above)
         z = logits - self.shift.to(logits.dtype) if self._shifted else logits
         scale = torch.where(z < 0, self.below.to(logits.dtype), self.above.to(logits.dtype))
         return sigmoid_masks(z * scale)

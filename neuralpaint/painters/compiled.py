@@ -21,9 +21,10 @@ from pathlib import Path
 from neuralpaint.io import atomic_path
 from neuralpaint.painters.dataset import default_data_root
 
-COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fPIC", "-shared", "-std=c99")
+COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fno-math-errno", "-fPIC", "-shared", "-std=c99")
 """``-fno-trapping-math`` lets gcc vectorise loops with float operations under a
-condition; it changes no result, only the promise that such operations may trap."""
+condition, and ``-fno-math-errno`` loops that take square roots; they change no
+result, only the promises that such operations may trap or set ``errno``."""
 
 
 class KernelCompileError(RuntimeError):

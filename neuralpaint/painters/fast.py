@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from neuralpaint import actions as A
-from neuralpaint.painters import shuffle_kernel
+from neuralpaint.painters import pointwise_kernel, shuffle_kernel
 from neuralpaint.painters.broadcast import (
     brush_radius,
     curve_points,
@@ -320,8 +320,11 @@ class FastPainter(nn.Module):
         sq = maps[:, :1]
         rows = [torch.matmul(self.up64[dy::2], sq) for dy in (0, 1)]
         quads = torch.cat([torch.matmul(r, self.up64[dx::2].T) for r in rows for dx in (0, 1)], 1)
-        d = quads.clamp_min(1e-8).sqrt() * scale
-        out[64] = torch.cat([d, torch.exp(-d)], 1)
+        if pointwise_kernel.usable(quads, scale):
+            out[64] = pointwise_kernel.distance_channels(quads, scale.flatten())
+        else:
+            d = quads.clamp_min(pointwise_kernel.DISTANCE_FLOOR).sqrt() * scale
+            out[64] = torch.cat([d, torch.exp(-d)], 1)
         return out
 
     def forward(
