@@ -292,3 +292,47 @@ def test_the_count_gradients_next_dab_carries_the_exact_means_ink(brush):
         exact = render_dabs(ahead[0], ahead[1], len(actions), 64, ahead[2]).sum()
         fast = twin._render_ahead(*ahead, len(actions)).sum()
     assert abs(float(fast / exact) - 1.0) < 0.15, float(fast / exact)
+
+
+def test_kernel_calls_split_into_ranges_that_never_share_a_canvas():
+    """One range per torch thread, of about equal dabs, cut only where the canvas
+    changes; one range on one thread, for little work, or for canvases out of order."""
+    weight = torch.tensor([300, 10, 10, 300, 10, 10, 300, 300])
+    keys = torch.tensor([0, 0, 1, 1, 1, 2, 3, 3])
+    torch.set_num_threads(2)
+    assert dab_kernel._parts(weight) == [(0, 4), (4, 8)]
+    assert dab_kernel._parts(weight, keys) == [(0, 5), (5, 8)]  # 3 and 4 share canvas 1
+    assert dab_kernel._parts(weight, keys.flip(0)) == [(0, 8)]
+    assert dab_kernel._parts(weight // 10) == [(0, 8)]  # 123 dabs: not worth a thread
+    torch.set_num_threads(3)
+    parts = dab_kernel._parts(torch.ones(3000))
+    assert parts == [(0, 1000), (1000, 2000), (2000, 3000)]
+    torch.set_num_threads(1)
+    assert dab_kernel._parts(weight) == [(0, 8)]
+
+
+@pytest.mark.parametrize("name", ["dabs:classic/pen", "dabs-fast:classic/charcoal"])
+def test_dab_twins_paint_the_same_bits_on_two_threads(name, monkeypatch):
+    """The plain rasteriser and the fast kernel split over two threads (thousands of
+    dabs here) give the canvases and the action gradients of one call, to the bit."""
+    painter = load_painter(name).requires_grad_(False)
+    actions = torch.rand(64, A.ACTION_DIM, generator=torch.Generator().manual_seed(5))
+    weight = torch.rand(64, 1, 64, 64, generator=torch.Generator().manual_seed(6))
+    torch.set_num_threads(2)
+    results, calls = [], []
+    real_run = dab_kernel._run
+
+    def counted(parts, call):
+        calls.append(len(parts))
+        return real_run(parts, call)
+
+    monkeypatch.setattr(dab_kernel, "_run", counted)
+    for split in (True, False):
+        if not split:
+            monkeypatch.setattr(dab_kernel, "_parts", lambda w, keys=None: [(0, len(w))])
+        a = actions.clone().requires_grad_(True)
+        masks = painter(a)
+        (masks * weight).sum().backward()
+        results.append((masks.detach(), a.grad))
+    assert max(calls) == 2  # the first pass did split
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])

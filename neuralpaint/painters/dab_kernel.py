@@ -14,6 +14,10 @@ hand-written backward:
 - :func:`fast_logs`: the fast expected stroke, dabs to blurred log canvases summed by
   stroke, one canvas at a time.
 
+:func:`raster` and :func:`fast_logs` split their dabs over torch's threads
+(``torch.set_num_threads``, ``--threads``) in ranges that never share a canvas, so two
+threads paint the same bits as one.
+
 The C source is compiled on first use with the system's C compiler and cached next to
 the datasets (:mod:`~neuralpaint.painters.compiled`); without a compiler, or for CUDA tensors
 and float64, :func:`render_dabs` keeps its torch path, which computes the same canvas.
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -102,8 +108,53 @@ def _require(name: str, tensor: torch.Tensor | None, shape: tuple, dtype: torch.
         )
 
 
-def _address(tensor: torch.Tensor | None) -> ctypes.c_void_p:
-    return ctypes.c_void_p(None if tensor is None else tensor.data_ptr())
+def _address(tensor: torch.Tensor | None, offset: int = 0) -> ctypes.c_void_p:
+    """``tensor``'s buffer from element ``offset`` on, for the C code (``None``: NULL)."""
+    if tensor is None:
+        return ctypes.c_void_p(None)
+    return ctypes.c_void_p(tensor.data_ptr() + offset * tensor.element_size())
+
+
+PARALLEL_MIN_DABS = 512
+"""Fewest dabs a call splits over threads: below it a thread's start costs more than
+its share of the work."""
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="neuralpaint-dabs")
+
+
+def _parts(weight: torch.Tensor, keys: torch.Tensor | None = None) -> list[tuple[int, int]]:
+    """Contiguous ranges of ``range(len(weight))``, one per torch thread, of about equal
+    total ``weight`` (dabs). With ``keys`` (nondecreasing: the canvas each item writes)
+    no key falls in two ranges, so no two threads write one canvas; unsorted keys give
+    one range. The kernels are single-threaded C, and ctypes releases the GIL while one
+    runs, so the ranges run side by side on torch's threads' cores."""
+    n, workers = len(weight), torch.get_num_threads()
+    if workers < 2 or n < 2 or int(weight.sum()) < PARALLEL_MIN_DABS:
+        return [(0, n)]
+    if keys is not None and bool((keys.diff() < 0).any()):
+        return [(0, n)]
+    ends = torch.cumsum(weight.double(), 0)
+    shares = ends[-1] * torch.arange(1, workers, dtype=torch.float64) / workers
+    cuts = (torch.searchsorted(ends, shares) + 1).clamp(max=n)
+    if keys is not None:  # each cut moves to the start of the next key's run
+        keys = keys.contiguous()
+        cuts = torch.searchsorted(keys, keys[cuts - 1], right=True)
+    bounds = [0]
+    for cut in cuts.tolist():
+        if bounds[-1] < cut < n:
+            bounds.append(cut)
+    return list(zip(bounds, [*bounds[1:], n], strict=True))
+
+
+def _run(parts: list[tuple[int, int]], call: Callable[[int, int], int | None]) -> bool:
+    """``call(start, stop)`` for each range, side by side when there are several;
+    whether any returned a nonzero status."""
+    if len(parts) == 1:
+        return bool(call(*parts[0]))
+    return any(bool(status) for status in _pool(len(parts)).map(lambda p: call(*p), parts))
 
 
 class _FusedRaster(torch.autograd.Function):
@@ -111,9 +162,18 @@ class _FusedRaster(torch.autograd.Function):
     def forward(ctx, coef, angle, window, batch: int, size: int):  # noqa: D102
         coef, angle, window = coef.contiguous(), angle.contiguous(), window.contiguous()
         clear = coef.new_ones(batch, size, size)
-        load_kernel().dab_raster_forward(
-            len(coef), _address(coef), _address(angle), _address(window), size, _address(clear)
-        )
+
+        def draw(start: int, stop: int) -> None:
+            load_kernel().dab_raster_forward(
+                stop - start,
+                _address(coef, 12 * start),
+                _address(angle, 2 * start),
+                _address(window, 6 * start),
+                size,
+                _address(clear),
+            )
+
+        _run(_parts(torch.ones(len(coef)), window[:, 4]), draw)
         canvas = 1.0 - clear
         ctx.save_for_backward(coef, angle, window, canvas)
         return canvas[:, None]
@@ -125,15 +185,19 @@ class _FusedRaster(torch.autograd.Function):
         # dL/dopacity = weight / (1 - opacity)
         weight = (grad[:, 0] * (1.0 - canvas)).contiguous()
         grad_coef = torch.zeros_like(coef)
-        load_kernel().dab_raster_backward(
-            len(coef),
-            _address(coef),
-            _address(angle),
-            _address(window),
-            weight.shape[-1],
-            _address(weight),
-            _address(grad_coef),
-        )
+
+        def differentiate(start: int, stop: int) -> None:
+            load_kernel().dab_raster_backward(
+                stop - start,
+                _address(coef, 12 * start),
+                _address(angle, 2 * start),
+                _address(window, 6 * start),
+                weight.shape[-1],
+                _address(weight),
+                _address(grad_coef, 12 * start),
+            )
+
+        _run(_parts(torch.ones(len(coef))), differentiate)
         return grad_coef, None, None, None, None
 
 
@@ -270,23 +334,42 @@ class _FusedFast(torch.autograd.Function):
         tmp = coef.new_empty(canvases, size, side) if keep else None
         boxes = first.new_empty(canvases, 8) if keep else None
         total = coef.new_zeros(batch, size, size)
-        arguments = [canvases, _address(first), _address(target), side, size, pad, shift]
-        arguments += [_address(t) for t in (reach, taps, coef, angle, window)]
-        if load_kernel().dab_fast_forward(*arguments, *map(_address, (logs, tmp, boxes, total))):
+        width, area = 2 * shift + 1, side * side
+
+        def canvases_of(start: int, stop: int) -> list:
+            """The arguments up to the saved buffers for canvases start .. stop - 1."""
+            head = [stop - start, _address(first, start), _address(target, start)]
+            head += [side, size, pad, shift, _address(reach, start), _address(taps, width * start)]
+            return head + [_address(t) for t in (coef, angle, window)]
+
+        def paint(start: int, stop: int) -> int:
+            kept = [_address(logs, area * start), _address(tmp, size * side * start)]
+            kept += [_address(boxes, 8 * start), _address(total)]
+            return load_kernel().dab_fast_forward(*canvases_of(start, stop), *kept)
+
+        parts = _parts(first.diff(), target)  # a stroke's canvases in one thread
+        if _run(parts, paint):
             raise MemoryError("the dab kernel could not allocate its scratch rows")
         if keep:
             ctx.save_for_backward(*inputs, logs, tmp, boxes)
-            ctx.arguments = arguments
+            ctx.canvases_of, ctx.sizes = canvases_of, (width, area, size * side)
         return total
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # noqa: D102
-        *_, taps, coef, _, _, logs, tmp, boxes = ctx.saved_tensors
+        first, *_, taps, coef, _, _, logs, tmp, boxes = ctx.saved_tensors
         grad = grad.contiguous()  # kept alive through the call
         grad_coef, grad_taps = torch.zeros_like(coef), torch.zeros_like(taps)
-        saved = map(_address, (logs, tmp, boxes, grad, grad_coef, grad_taps))
-        if load_kernel().dab_fast_backward(*ctx.arguments, *saved):
+        width, area, plane = ctx.sizes
+
+        def differentiate(start: int, stop: int) -> int:
+            saved = [_address(logs, area * start), _address(tmp, plane * start)]
+            saved += [_address(boxes, 8 * start), _address(grad), _address(grad_coef)]
+            saved.append(_address(grad_taps, width * start))
+            return load_kernel().dab_fast_backward(*ctx.canvases_of(start, stop), *saved)
+
+        if _run(_parts(first.diff()), differentiate):
             raise MemoryError("the dab kernel could not allocate its scratch rows")
         return grad_coef, None, None, None, None, grad_taps, None, None, None, None
 
