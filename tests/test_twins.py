@@ -109,6 +109,7 @@ def test_every_installed_brush_is_judged_and_the_catalogue_counts_them():
     text = B.describe_catalogue()
     assert "`regression-pen`" in text and "smudge" in text
     assert "`dabs:classic/charcoal`" in text  # a random brush the dab twin paints
+    assert "| `dabs:classic/charcoal` | `dabs-fast:classic/charcoal` |" in text  # its default
 
 
 def test_an_unknown_brush_is_named_with_the_valid_ones():

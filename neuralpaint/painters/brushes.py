@@ -241,9 +241,11 @@ def require_twin_brushes(brushes: list[str]) -> list[str]:
 
 
 def describe_catalogue() -> str:
-    """A Markdown summary: the curated twins, how many brushes qualify, and why the
-    others are excluded (counted by reason)."""
+    """A Markdown summary: the curated twins (each brush's network, its dab twin and
+    the default that gradient agents get), how many brushes qualify, and why the others
+    are excluded (counted by reason)."""
     from neuralpaint.painters.dabs import PREFIX, dab_brushes  # dabs imports this module
+    from neuralpaint.painters.neural import default_twin  # as does neural
 
     cat = catalogue()
     normal = [n for n, i in cat.items() if i.normal]
@@ -252,13 +254,13 @@ def describe_catalogue() -> str:
         f"{len(cat)} installed brushes; {len(normal)} use normal blending of one colour and "
         f"can have a twin; the dab twin (`{PREFIX}<brush>`) paints {len(exact)} of them.",
         "",
-        "| brush | twin | dab twin | character |",
-        "|---|---|---|---|",
+        "| brush | network twin | dab twin | default (`brush=`) | character |",
+        "|---|---|---|---|---|",
     ]
     lines += [
         f"| `{t.brush}` | `{twin_name(t.brush)}` | "
         + (f"`{PREFIX}{t.brush}`" if t.brush in exact else "–")
-        + f" | {t.character} |"
+        + f" | `{default_twin(t.brush)}` | {t.character} |"
         for t in TWIN_BRUSHES
     ]
     counts: dict[str, int] = {}
