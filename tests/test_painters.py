@@ -242,6 +242,8 @@ def test_shipped_painters_load_and_paint_offline(name):
     assert masks.min() >= 0 and masks.max() <= 1 and masks.mean() > 0.01
     trained = painter.painter_config["trained"]
     assert trained["steps"] > 0 and trained["held_out_metrics"]["r2"] > 0.5
+    empty = painter(actions[:0])  # e.g. a selection of strokes that holds none
+    assert empty.shape == (0, 1, 64, 64)
 
 
 def test_ink_loss_trains_and_its_command_says_so(tiny_data, tmp_path):

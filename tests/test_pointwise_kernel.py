@@ -115,3 +115,12 @@ def test_a_painter_without_a_compiler_paints_the_same_through_torch(without_comp
     assert float((torch_masks - masks).abs().max()) <= 1e-6
     torch.testing.assert_close(grad, torch_grad, rtol=1e-5, atol=1e-6 * float(grad.abs().max()))
     assert float((torch_plain - plain).abs().max()) <= 2e-7
+
+
+def test_an_empty_batch_paints_nothing_through_the_compiled_passes():
+    """No strokes: empty masks and an empty gradient, as through torch."""
+    painter = load_painter("regression-fast").requires_grad_(False)
+    actions = torch.zeros(0, 12, requires_grad=True)
+    masks = painter(actions)
+    masks.sum().backward()
+    assert masks.shape == (0, 1, 64, 64) and actions.grad.shape == (0, 12)

@@ -168,7 +168,7 @@ class BroadcastPainter(nn.Module):
             ],
             dim=2,
         )
-        hidden = self.body(per_cell.transpose(1, 2).reshape(b, -1, n, n))
+        hidden = self.body(per_cell.transpose(1, 2).reshape(b, per_cell.shape[2], n, n))
         fine = curve_distance(x, self.size)
         features = torch.cat([hidden, fine, torch.exp(-fine)], dim=1)
         return self.head(features), features

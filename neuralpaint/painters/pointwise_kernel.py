@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 from pathlib import Path
 
 import torch
@@ -121,7 +122,7 @@ class _DistanceChannels(torch.autograd.Function):
         squared, scale = squared.contiguous(), scale.contiguous()
         batch, channels = squared.shape[:2]
         out = squared.new_empty(batch, 2 * channels, *squared.shape[2:])
-        per = squared[0].numel()
+        per = math.prod(squared.shape[1:])
         load_kernel().distance_forward(
             batch, per, squared.data_ptr(), scale.data_ptr(), out.data_ptr()
         )
@@ -137,7 +138,7 @@ class _DistanceChannels(torch.autograd.Function):
         grad_scale = torch.empty_like(scale)
         load_kernel().distance_backward(
             len(squared),
-            squared[0].numel(),
+            math.prod(squared.shape[1:]),
             squared.data_ptr(),
             scale.data_ptr(),
             out.data_ptr(),
