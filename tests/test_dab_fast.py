@@ -336,3 +336,37 @@ def test_dab_twins_paint_the_same_bits_on_two_threads(name, monkeypatch):
         results.append((masks.detach(), a.grad))
     assert max(calls) == 2  # the first pass did split
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+def _split_in_child(queue):
+    queue.put(sorted(_ranges_on_two_threads()))
+
+
+def _ranges_on_two_threads() -> list[tuple[int, int]]:
+    """Two ranges through the kernels' thread pool; each reports its own range."""
+    seen = []
+    dab_kernel._run([(0, 5), (5, 9)], lambda start, stop: seen.append((start, stop)))
+    return seen
+
+
+def test_a_forked_process_runs_kernels_on_threads_of_its_own():
+    """A pool's threads do not survive a fork (SB3's and Ray's worker processes may be
+    forked): in a child of a process that used the pool, split calls still run, on a
+    pool of the child's own. (The child runs no torch parallel region: libgomp's own
+    threads are not fork-safe either.)"""
+    import multiprocessing
+    import threading
+
+    both = threading.Barrier(2, timeout=30)  # the parent's pool starts both its threads
+    dab_kernel._run([(0, 5), (5, 9)], lambda start, stop: both.wait())
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    try:
+        ranges = queue.get(timeout=30)  # with the parent's pool the child would hang here
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert ranges == [(0, 5), (5, 9)] and child.exitcode == 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -120,9 +121,15 @@ PARALLEL_MIN_DABS = 512
 its share of the work."""
 
 
-@functools.cache
 def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix="neuralpaint-dabs")
+    """A pool of ``workers`` threads of this process: a process forked from one that
+    used a pool gets its own, since the parent's threads do not survive the fork."""
+    return _process_pool(workers, os.getpid())
+
+
+@functools.cache
+def _process_pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix=f"neuralpaint-dabs-{pid}")
 
 
 def _parts(weight: torch.Tensor, keys: torch.Tensor | None = None) -> list[tuple[int, int]]:
