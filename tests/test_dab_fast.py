@@ -339,7 +339,7 @@ def test_dab_twins_paint_the_same_bits_on_two_threads(name, monkeypatch):
 
 
 def _split_in_child(queue):
-    queue.put(sorted(_ranges_on_two_threads()))
+    queue.put(sorted(_ranges_on_two_threads()))  # torch's thread count as the parent's
 
 
 def _ranges_on_two_threads() -> list[tuple[int, int]]:
@@ -357,6 +357,7 @@ def test_a_forked_process_runs_kernels_on_threads_of_its_own():
     import multiprocessing
     import threading
 
+    torch.set_num_threads(2)  # a pool of two threads
     both = threading.Barrier(2, timeout=30)  # the parent's pool starts both its threads
     dab_kernel._run([(0, 5), (5, 9)], lambda start, stop: both.wait())
     context = multiprocessing.get_context("fork")

@@ -16,7 +16,7 @@ def test_compiled_exponential_is_within_two_units_in_the_last_place_of_torchs():
     x = torch.linspace(-87.0, 88.0, 400_001)
     exact = torch.exp(x.double())
     got = pointwise_kernel.exp(x).double()
-    ulp = torch.finfo(torch.float32).eps * exact
+    ulp = torch.finfo(torch.float32).eps * torch.exp2(torch.floor(torch.log2(exact)))
     assert float(((got - exact).abs() / ulp).max()) <= 2.0
     ends = pointwise_kernel.exp(torch.tensor([-1000.0, -87.0, 88.0, 1000.0]))
     assert ends[0] == ends[1] > 0 and ends[2] == ends[3] < float("inf")
@@ -52,6 +52,21 @@ def test_compiled_masks_and_their_gradient_match_torch(shift, below, above):
     floored = scaled < LOGIT_FLOOR
     assert floored.any() and bool((grad[floored] == 0).all())
     assert bool((grad[scaled.abs() < 15] != 0).all())  # where float32 keeps m (1 - m)
+
+
+def test_compiled_masks_pass_the_gradient_at_the_floor_and_none_for_nan():
+    """As torch's clamp: the gradient passes where the scaled logit is exactly the floor
+    (-37.5 * 0.8 is -30 in float32) and is 0, not NaN, for a NaN logit, whose mask is
+    NaN; infinite logits give masks of 1 and sigmoid(floor) and no gradient."""
+    z = torch.tensor([LOGIT_FLOOR / 0.8, float("nan"), float("inf"), -float("inf")])
+    x = z.clone().requires_grad_(True)
+    masks = pointwise_kernel.masks(x, LOGIT_FLOOR, 0.0, 0.8, 1.0)
+    masks.sum().backward()
+    floor_mask = torch.sigmoid(torch.tensor(LOGIT_FLOOR))
+    assert x.grad[0] > 0 and x.grad[1:].tolist() == [0.0, 0.0, 0.0]
+    assert torch.isnan(masks[1]) and masks[2] == 1 and abs(masks[3] - floor_mask) < 1e-20
+    with pytest.raises(ValueError, match=r"floor must lie in \[-87"):
+        pointwise_kernel.masks(z, -100.0)
 
 
 def test_compiled_distance_channels_and_their_gradients_match_torch():

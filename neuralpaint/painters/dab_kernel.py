@@ -122,9 +122,10 @@ its share of the work."""
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """A pool of ``workers`` threads of this process: a process forked from one that
-    used a pool gets its own, since the parent's threads do not survive the fork."""
-    return _process_pool(workers, os.getpid())
+    """A pool of ``workers`` threads (torch's thread count, one pool per count) of this
+    process: a process forked from one that used a pool gets its own, since the
+    parent's threads do not survive the fork."""
+    return _process_pool(max(workers, 1), os.getpid())
 
 
 @functools.cache
@@ -161,7 +162,8 @@ def _run(parts: list[tuple[int, int]], call: Callable[[int, int], int | None]) -
     whether any returned a nonzero status."""
     if len(parts) == 1:
         return bool(call(*parts[0]))
-    return any(bool(status) for status in _pool(len(parts)).map(lambda p: call(*p), parts))
+    statuses = _pool(torch.get_num_threads()).map(lambda p: call(*p), parts)
+    return any([bool(status) for status in statuses])  # every range done before returning
 
 
 class _FusedRaster(torch.autograd.Function):

@@ -9,7 +9,9 @@
  * Through torch each is five to nine passes over a 4 MB tensor per 256 strokes, and as
  * many more backward. The exponential is Cephes' single-precision polynomial with the
  * argument reduced by ln 2, written so that gcc vectorises it (no call, no branch);
- * it is within two units in the last place of libm's expf. */
+ * it is within two units in the last place of libm's expf, and held at exp(-87) and
+ * exp(88) beyond them, so exp(-d) for a distance d over 87 radii is 1.6e-38, where
+ * expf gives a denormal or 0. */
 #include <math.h>
 #include <stdint.h>
 
@@ -23,7 +25,8 @@
 
 static inline float fast_exp(float x) {
     x = x < EXP_LOW ? EXP_LOW : (x > EXP_HIGH ? EXP_HIGH : x);
-    float n = (x * LOG2E + ROUNDER) - ROUNDER;
+    float whole = x == x ? x : 0.0f; /* NaN passes through r, never through the cast */
+    float n = (whole * LOG2E + ROUNDER) - ROUNDER;
     float r = x - n * LN2_HI - n * LN2_LO;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -56,14 +59,14 @@ void masks_forward(int64_t n, const float *z, float shift, float below, float ab
 }
 
 /* dL/dz = g m (1 - m) s where the floor did not bind (clamp's gradient passes at the
- * floor itself, as torch's does). */
+ * floor itself, as torch's does), and 0 where it did or the logit is NaN, as torch's. */
 void masks_backward(int64_t n, const float *z, const float *m, const float *g, float shift,
                     float below, float above, float floor_, float *gz) {
     for (int64_t i = 0; i < n; i++) {
         float t = z[i] - shift;
         float s = t < 0.0f ? below : above;
-        float slope = t * s >= floor_ ? s : 0.0f;
-        gz[i] = g[i] * m[i] * (1.0f - m[i]) * slope;
+        float product = g[i] * m[i] * (1.0f - m[i]) * s;
+        gz[i] = t * s >= floor_ ? product : 0.0f;
     }
 }
 

@@ -12,9 +12,11 @@ network painter:
 
 Each is one pass forward and one backward here. The exponential is a vectorised
 polynomial within two units in the last place of libm's, so results differ from
-torch's in the last bits only. Without a C compiler, or for CUDA tensors, float64 or
-tensors that need no compiled path, :func:`usable` is false and the callers keep their
-torch code, which computes the same values.
+torch's in the last bits only, but for ``exp(-d)`` beyond 87 radii from the curve:
+1.6e-38, the smallest normal value it returns, where torch's is a denormal or 0.
+Without a C compiler, or for CUDA tensors, float64 or tensors that need no compiled
+path, :func:`usable` is false and the callers keep their torch code, which computes
+the same values.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from neuralpaint.painters import compiled
 SOURCE = Path(__file__).with_name("pointwise.c")
 SOURCE_TEXT = SOURCE.read_bytes()
 """The C source as this module was imported with (see :mod:`compiled`)."""
+EXP_LOW = -87.0
+"""Below this the compiled exponential returns exp(-87) (``pointwise.c`` says the same)."""
 DISTANCE_FLOOR = 1e-8
 """Smallest squared distance whose square root is taken (``pointwise.c`` says the same)."""
 
@@ -113,6 +117,8 @@ def masks(
     below ``shift`` and ``above`` for the rest; the gradient flows to ``logits`` only."""
     if not usable(logits):
         raise ValueError("the compiled masks take float32 CPU logits: check usable() first")
+    if not EXP_LOW <= floor <= 0:
+        raise ValueError(f"floor must lie in [{EXP_LOW}, 0], where the exponential is exact")
     return _Masks.apply(logits, float(shift), float(below), float(above), float(floor))
 
 
