@@ -311,10 +311,13 @@ def test_kernel_calls_split_into_ranges_that_never_share_a_canvas():
     assert dab_kernel._parts(weight) == [(0, 8)]
 
 
-@pytest.mark.parametrize("name", ["dabs:classic/pen", "dabs-fast:classic/charcoal"])
+@pytest.mark.parametrize(
+    "name", ["dabs:classic/pen", "dabs-fast:classic/charcoal", "dabs:classic/ink_blot"]
+)
 def test_dab_twins_paint_the_same_bits_on_two_threads(name, monkeypatch):
-    """The plain rasteriser and the fast kernel split over two threads (thousands of
-    dabs here) give the canvases and the action gradients of one call, to the bit."""
+    """The plain rasteriser, the fast kernel and the expected opacity (ink_blot's exact
+    mean) split over two threads give the canvases and the action gradients of one
+    call, to the bit."""
     painter = load_painter(name).requires_grad_(False)
     actions = torch.rand(64, A.ACTION_DIM, generator=torch.Generator().manual_seed(5))
     weight = torch.rand(64, 1, 64, 64, generator=torch.Generator().manual_seed(6))
@@ -329,7 +332,7 @@ def test_dab_twins_paint_the_same_bits_on_two_threads(name, monkeypatch):
     monkeypatch.setattr(dab_kernel, "_run", counted)
     for split in (True, False):
         if not split:
-            monkeypatch.setattr(dab_kernel, "_parts", lambda w, keys=None: [(0, len(w))])
+            monkeypatch.setattr(dab_kernel, "_parts", lambda w, keys=None, **_: [(0, len(w))])
         a = actions.clone().requires_grad_(True)
         masks = painter(a)
         (masks * weight).sum().backward()

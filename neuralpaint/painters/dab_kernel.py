@@ -14,9 +14,9 @@ hand-written backward:
 - :func:`fast_logs`: the fast expected stroke, dabs to blurred log canvases summed by
   stroke, one canvas at a time.
 
-:func:`raster` and :func:`fast_logs` split their dabs over torch's threads
-(``torch.set_num_threads``, ``--threads``) in ranges that never share a canvas, so two
-threads paint the same bits as one.
+:func:`raster`, :func:`expected` and :func:`fast_logs` split their dabs over torch's
+threads (``torch.set_num_threads``, ``--threads``) in ranges that never share a canvas
+or a window, so two threads paint the same bits as one.
 
 The C source is compiled on first use with the system's C compiler and cached next to
 the datasets (:mod:`~neuralpaint.painters.compiled`); without a compiler, or for CUDA tensors
@@ -119,6 +119,9 @@ def _address(tensor: torch.Tensor | None, offset: int = 0) -> ctypes.c_void_p:
 PARALLEL_MIN_DABS = 512
 """Fewest dabs a call splits over threads: below it a thread's start costs more than
 its share of the work."""
+PARALLEL_MIN_PIXELS = 32_768
+"""Fewest sampled pixels an expected-opacity call splits over threads (each dab's
+radius draws at every sub-pixel phase of its window, then its grown window)."""
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
@@ -133,14 +136,17 @@ def _process_pool(workers: int, pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix=f"neuralpaint-dabs-{pid}")
 
 
-def _parts(weight: torch.Tensor, keys: torch.Tensor | None = None) -> list[tuple[int, int]]:
+def _parts(
+    weight: torch.Tensor, keys: torch.Tensor | None = None, minimum: int = PARALLEL_MIN_DABS
+) -> list[tuple[int, int]]:
     """Contiguous ranges of ``range(len(weight))``, one per torch thread, of about equal
-    total ``weight`` (dabs). With ``keys`` (nondecreasing: the canvas each item writes)
+    total ``weight`` (dabs, or pixels), or one range for a total under ``minimum``. With
+    ``keys`` (nondecreasing: the canvas each item writes)
     no key falls in two ranges, so no two threads write one canvas; unsorted keys give
     one range. The kernels are single-threaded C, and ctypes releases the GIL while one
     runs, so the ranges run side by side on torch's threads' cores."""
     n, workers = len(weight), torch.get_num_threads()
-    if workers < 2 or n < 2 or int(weight.sum()) < PARALLEL_MIN_DABS:
+    if workers < 2 or n < 2 or int(weight.sum()) < minimum:
         return [(0, n)]
     if keys is not None and bool((keys.diff() < 0).any()):
         return [(0, n)]
@@ -238,12 +244,26 @@ class _FusedExpected(torch.autograd.Function):
         tensors = [t.contiguous() for t in (coef, angle, flags, corner)]
         taps = None if taps is None else taps.contiguous()
         expected = coef.new_empty(count, height + 2 * shift, width + 2 * shift)
-        arguments = [count, nodes, *map(_address, tensors), width, height, shift, phases]
-        arguments.append(_address(taps))
-        if load_kernel().dab_expected_forward(*arguments, _address(expected)):
+        ntaps, window = 2 * shift * phases + 1, expected[0].numel() if count else 0
+
+        def inputs(start: int, stop: int) -> list:
+            """The arguments up to the outputs for dabs start .. stop - 1."""
+            coef, angle, flags, corner = tensors
+            head = [stop - start, nodes, _address(coef, 12 * nodes * start)]
+            head += [_address(angle, 2 * nodes * start), _address(flags, nodes * start)]
+            head += [_address(corner, 2 * start), width, height, shift, phases]
+            return [*head, _address(taps, ntaps * start)]
+
+        def paint(start: int, stop: int) -> int:
+            out = _address(expected, window * start)
+            return load_kernel().dab_expected_forward(*inputs(start, stop), out)
+
+        work = nodes * width * height * phases**2 + expected[0].numel() if count else 0
+        parts = _parts(torch.full((count,), work), minimum=PARALLEL_MIN_PIXELS)
+        if _run(parts, paint):  # each dab's windows are its own: any cut will do
             raise MemoryError("the dab kernel could not allocate its scratch rows")
         ctx.save_for_backward(*tensors, taps)
-        ctx.arguments = arguments
+        ctx.inputs, ctx.sizes, ctx.parts = inputs, (nodes, ntaps, window), parts
         return expected
 
     @staticmethod
@@ -253,9 +273,14 @@ class _FusedExpected(torch.autograd.Function):
         grad_coef = torch.zeros_like(coef)
         grad_taps = None if taps is None else torch.zeros_like(taps)
         grad = grad.contiguous()  # kept alive through the call
-        if load_kernel().dab_expected_backward(
-            *ctx.arguments, _address(grad), _address(grad_coef), _address(grad_taps)
-        ):
+        nodes, ntaps, window = ctx.sizes
+
+        def differentiate(start: int, stop: int) -> int:
+            outputs = [_address(grad, window * start), _address(grad_coef, 12 * nodes * start)]
+            outputs.append(_address(grad_taps, ntaps * start))
+            return load_kernel().dab_expected_backward(*ctx.inputs(start, stop), *outputs)
+
+        if _run(ctx.parts, differentiate):
             raise MemoryError("the dab kernel could not allocate its scratch rows")
         return grad_coef, None, None, None, None, grad_taps
 
