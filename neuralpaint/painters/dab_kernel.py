@@ -141,10 +141,10 @@ def _parts(
 ) -> list[tuple[int, int]]:
     """Contiguous ranges of ``range(len(weight))``, one per torch thread, of about equal
     total ``weight`` (dabs, or pixels), or one range for a total under ``minimum``. With
-    ``keys`` (nondecreasing: the canvas each item writes)
-    no key falls in two ranges, so no two threads write one canvas; unsorted keys give
-    one range. The kernels are single-threaded C, and ctypes releases the GIL while one
-    runs, so the ranges run side by side on torch's threads' cores."""
+    ``keys`` (nondecreasing: the canvas each item writes) no key falls in two ranges, so
+    no two threads write one canvas; unsorted keys give one range. The kernels are
+    single-threaded C, and ctypes releases the GIL while one runs, so the ranges run side
+    by side on torch's threads' cores."""
     n, workers = len(weight), torch.get_num_threads()
     if workers < 2 or n < 2 or int(weight.sum()) < minimum:
         return [(0, n)]
@@ -258,7 +258,7 @@ class _FusedExpected(torch.autograd.Function):
             out = _address(expected, window * start)
             return load_kernel().dab_expected_forward(*inputs(start, stop), out)
 
-        work = nodes * width * height * phases**2 + expected[0].numel() if count else 0
+        work = nodes * width * height * phases**2 + window  # sampled, then grown
         parts = _parts(torch.full((count,), work), minimum=PARALLEL_MIN_PIXELS)
         if _run(parts, paint):  # each dab's windows are its own: any cut will do
             raise MemoryError("the dab kernel could not allocate its scratch rows")
